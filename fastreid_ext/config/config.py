@@ -1,0 +1,163 @@
+"""Config node, the core defaults plus registered key-adders, and the two-pass loader.
+
+Built on fvcore's ``CfgNode`` (``_BASE_`` inheritance, safe yaml). Project keys are added by
+functions decorated with :func:`register_config`; unknown keys are never accepted silently
+(no ``set_new_allowed``), and an unknown or mistyped key names the key and the file it came from.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Callable, Iterable, Sequence
+
+import yaml
+from fvcore.common.config import CfgNode as _FvcoreCfgNode
+
+from ..utils.plugins import import_plugins
+
+__all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports"]
+
+BASE_KEY = "_BASE_"
+_KEY_ADDERS: dict[str, Callable[["CfgNode"], None]] = {}
+
+
+class ConfigError(KeyError):
+    """A config file or command-line override does not fit the known keys or their types."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
+
+
+class CfgNode(_FvcoreCfgNode):
+    """fvcore CfgNode whose merge errors name the offending key and file."""
+
+    def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
+        if not os.path.isfile(cfg_filename):
+            raise ConfigError(f"Config file '{cfg_filename}' does not exist.")
+        loaded = self.load_yaml_with_base(cfg_filename, allow_unsafe=allow_unsafe)
+        try:
+            self.merge_from_other_cfg(type(self)(loaded))
+        except (KeyError, ValueError, AssertionError) as e:
+            raise ConfigError(_explain(e, cfg_filename)) from None
+
+    def merge_from_list(self, cfg_list: Sequence[Any]) -> None:
+        if len(cfg_list) % 2 != 0:
+            raise ConfigError(
+                f"Command-line overrides must be KEY VALUE pairs; got an odd number of items: {list(cfg_list)}"
+            )
+        try:
+            super().merge_from_list(list(cfg_list))
+        except (KeyError, ValueError, AssertionError) as e:
+            raise ConfigError(_explain(e, None)) from None
+
+
+def _explain(err: Exception, cfg_filename: str | None) -> str:
+    msg = str(err.args[0]) if err.args else str(err)
+    m = re.search(r"(?:Non-existent config key|Non-existent key|for config key):?\s*([\w.]+)", msg)
+    key = m.group(1) if m else None
+    if cfg_filename is None:
+        where = "on the command line"
+    else:
+        files = _files_defining(cfg_filename, key) if key else []
+        where = f"in '{files[-1]}'" if files else f"in '{cfg_filename}' (or one of its _BASE_ files)"
+    if "Non-existent" in msg and key:
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        hint = f" Known keys under '{parent}': {_known_children(parent)}." if parent else ""
+        return (
+            f"Unknown config key '{key}' {where}.{hint} If the key belongs to a plugin, list the "
+            f"plugin in IMPORTS so that its key-adder runs before the file is merged."
+        )
+    return f"Invalid config value {where}: {msg}"
+
+
+def _known_children(parent: str) -> list[str]:
+    node: Any = get_cfg()
+    for part in parent.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return []
+        node = node[part]
+    return sorted(node.keys()) if isinstance(node, dict) else []
+
+
+def _files_defining(filename: str, key: str) -> list[str]:
+    """Files of the _BASE_ chain (bases first) whose raw yaml sets ``key``."""
+    found: list[str] = []
+    try:
+        with open(filename) as f:
+            raw = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError):
+        return found
+    bases = raw.get(BASE_KEY, [])
+    for base in [bases] if isinstance(bases, str) else bases:
+        base_path = base if os.path.isabs(base) else os.path.join(os.path.dirname(filename), base)
+        found += _files_defining(os.path.expanduser(base_path), key)
+    node: Any = raw
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return found
+        node = node[part]
+    return found + [filename]
+
+
+def register_config(fn: Callable[[CfgNode], None]) -> Callable[[CfgNode], None]:
+    """Register a key-adder ``fn(cfg)`` that adds a plugin's keys to every config from ``get_cfg()``.
+
+    Idempotent per function (module + name), so re-importing a plugin is harmless.
+    """
+    _KEY_ADDERS[f"{fn.__module__}.{fn.__qualname__}"] = fn
+    return fn
+
+
+def get_cfg() -> CfgNode:
+    """Core defaults plus the keys of every registered plugin, as a fresh mutable node."""
+    from .defaults import _C
+
+    cfg = _C.clone()
+    for adder in _KEY_ADDERS.values():
+        adder(cfg)
+    return cfg
+
+
+def read_imports(config_file: str | None, opts: Sequence[Any] = ()) -> list[str]:
+    """First pass: the IMPORTS of a config file (its _BASE_ chain included) and of the overrides."""
+    entries: list[str] = []
+    if config_file:
+        if not os.path.isfile(config_file):
+            raise ConfigError(f"Config file '{config_file}' does not exist.")
+        raw = CfgNode.load_yaml_with_base(config_file)
+        entries += _as_list(raw.get("IMPORTS", []), config_file)
+    opts = list(opts)
+    for k, v in zip(opts[0::2], opts[1::2]):
+        if k == "IMPORTS":
+            entries += _as_list(yaml.safe_load(v) if isinstance(v, str) else v, "the command line")
+    seen: list[str] = []
+    for e in entries:
+        if e not in seen:
+            seen.append(e)
+    return seen
+
+
+def _as_list(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"IMPORTS {where} must be a list of module names or paths, got {value!r}.")
+
+
+def load_config(config_file: str | None, opts: Iterable[Any] = (), freeze: bool = True) -> CfgNode:
+    """Two-pass load: import the plugins named in IMPORTS, then build defaults + key-adders, merge
+    the file, then the ``KEY VALUE`` overrides."""
+    opts = list(opts)
+    imports = read_imports(config_file, opts)
+    base_dir = os.path.dirname(os.path.abspath(config_file)) if config_file else None
+    import_plugins(imports, base_dir=base_dir, source=f"IMPORTS of {config_file or 'the command line'}")
+    cfg = get_cfg()
+    if config_file:
+        cfg.merge_from_file(config_file)
+    if opts:
+        cfg.merge_from_list(opts)
+    cfg.IMPORTS = imports  # the resolved list, so config.yaml replays the same plugins
+    if freeze:
+        cfg.freeze()
+    return cfg

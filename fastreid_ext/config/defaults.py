@@ -1,0 +1,192 @@
+"""Core config keys. Project keys (e.g. ``PAENET``) are added by plugins through ``register_config``.
+
+Schedules are configured in **epochs** and converted to iterations by the trainer
+(iterations per epoch as in the reference sampler, see ``DATALOADER.ITERS_PER_EPOCH``).
+"""
+import os
+
+from .config import CfgNode as CN
+
+_C = CN()
+
+# Plugin modules (dotted names, or paths to a .py file / package folder) imported before merging.
+_C.IMPORTS = []
+_C.OUTPUT_DIR = "output"
+# Seeds python, numpy and torch (+ rank, + loader worker). Negative: draw a random seed and log it.
+_C.SEED = 0
+_C.CUDNN_BENCHMARK = False
+# Deterministic algorithms (torch.use_deterministic_algorithms(warn_only=True)).
+_C.DETERMINISTIC = False
+
+# -----------------------------------------------------------------------------
+# MODEL
+# -----------------------------------------------------------------------------
+_C.MODEL = CN()
+# "auto": cuda when available, else cpu. Any torch device string otherwise.
+_C.MODEL.DEVICE = "auto"
+_C.MODEL.META_ARCHITECTURE = "CrossModalBaseline"
+# Checkpoint to load (fvcore/our format, raw state dict, or official PAENet .t file).
+_C.MODEL.WEIGHTS = ""
+# Allow full unpickling (torch.load(weights_only=False)) of MODEL.WEIGHTS. Only for files you trust.
+_C.MODEL.WEIGHTS_TRUSTED = False
+
+_C.MODEL.BACKBONE = CN()
+_C.MODEL.BACKBONE.NAME = "TwoStreamResNet"
+_C.MODEL.BACKBONE.DEPTH = 50  # 18, 34 or 50
+_C.MODEL.BACKBONE.LAST_STRIDE = 1
+# First torchvision stage shared by both modalities ("layer1".."layer4"); earlier stages (stem
+# included) are modality-specific. Reference (share_net=3): layer3.
+_C.MODEL.BACKBONE.SHARED_FROM = "layer3"
+# ImageNet weights: from PRETRAIN_PATH when set, else from the torchvision weights enum when
+# PRETRAIN is True (needs network), else random init.
+_C.MODEL.BACKBONE.PRETRAIN = False
+_C.MODEL.BACKBONE.PRETRAIN_PATH = ""
+
+_C.MODEL.HEADS = CN()
+# 0: taken from the training dataset.
+_C.MODEL.HEADS.NUM_CLASSES = 0
+_C.MODEL.HEADS.POOL = "gem"  # gem | avg
+_C.MODEL.HEADS.GEM_P = 3.0
+_C.MODEL.HEADS.GEM_LEARNABLE = False
+_C.MODEL.HEADS.NECK = "bnneck"  # bnneck | none
+# Which eval output is the retrieval feature: "FC" (after BNNeck) or "POOL" (pre-BN).
+_C.MODEL.HEADS.RETRIEVAL_FEATURE = "FC"
+
+# 0: taken from the training dataset's attribute files.
+_C.MODEL.NUM_ATTRIBUTES = 0
+
+_C.MODEL.LOSSES = CN()
+# Loss terms, each logged separately as loss_<name>.
+_C.MODEL.LOSSES.NAME = ["CrossEntropyLoss", "HeteroCenterTripletLoss", "MarginMMDLoss"]
+_C.MODEL.LOSSES.CE = CN()
+_C.MODEL.LOSSES.CE.EPSILON = 0.0  # label smoothing
+_C.MODEL.LOSSES.CE.SCALE = 1.0
+_C.MODEL.LOSSES.HCTRI = CN()
+_C.MODEL.LOSSES.HCTRI.MARGIN = 0.3
+_C.MODEL.LOSSES.HCTRI.SCALE = 2.0
+_C.MODEL.LOSSES.MMD = CN()
+_C.MODEL.LOSSES.MMD.MARGIN = 1.40  # MarginMMDLoss; 0 = no margin
+_C.MODEL.LOSSES.MMD.NUM_KERNELS = 5
+_C.MODEL.LOSSES.MMD.KERNEL_MUL = 2.0
+_C.MODEL.LOSSES.MMD.SCALE = 0.25
+
+# -----------------------------------------------------------------------------
+# INPUT
+# -----------------------------------------------------------------------------
+_C.INPUT = CN()
+_C.INPUT.SIZE_TRAIN = [288, 144]  # H, W
+_C.INPUT.SIZE_TEST = [288, 144]
+_C.INPUT.PADDING = 10
+_C.INPUT.FLIP_PROB = 0.5
+_C.INPUT.PIXEL_MEAN = [0.485, 0.456, 0.406]  # 0-1 scale, RGB
+_C.INPUT.PIXEL_STD = [0.229, 0.224, 0.225]
+_C.INPUT.REA = CN()  # random erasing
+_C.INPUT.REA.ENABLED = False
+_C.INPUT.REA.PROB = 0.5
+_C.INPUT.CHANNEL_AUG = CN()  # random grayscale / channel exchange on visible images
+_C.INPUT.CHANNEL_AUG.ENABLED = False
+_C.INPUT.CHANNEL_AUG.PROB = 0.5
+# Unreadable image: False raises naming the file; True skips it with a warning and a count.
+_C.INPUT.SKIP_UNREADABLE = False
+
+# -----------------------------------------------------------------------------
+# DATASETS
+# -----------------------------------------------------------------------------
+_C.DATASETS = CN()
+_C.DATASETS.ROOT = os.environ.get("FASTREID_DATASETS", "datasets")
+_C.DATASETS.NAMES = ["SYSU_MM01"]  # training
+_C.DATASETS.TESTS = ["SYSU_MM01"]  # evaluation
+_C.DATASETS.REGDB = CN()
+_C.DATASETS.REGDB.TRIAL = 1  # 1..10
+_C.DATASETS.ATTRIBUTES = CN()
+_C.DATASETS.ATTRIBUTES.ENABLED = True
+# Attribute file or folder; "" = the dataset's default location (see datasets/README.md).
+_C.DATASETS.ATTRIBUTES.PATH = ""
+# SYSU per-camera .mat: what to do for a pid past the last column or a placeholder column.
+# "other_camera" (same modality first, then the other, else unknown) | "zeros" | "as_is"
+_C.DATASETS.ATTRIBUTES.FALLBACK = "other_camera"
+# Names of the attributes (their count is len(NAMES)); [] = the dataset's defaults.
+_C.DATASETS.ATTRIBUTES.NAMES = []
+# Generate the synthetic dataset under ROOT when it is missing (demo configs).
+_C.DATASETS.SYNTHETIC = CN()
+_C.DATASETS.SYNTHETIC.AUTO_GENERATE = False
+_C.DATASETS.SYNTHETIC.SEED = 0
+_C.DATASETS.SYNTHETIC.NUM_IDS = 0  # 0 = generator default
+_C.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA = 0
+
+# -----------------------------------------------------------------------------
+# DATALOADER
+# -----------------------------------------------------------------------------
+_C.DATALOADER = CN()
+_C.DATALOADER.NUM_WORKERS = 2
+_C.DATALOADER.PERSISTENT_WORKERS = True
+_C.DATALOADER.IDS_PER_BATCH = 4  # P
+_C.DATALOADER.NUM_INSTANCES = 4  # K images per identity and modality
+# 0: floor(max(#visible, #infrared) / (P*K)) + 1, as the reference sampler.
+_C.DATALOADER.ITERS_PER_EPOCH = 0
+
+# -----------------------------------------------------------------------------
+# SOLVER
+# -----------------------------------------------------------------------------
+_C.SOLVER = CN()
+_C.SOLVER.OPTIMIZER = "SGD"  # SGD | Adam | AdamW
+_C.SOLVER.BASE_LR = 0.1
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.NESTEROV = True
+_C.SOLVER.WEIGHT_DECAY = 5e-4
+# [regex, factor] pairs matched (re.search) against parameter names; first match wins, else 1.0.
+_C.SOLVER.LR_MULTIPLIERS = [["^backbone\\.", 0.1]]
+_C.SOLVER.MAX_EPOCH = 61
+_C.SOLVER.WARMUP_EPOCHS = 10
+_C.SOLVER.WARMUP_FACTOR = 0.1  # lr factor at the first warm-up epoch
+# "epoch": the factor changes once per epoch (reference: (e+1)/10); "iter": linear per iteration.
+_C.SOLVER.WARMUP_STEP = "epoch"
+_C.SOLVER.STEPS = [20, 50]  # epochs
+_C.SOLVER.GAMMA = 0.1
+_C.SOLVER.CHECKPOINT_PERIOD = 10  # epochs
+_C.SOLVER.MAX_TO_KEEP = 3
+_C.SOLVER.AMP = CN()
+_C.SOLVER.AMP.ENABLED = False
+_C.SOLVER.AMP.DTYPE = "auto"  # auto (bf16 on cpu, fp16 on cuda) | float16 | bfloat16
+# Stop with an error when a loss is non-finite.
+_C.SOLVER.CHECK_FINITE_LOSS = True
+_C.SOLVER.LOG_PERIOD = 20  # iterations
+
+# -----------------------------------------------------------------------------
+# TRAIN (hooks)
+# -----------------------------------------------------------------------------
+_C.TRAIN = CN()
+# Names in HOOK_REGISTRY; inserted after the LR scheduler hook, before evaluation/checkpointing.
+_C.TRAIN.HOOKS = []
+
+# -----------------------------------------------------------------------------
+# TEST
+# -----------------------------------------------------------------------------
+_C.TEST = CN()
+_C.TEST.EVAL_PERIOD = 2  # epochs; 0 = only at the end
+_C.TEST.EVAL_START_EPOCH = 10  # periodic evaluation from this epoch on (reference: e > 9)
+_C.TEST.IMS_PER_BATCH = 64
+# "" = the dataset's default evaluator.
+_C.TEST.EVALUATOR = ""
+# Metric for the best checkpoint, a key of the flattened results
+# ("<dataset>/<protocol>/[<attr source>/]<feature>/<metric>"); "" = the first Rank-1 reported.
+_C.TEST.METRIC = ""
+_C.TEST.MAX_RANK = 20
+# Features evaluated, the first is the primary one: FC (retrieval, after BNNeck), POOL (pre-BN).
+_C.TEST.FEATURES = ["FC", "POOL"]
+# Test-time attribute sources (models that take attributes as input): gt | predicted | zeros.
+# [] = the model takes no attributes.
+_C.TEST.ATTRIBUTE_SOURCES = []
+_C.TEST.RANKING = CN()
+_C.TEST.RANKING.BACKEND = "auto"  # auto | faiss | torch
+_C.TEST.RANKING.DISTANCE = "cosine"  # cosine (inner product of L2-normalised) | euclidean
+_C.TEST.RANKING.QUERY_CHUNK = 1024
+_C.TEST.SYSU = CN()
+_C.TEST.SYSU.MODES = ["all", "indoor"]
+_C.TEST.SYSU.SHOTS = ["single", "multi"]
+_C.TEST.SYSU.NUM_TRIALS = 10
+_C.TEST.SYSU.MULTI_SHOT_IMAGES = 10
+# Trials while training (a cheaper selection signal); <= 0: NUM_TRIALS.
+_C.TEST.SYSU.TRAIN_EVAL_TRIALS = 1
+_C.TEST.REGDB = CN()
+_C.TEST.REGDB.DIRECTIONS = ["visible2infrared", "infrared2visible"]

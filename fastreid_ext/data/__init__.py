@@ -1,0 +1,1 @@
+"""Cross-modal data: datasets, attributes, synthetic generator, samplers, transforms, loaders."""

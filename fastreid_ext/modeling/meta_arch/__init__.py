@@ -1,0 +1,4 @@
+"""Meta-architectures; importing this package registers the built-in ones."""
+from .build import META_ARCH_REGISTRY, build_model
+
+__all__ = ["META_ARCH_REGISTRY", "build_model"]
