@@ -1,0 +1,183 @@
+"""EventStorage (scalars per iteration, fvcore HistoryBuffer) and the writers that read it.
+
+Writers: ``CommonMetricPrinter`` (console line: ETA, epoch, iter, losses, lr, time/iter, max mem),
+``JSONWriter`` (``metrics.json``, one JSON object per line) and ``TensorboardWriter`` (lazy import).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from typing import Any
+
+import torch
+from fvcore.common.history_buffer import HistoryBuffer
+
+__all__ = ["EventStorage", "get_event_storage", "EventWriter", "CommonMetricPrinter", "JSONWriter",
+           "TensorboardWriter"]
+
+_STACK: list["EventStorage"] = []
+
+
+def get_event_storage() -> "EventStorage":
+    """The storage of the innermost ``with EventStorage()`` block (the trainer opens one)."""
+    if not _STACK:
+        raise RuntimeError("get_event_storage() must be called inside a 'with EventStorage(...)' block.")
+    return _STACK[-1]
+
+
+class EventStorage:
+    """Scalars (smoothed or not) keyed by name, tagged with the iteration they were put at."""
+
+    def __init__(self, start_iter: int = 0):
+        self._history: dict[str, HistoryBuffer] = defaultdict(HistoryBuffer)
+        self._smoothing_hints: dict[str, bool] = {}
+        self._latest: dict[str, tuple[float, int]] = {}
+        self.iter = start_iter
+        self.epoch = 0
+
+    def put_scalar(self, name: str, value: Any, smoothing_hint: bool = True) -> None:
+        value = float(value.detach().item() if isinstance(value, torch.Tensor) else value)
+        self._history[name].update(value, self.iter)
+        self._latest[name] = (value, self.iter)
+        self._smoothing_hints.setdefault(name, smoothing_hint)
+
+    def put_scalars(self, *, smoothing_hint: bool = True, **kwargs: Any) -> None:
+        for k, v in kwargs.items():
+            self.put_scalar(k, v, smoothing_hint=smoothing_hint)
+
+    def history(self, name: str) -> HistoryBuffer:
+        if name not in self._history:
+            raise KeyError(f"No history metric available for {name}!")
+        return self._history[name]
+
+    def histories(self) -> dict[str, HistoryBuffer]:
+        return self._history
+
+    def latest(self) -> dict[str, tuple[float, int]]:
+        return self._latest
+
+    def latest_with_smoothing_hint(self, window_size: int = 20) -> dict[str, tuple[float, int]]:
+        out = {}
+        for k, (v, it) in self._latest.items():
+            out[k] = (self._history[k].median(window_size) if self._smoothing_hints[k] else v, it)
+        return out
+
+    def step(self) -> None:
+        self.iter += 1
+
+    def __enter__(self) -> "EventStorage":
+        _STACK.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        assert _STACK[-1] is self
+        _STACK.pop()
+
+
+class EventWriter:
+    def write(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class JSONWriter(EventWriter):
+    """Appends one JSON object per iteration with new scalars to ``json_file`` (``metrics.json``)."""
+
+    def __init__(self, json_file: str, window_size: int = 20):
+        self._file = open(json_file, "a")
+        self._window_size = window_size
+        self._last_write = -1
+
+    def write(self) -> None:
+        storage = get_event_storage()
+        by_iter: dict[int, dict[str, float]] = defaultdict(dict)
+        for k, (v, it) in storage.latest_with_smoothing_hint(self._window_size).items():
+            if it > self._last_write:
+                by_iter[it][k] = v
+        for it in sorted(by_iter):
+            self._file.write(json.dumps({"iteration": it, "epoch": storage.epoch, **by_iter[it]}, sort_keys=True) + "\n")
+        if by_iter:
+            self._last_write = max(by_iter)
+        self._file.flush()
+        try:
+            os.fsync(self._file.fileno())
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class TensorboardWriter(EventWriter):
+    """Scalars to tensorboard; ``torch.utils.tensorboard`` is imported only when this writer is built."""
+
+    def __init__(self, log_dir: str, window_size: int = 20):
+        from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
+
+        self._writer = SummaryWriter(log_dir)
+        self._window_size = window_size
+        self._last_write = -1
+
+    def write(self) -> None:
+        storage = get_event_storage()
+        new_last = self._last_write
+        for k, (v, it) in storage.latest_with_smoothing_hint(self._window_size).items():
+            if it > self._last_write:
+                self._writer.add_scalar(k, v, it)
+                new_last = max(new_last, it)
+        self._last_write = new_last
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class CommonMetricPrinter(EventWriter):
+    """The console line: ``eta  epoch/iter  total_loss loss_*  time data_time  lr  max_mem``."""
+
+    def __init__(self, max_iter: int, iters_per_epoch: int, window_size: int = 20):
+        self.logger = logging.getLogger("fastreid_ext.utils.events")
+        self._max_iter = max_iter
+        self._iters_per_epoch = iters_per_epoch
+        self._window_size = window_size
+        self._last: tuple[int, float] | None = None  # (iter, wall time) for an ETA without iteration timer
+
+    def _eta(self, storage: EventStorage) -> str:
+        it = storage.iter
+        try:
+            sec = storage.history("time").median(1000) * (self._max_iter - it - 1)
+            return str(datetime.timedelta(seconds=int(sec)))
+        except KeyError:
+            now = time.perf_counter()
+            eta = ""
+            if self._last is not None and it > self._last[0]:
+                per_iter = (now - self._last[1]) / (it - self._last[0])
+                eta = str(datetime.timedelta(seconds=int(per_iter * (self._max_iter - it - 1))))
+            self._last = (it, now)
+            return eta
+
+    def write(self) -> None:
+        storage = get_event_storage()
+        it = storage.iter
+        if it == self._max_iter:
+            return  # the final evaluation/ checkpoint run after the loop; nothing new to print
+        hist = storage.histories()
+
+        def med(name: str) -> str:
+            return f"{hist[name].median(self._window_size):.4f}" if name in hist else "N/A"
+
+        losses = "  ".join(f"{k}: {h.median(self._window_size):.4g}" for k, h in hist.items() if "loss" in k)
+        lr = f"{hist['lr'].latest():.5g}" if "lr" in hist else "N/A"
+        mem = ""
+        if torch.cuda.is_available():
+            mem = f"  max_mem: {torch.cuda.max_memory_allocated() / 1024 / 1024:.0f}M"
+        eta = self._eta(storage)
+        self.logger.info(
+            f"{'eta: ' + eta + '  ' if eta else ''}epoch: {it // max(self._iters_per_epoch, 1)}  iter: {it}  "
+            f"{losses}  time: {med('time')}  data_time: {med('data_time')}  lr: {lr}{mem}"
+        )
