@@ -69,6 +69,11 @@ _C.MODEL.LOSSES.MMD.MARGIN = 1.40  # MarginMMDLoss; 0 = no margin
 _C.MODEL.LOSSES.MMD.NUM_KERNELS = 5
 _C.MODEL.LOSSES.MMD.KERNEL_MUL = 2.0
 _C.MODEL.LOSSES.MMD.SCALE = 0.25
+# GlobalMMDLoss: all visible rows against all infrared rows (reference MMD_Loss, --dist_disc mmd).
+_C.MODEL.LOSSES.GLOBAL_MMD = CN()
+_C.MODEL.LOSSES.GLOBAL_MMD.NUM_KERNELS = 5
+_C.MODEL.LOSSES.GLOBAL_MMD.KERNEL_MUL = 2.0
+_C.MODEL.LOSSES.GLOBAL_MMD.SCALE = 0.25
 
 # -----------------------------------------------------------------------------
 # INPUT

@@ -1,4 +1,5 @@
 """Backbones; importing this package registers the built-in ones."""
 from .build import BACKBONE_REGISTRY, build_backbone
+from .two_stream_resnet import TwoStreamResNet
 
-__all__ = ["BACKBONE_REGISTRY", "build_backbone"]
+__all__ = ["BACKBONE_REGISTRY", "build_backbone", "TwoStreamResNet"]

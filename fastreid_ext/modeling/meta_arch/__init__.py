@@ -1,4 +1,5 @@
 """Meta-architectures; importing this package registers the built-in ones."""
+from .baseline import CrossModalBaseline
 from .build import META_ARCH_REGISTRY, build_model
 
-__all__ = ["META_ARCH_REGISTRY", "build_model"]
+__all__ = ["META_ARCH_REGISTRY", "build_model", "CrossModalBaseline"]
