@@ -1,4 +1,14 @@
-"""Engine: iteration trainer with epoch boundaries, hooks, launch, command line."""
-from .hook_registry import HOOK_REGISTRY, build_user_hooks
+"""Engine: iteration trainer with epoch boundaries, hooks, launch, command line.
 
-__all__ = ["HOOK_REGISTRY", "build_user_hooks"]
+Only light modules are imported here; data/modeling/evaluation are imported when a trainer is built.
+"""
+from .defaults import DefaultTrainer, create_ddp_model, default_setup
+from .hook_registry import HOOK_REGISTRY, build_user_hooks
+from .hooks import (BestCheckpointer, EvalHook, IterationTimer, LRScheduler, NonFiniteLossGuard,
+                    PeriodicCheckpointer, PeriodicWriter)
+from .launch import launch
+from .train_loop import HookBase, SimpleTrainer, TrainerBase
+
+__all__ = ["BestCheckpointer", "DefaultTrainer", "EvalHook", "HOOK_REGISTRY", "HookBase", "IterationTimer",
+           "LRScheduler", "NonFiniteLossGuard", "PeriodicCheckpointer", "PeriodicWriter", "SimpleTrainer",
+           "TrainerBase", "build_user_hooks", "create_ddp_model", "default_setup", "launch"]

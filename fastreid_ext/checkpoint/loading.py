@@ -1,0 +1,68 @@
+"""Reading checkpoint files safely and normalising foreign formats to ``{"model": state_dict, ...}``.
+
+Policy: ``torch.load(weights_only=True)`` unless the user marks the file trusted
+(``MODEL.WEIGHTS_TRUSTED``). Numpy arrays/scalars (the official PAENet ``.t`` files hold
+``cmc``/``mAP`` as numpy) are allowed through torch's safe-globals list; anything else that needs
+full unpickling is refused with an error naming the file and the key to set.
+"""
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["UntrustedCheckpointError", "load_checkpoint_file", "normalize_checkpoint", "numpy_safe_globals"]
+
+
+class UntrustedCheckpointError(pickle.UnpicklingError):
+    """The file needs full unpickling (arbitrary code) and was not marked trusted."""
+
+
+def numpy_safe_globals() -> list:
+    """The numpy reconstructors a pickled ndarray / numpy scalar needs (numpy 1 and 2 layouts)."""
+    core = getattr(np, "_core", None) or np.core
+    out = [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray, np.dtype]
+    dtypes = getattr(np, "dtypes", None)
+    if dtypes is not None:
+        out += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
+    return out
+
+
+def load_checkpoint_file(path: str, trusted: bool = False) -> Any:
+    """The unpickled object of ``path`` on cpu, under the weights_only policy above."""
+    if trusted:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        with torch.serialization.safe_globals(numpy_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise UntrustedCheckpointError(
+            f"Checkpoint '{path}' cannot be loaded with torch.load(weights_only=True): it holds objects "
+            f"beyond tensors, containers and numpy arrays ({str(e).splitlines()[0][:300]}). If you trust "
+            f"this file, set MODEL.WEIGHTS_TRUSTED True (full unpickling can run arbitrary code)."
+        ) from None
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and len(obj) > 0 and all(
+        isinstance(k, str) and isinstance(v, (torch.Tensor, np.ndarray)) for k, v in obj.items())
+
+
+def normalize_checkpoint(obj: Any, path: str) -> dict[str, Any]:
+    """Our / fvcore files (``model`` key), official PAENet (``net`` key) or a raw state dict → ours."""
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        return obj
+    if isinstance(obj, dict) and "net" in obj and isinstance(obj["net"], dict):
+        legacy = {k: v for k, v in obj.items() if k != "net"}
+        return {"model": obj["net"], "legacy_info": legacy, "__format__": "paenet_official"}
+    if isinstance(obj, dict) and "state_dict" in obj and _is_state_dict(obj["state_dict"]):
+        return {"model": obj["state_dict"], "__format__": "state_dict_key"}
+    if _is_state_dict(obj):
+        return {"model": dict(obj), "__format__": "raw_state_dict"}
+    what = f"dict with keys {sorted(map(str, obj))[:10]}" if isinstance(obj, dict) else type(obj).__name__
+    raise ValueError(
+        f"Checkpoint '{path}' has an unknown layout ({what}); expected a dict with 'model' (this toolkit), "
+        f"'net' (official PAENet .t file), 'state_dict', or a raw name → tensor state dict."
+    )

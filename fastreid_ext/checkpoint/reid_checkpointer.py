@@ -1,0 +1,133 @@
+"""``ReidCheckpointer``: fvcore's Checkpointer with atomic, main-process-only saves, the weights_only
+policy, foreign formats, key remapping by the model, and the eval-only strictness check.
+
+Key remapping: a meta-architecture may define ``remap_checkpoint_keys(state_dict) -> state_dict``;
+it is called on every loaded state dict (after stripping a DDP ``module.`` prefix), so a model can
+accept the parameter names of an official release without the checkpointer knowing them.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from typing import Any
+
+import torch
+from fvcore.common.checkpoint import Checkpointer, _IncompatibleKeys, _strip_prefix_if_present
+
+from ..utils import comm
+from ..utils.file_io import PathManager
+from .loading import load_checkpoint_file, normalize_checkpoint
+
+__all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "atomic_torch_save", "atomic_write_text"]
+
+
+class EvalOnlyWeightsError(RuntimeError):
+    """Weights for evaluation are missing, or retrieval parameters are missing / mis-shaped."""
+
+
+def _atomic_replace(path: str, write_fn) -> None:
+    """Write through ``write_fn(file)`` into a temp file beside ``path``, fsync, then ``os.replace``."""
+    d = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_torch_save(obj: Any, path: str) -> None:
+    _atomic_replace(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_text(text: str, path: str) -> None:
+    _atomic_replace(path, lambda f: f.write(text.encode()))
+
+
+class ReidCheckpointer(Checkpointer):
+    def __init__(self, model: torch.nn.Module, save_dir: str = "", *, save_to_disk: bool | None = None,
+                 trusted: bool = False, **checkpointables: Any):
+        super().__init__(model, save_dir, save_to_disk=comm.is_main_process() if save_to_disk is None else save_to_disk,
+                         **checkpointables)
+        self.path_manager = PathManager
+        self.trusted = trusted
+        self.logger = logging.getLogger(__name__)
+
+    # ------------------------------------------------------------------ saving
+    def save(self, name: str, **kwargs: Any) -> None:
+        if not self.save_dir or not self.save_to_disk:
+            return
+        data = {"model": self.model.state_dict()}
+        for key, obj in self.checkpointables.items():
+            data[key] = obj.state_dict()
+        data.update(kwargs)
+        basename = f"{name}.pth"
+        save_file = os.path.join(self.save_dir, basename)
+        self.logger.info("Saving checkpoint to %s", save_file)
+        os.makedirs(self.save_dir, exist_ok=True)
+        atomic_torch_save(data, save_file)
+        self.tag_last_checkpoint(basename)
+
+    def tag_last_checkpoint(self, last_filename_basename: str) -> None:
+        if self.save_to_disk:
+            atomic_write_text(last_filename_basename, os.path.join(self.save_dir, "last_checkpoint"))
+
+    # ----------------------------------------------------------------- loading
+    def _load_file(self, f: str) -> dict[str, Any]:
+        ckpt = normalize_checkpoint(load_checkpoint_file(f, trusted=self.trusted), f)
+        fmt = ckpt.pop("__format__", None)
+        if fmt:
+            self.logger.info("Loaded %s as %s", f, fmt)
+        return ckpt
+
+    def _load_model(self, checkpoint: Any) -> _IncompatibleKeys:
+        sd = checkpoint["model"]
+        self._convert_ndarray_to_tensor(sd)
+        _strip_prefix_if_present(sd, "module.")
+        remap = getattr(self.model, "remap_checkpoint_keys", None)
+        if callable(remap):
+            sd = remap(sd)
+        checkpoint["model"] = sd
+        return super()._load_model(checkpoint)
+
+    def load_for_eval(self, path: str) -> dict[str, Any]:
+        """Load weights for ``--eval-only``; refuse unless every non-training-only parameter loads.
+
+        Keys under the model class's ``TRAINING_ONLY_PREFIXES`` (e.g. the classifier, whose class
+        count differs between datasets) may be missing or mis-shaped: they are reported and skipped.
+        """
+        if not path:
+            raise EvalOnlyWeightsError("--eval-only needs trained weights: MODEL.WEIGHTS is empty.")
+        if not os.path.isfile(path):
+            raise EvalOnlyWeightsError(f"--eval-only: MODEL.WEIGHTS file '{path}' does not exist.")
+        checkpoint = self._load_file(path)
+        incompatible = self._load_model(checkpoint)
+        prefixes = tuple(getattr(type(self.model), "TRAINING_ONLY_PREFIXES", ()))
+
+        def training_only(key: str) -> bool:
+            return bool(prefixes) and key.startswith(prefixes)
+
+        bad_shapes = [s for s in incompatible.incorrect_shapes if not training_only(s[0])]
+        missing = [k for k in incompatible.missing_keys if not training_only(k)]
+        skipped = [s[0] for s in incompatible.incorrect_shapes if training_only(s[0])] + \
+                  [k for k in incompatible.missing_keys if training_only(k)]
+        if bad_shapes or missing:
+            lines = [f"  missing: {k}" for k in missing[:20]] + [
+                f"  wrong shape: {k} is {tuple(c)} in the file, {tuple(m)} in the model" for k, c, m in bad_shapes[:20]]
+            raise EvalOnlyWeightsError(
+                f"--eval-only refuses to run: '{path}' does not provide every retrieval parameter of "
+                f"{type(self.model).__name__} ({len(missing)} missing, {len(bad_shapes)} mis-shaped; training-only "
+                f"prefixes allowed to differ: {list(prefixes)}):\n" + "\n".join(lines))
+        if skipped:
+            self.logger.warning("Eval-only: skipped training-only parameters (missing or another class count): %s",
+                                skipped)
+        if incompatible.unexpected_keys:
+            self.logger.warning("Eval-only: unused keys in %s: %s", path, incompatible.unexpected_keys[:20])
+        checkpoint.pop("model", None)
+        return checkpoint

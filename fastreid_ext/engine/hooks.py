@@ -1,0 +1,249 @@
+"""Built-in hooks: timing, LR stepping, checkpoints (periodic and best), evaluation, writers, loss guard.
+
+Periods are given here in iterations; ``DefaultTrainer.build_hooks`` converts the epoch-based config.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Callable
+
+import torch
+from fvcore.common.checkpoint import PeriodicCheckpointer as _FvcorePeriodicCheckpointer
+from fvcore.common.timer import Timer
+
+from ..utils import comm
+from ..utils.events import EventWriter
+from .train_loop import HookBase
+
+__all__ = ["IterationTimer", "LRScheduler", "PeriodicCheckpointer", "BestCheckpointer", "EvalHook",
+           "PeriodicWriter", "NonFiniteLossGuard", "flatten_results", "first_rank1_key"]
+
+logger = logging.getLogger(__name__)
+
+
+def flatten_results(results: dict, prefix: str = "") -> dict[str, float]:
+    """``{task: {metric: v}}`` → ``{"task/metric": v}`` (any depth)."""
+    flat: dict[str, float] = {}
+    for k, v in results.items():
+        key = f"{prefix}/{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            flat.update(flatten_results(v, key))
+        else:
+            flat[key] = float(v)
+    return flat
+
+
+def first_rank1_key(flat: dict[str, float]) -> str | None:
+    return next((k for k in flat if k.endswith("Rank-1")), None)
+
+
+class IterationTimer(HookBase):
+    """Puts ``time`` (seconds per iteration, hooks included) into the storage; logs the total at the end."""
+
+    def __init__(self, warmup_iter: int = 3):
+        self._warmup_iter = warmup_iter
+        self._step_timer = Timer()
+        self._start = 0.0
+        self._total_timer = Timer()
+
+    def before_train(self) -> None:
+        self._start = time.perf_counter()
+        self._total_timer.reset()
+        self._total_timer.pause()
+
+    def after_train(self) -> None:
+        total = time.perf_counter() - self._start
+        iters = self.trainer.iter + 1 - self.trainer.start_iter - self._warmup_iter
+        hook_time = total - self._total_timer.seconds()
+        if iters > 0 and self._total_timer.seconds() > 0:
+            logger.info("Overall training speed: %d iterations in %.1fs (%.4f s / it)", iters,
+                        self._total_timer.seconds(), self._total_timer.seconds() / iters)
+        logger.info("Total training time: %.1fs (%.1fs on hooks)", total, hook_time)
+
+    def before_step(self) -> None:
+        self._step_timer.reset()
+        self._total_timer.resume()
+
+    def after_step(self) -> None:
+        if self.trainer.iter - self.trainer.start_iter >= self._warmup_iter:
+            self.trainer.storage.put_scalar("time", self._step_timer.seconds())
+        else:
+            self._start = time.perf_counter()
+            self._total_timer.reset()
+        self._total_timer.pause()
+
+
+class LRScheduler(HookBase):
+    """Steps a per-iteration torch scheduler and records the lr (of the group with factor 1, else the largest)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, scheduler):
+        self._optimizer = optimizer
+        self.scheduler = scheduler
+
+    def _lr(self) -> float:
+        groups = self._optimizer.param_groups
+        g = next((g for g in groups if g.get("lr_factor", None) == 1.0), None)
+        return (g or max(groups, key=lambda g: g["lr"]))["lr"]
+
+    def after_step(self) -> None:
+        self.trainer.storage.put_scalar("lr", self._lr(), smoothing_hint=False)
+        self.scheduler.step()
+
+    def state_dict(self) -> dict:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scheduler.load_state_dict(state)
+
+
+class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
+    """fvcore's PeriodicCheckpointer as a hook: ``model_{iter:07d}.pth`` every ``period`` iterations,
+    ``model_final.pth`` after a finished run (after the final evaluation, so it holds the best metric)."""
+
+    def __init__(self, checkpointer, period: int, max_to_keep: int | None = None, file_prefix: str = "model"):
+        super().__init__(checkpointer, period, max_iter=None, max_to_keep=max_to_keep or None,
+                         file_prefix=file_prefix)
+
+    def after_step(self) -> None:
+        if self.period > 0 and self.checkpointer.save_to_disk:  # main process only (also prunes files)
+            self.step(self.trainer.iter)
+
+    def after_train(self) -> None:
+        if self.finished:
+            self.checkpointer.save(f"{self.file_prefix}_final", iteration=self.trainer.iter - 1)
+
+
+class BestCheckpointer(HookBase):
+    """Saves ``model_best.pth`` when the evaluation metric improves; the best value is in the hook state,
+    so it survives ``--resume``. ``metric=""`` picks the first key ending in ``Rank-1``."""
+
+    def __init__(self, checkpointer, metric: str = "", mode: str = "max", file_prefix: str = "model_best"):
+        if mode not in ("max", "min"):
+            raise ValueError(f"BestCheckpointer mode must be 'max' or 'min', got {mode!r}.")
+        self.checkpointer = checkpointer
+        self.metric = metric
+        self.mode = mode
+        self.file_prefix = file_prefix
+        self.best_metric: float | None = None
+        self.best_iter: int | None = None
+        self._seen_iter = -1
+
+    def _maybe_save(self) -> None:
+        results_iter = getattr(self.trainer, "last_results_iter", None)
+        flat = getattr(self.trainer, "last_flat_results", None)
+        if not flat or results_iter is None or results_iter == self._seen_iter:
+            return
+        self._seen_iter = results_iter
+        key = self.metric or first_rank1_key(flat)
+        if key is None or key not in flat:
+            logger.warning("BestCheckpointer: metric %r not in the evaluation results %s; TEST.METRIC must be one "
+                           "of them. Not saving a best checkpoint.", self.metric or "*Rank-1", sorted(flat))
+            return
+        value = flat[key]
+        if math.isnan(value):
+            return
+        better = self.best_metric is None or (value > self.best_metric if self.mode == "max" else value < self.best_metric)
+        if better:
+            logger.info("New best %s = %.4f at iteration %d (previous: %s)", key, value, results_iter, self.best_metric)
+            self.best_metric, self.best_iter = value, results_iter
+            self.checkpointer.save(self.file_prefix, iteration=results_iter)
+        else:
+            logger.info("%s = %.4f, best %.4f at iteration %s", key, value, self.best_metric, self.best_iter)
+
+    def after_step(self) -> None:
+        self._maybe_save()
+
+    def after_train(self) -> None:
+        if self.finished:
+            self._maybe_save()
+
+    def state_dict(self) -> dict:
+        if self.best_metric is None:
+            return {"best_metric": float("nan"), "best_iter": -1}
+        return {"best_metric": float(self.best_metric), "best_iter": int(self.best_iter)}
+
+    def load_state_dict(self, state: dict) -> None:
+        best = float(state.get("best_metric", float("nan")))
+        self.best_metric = None if math.isnan(best) else best
+        self.best_iter = None if self.best_metric is None else int(state.get("best_iter", -1))
+
+
+class EvalHook(HookBase):
+    """Quick evaluation at the end of epoch e when ``e >= start_epoch`` and ``e % period == 0``
+    (epochs 0-based, as the reference's ``epoch > 9 and epoch % 2 == 0``); full evaluation after a
+    finished run. ``eval_function(quick) -> {task: {metric: value}}``."""
+
+    def __init__(self, eval_period_epochs: int, eval_function: Callable[[bool], dict], start_epoch: int = 0):
+        self._period = int(eval_period_epochs)
+        self._start_epoch = int(start_epoch)
+        self._func = eval_function
+
+    def _do_eval(self, quick: bool, iteration: int) -> None:
+        results = self._func(quick)
+        comm.synchronize()
+        if not results:
+            return
+        if not isinstance(results, dict):
+            raise TypeError(f"Evaluation must return a dict {{task: {{metric: value}}}}, got {type(results).__name__}.")
+        flat = flatten_results(results)
+        self.trainer.last_results = results
+        self.trainer.last_flat_results = flat
+        self.trainer.last_results_iter = iteration
+        if self.trainer.storage is not None:
+            self.trainer.storage.put_scalars(smoothing_hint=False, **flat)
+
+    def after_step(self) -> None:
+        next_iter = self.trainer.iter + 1
+        ipe = max(self.trainer.iters_per_epoch, 1)
+        if self._period <= 0 or next_iter % ipe or next_iter >= self.trainer.max_iter:
+            return
+        epoch = next_iter // ipe - 1
+        if epoch >= self._start_epoch and epoch % self._period == 0:
+            self._do_eval(quick=True, iteration=self.trainer.iter)
+
+    def after_train(self) -> None:
+        if self.finished:
+            self._do_eval(quick=False, iteration=self.trainer.iter - 1)
+        self._func = None  # drop references to loaders/evaluators
+
+
+class PeriodicWriter(HookBase):
+    """Runs the writers every ``period`` iterations, at the last iteration and at the end."""
+
+    def __init__(self, writers: list[EventWriter], period: int = 20):
+        self._writers = writers
+        self._period = max(int(period), 1)
+
+    def after_step(self) -> None:
+        it = self.trainer.iter
+        if (it + 1) % self._period == 0 or it == self.trainer.max_iter - 1:
+            for w in self._writers:
+                w.write()
+
+    def after_train(self) -> None:
+        for w in self._writers:
+            w.write()
+            w.close()
+
+
+class NonFiniteLossGuard(HookBase):
+    """Stops training (before the optimizer step, so the weights and the last checkpoint stay good)
+    with an error naming the non-finite loss terms, the iteration and the last checkpoint."""
+
+    def __init__(self, checkpointer=None):
+        self._checkpointer = checkpointer
+
+    def after_backward(self) -> None:
+        losses: dict[str, Any] = self.trainer.loss_dict
+        values = {k: float(v.detach().float().sum()) for k, v in losses.items()}
+        bad = {k: v for k, v in values.items() if not math.isfinite(v)}
+        if bad:
+            last = self._checkpointer.get_checkpoint_file() if self._checkpointer and self._checkpointer.has_checkpoint() else ""
+            raise FloatingPointError(
+                f"Non-finite loss at iteration {self.trainer.iter} (epoch {self.trainer.epoch}): "
+                f"{', '.join(f'{k}={v}' for k, v in bad.items())} (all terms: {values}). Training stopped before "
+                f"the optimizer step; last good checkpoint: {last or 'none written yet'}. Lower SOLVER.BASE_LR, "
+                f"check the data, or set SOLVER.CHECK_FINITE_LOSS False to continue anyway."
+            )
