@@ -24,3 +24,27 @@ def shared_data_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def repo_root() -> pathlib.Path:
     return REPO_ROOT
+
+
+# --- Synthetic datasets (fastreid_ext.data.synthetic) ------------------------------------------
+# `sysu_root` / `regdb_root`: session-scoped DATASETS.ROOT folders holding a tiny generated
+# SYSU-MM01/ (20 ids: 12 train+val, 8 test; ~3 images per camera; ~64x32 px; sysu_attribute/*.mat)
+# and RegDB/ (20 ids: 10/10 per trial, 4 images per modality, 10 idx trials, attributes.csv),
+# in the real layouts. Use: cfg.DATASETS.ROOT = str(sysu_root); cfg.DATASETS.NAMES = ["SYSU_MM01"].
+# Treat them as read-only (they are shared by the whole session).
+@pytest.fixture(scope="session")
+def sysu_root(tmp_path_factory) -> pathlib.Path:
+    from fastreid_ext.data.synthetic import generate_sysu
+
+    root = tmp_path_factory.mktemp("datasets_sysu")
+    generate_sysu(str(root / "SYSU-MM01"), seed=0, num_ids=20, images_per_camera=3, height=64, width=32, progress=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def regdb_root(tmp_path_factory) -> pathlib.Path:
+    from fastreid_ext.data.synthetic import generate_regdb
+
+    root = tmp_path_factory.mktemp("datasets_regdb")
+    generate_regdb(str(root / "RegDB"), seed=0, num_ids=20, images_per_id=4, height=64, width=32, progress=False)
+    return root

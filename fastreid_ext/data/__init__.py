@@ -1,1 +1,8 @@
-"""Cross-modal data: datasets, attributes, synthetic generator, samplers, transforms, loaders."""
+"""Cross-modal data: datasets, attributes, synthetic generator, samplers, transforms, loaders.
+
+Importing this package registers the built-in datasets (SYSU_MM01, RegDB).
+"""
+from . import datasets  # noqa: F401  (registration)
+from .datasets import DATASET_REGISTRY, CrossModalDataset, ImageRecord, build_dataset
+
+__all__ = ["DATASET_REGISTRY", "CrossModalDataset", "ImageRecord", "build_dataset"]

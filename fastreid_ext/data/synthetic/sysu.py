@@ -1,0 +1,104 @@
+"""Synthetic SYSU-MM01 in the exact real layout, including the attribute-file traps.
+
+cam1..cam6/<pid:04d>/<nnnn>.jpg (cams 1, 2, 4, 5 visible, 3, 6 infrared; an id is missing from
+some cameras), exp/{train,val,test}_id.txt (one comma-separated line) and
+sysu_attribute/cam{k}_att.mat (uint8 (8, N_k), column pid-1). As in the release: cam1/cam2 have
+one column fewer than the largest pid (a test id, like pid 333), ids absent from the dataset are
+all-zero columns, the first test id is an all-ones placeholder in cam1/cam2, and ~3 % of the bits
+disagree between cameras.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from .cameras import camera_style
+from .identity import sample_identity
+from .images import write_image
+from .matfile import write_mat
+from .render import sample_pose
+
+__all__ = ["generate_sysu", "SYSU_DEFAULTS"]
+
+VISIBLE, INFRARED = (1, 2, 4, 5), (3, 6)
+OUTDOOR = {4, 5, 6}
+SYSU_DEFAULTS = {"num_ids": 40, "images_per_camera": 4, "height": 112, "width": 48}
+
+
+def _split(pids, rng):
+    n = len(pids)
+    if n < 4:
+        raise ValueError(f"generate_sysu: num_ids={n}, expected at least 4 (train, val and test ids).")
+    n_test = max(1, round(0.4 * n))
+    n_val = max(1, round(0.25 * (n - n_test)))
+    rest = list(rng.permutation(pids[:-1]))
+    test = sorted([pids[-1]] + rest[: n_test - 1])  # the largest pid is a test id, like 333
+    val = sorted(rest[n_test - 1 : n_test - 1 + n_val])
+    train = sorted(rest[n_test - 1 + n_val :])
+    return [int(p) for p in train], [int(p) for p in val], [int(p) for p in test]
+
+
+def _cameras(rng, is_test):
+    cams = [c for c in VISIBLE + INFRARED if rng.random() < 0.8]
+    if is_test and 1 not in cams:
+        cams.append(1)  # every query keeps a true match in indoor search
+    if not any(c in VISIBLE for c in cams):
+        cams.append(int(rng.choice(VISIBLE)))
+    if not any(c in INFRARED for c in cams):
+        cams.append(int(rng.choice(INFRARED)))
+    return sorted(cams)
+
+
+def generate_sysu(root: str, seed: int = 0, num_ids: int = SYSU_DEFAULTS["num_ids"],
+                  images_per_camera: int = SYSU_DEFAULTS["images_per_camera"], height: int = SYSU_DEFAULTS["height"],
+                  width: int = SYSU_DEFAULTS["width"], attributes: bool = True, progress: bool = True) -> str:
+    """Write the dataset under ``root`` (the SYSU-MM01 folder); same seed → identical bytes."""
+    rng = np.random.default_rng([seed, 1])
+    pids = sorted(int(p) for p in rng.choice(np.arange(1, int(num_ids * 1.25) + 2), num_ids, replace=False))
+    train, val, test = _split(pids, rng)
+    test_set = set(test)
+    plan = []  # (pid, cam, n_images)
+    for pid in pids:
+        for cam in _cameras(rng, pid in test_set):
+            spread = max(1, images_per_camera // 2)
+            plan.append((pid, cam, max(1, images_per_camera + int(rng.integers(-spread, spread + 1)))))
+    styles = {c: camera_style(c, "visible" if c in VISIBLE else "infrared", c in OUTDOOR, seed) for c in range(1, 7)}
+    traits = {p: sample_identity(np.random.default_rng([seed, 104729, p])) for p in pids}
+    os.makedirs(os.path.join(root, "exp"), exist_ok=True)
+    for name, ids in (("train_id.txt", train), ("val_id.txt", val), ("test_id.txt", test)):
+        with open(os.path.join(root, "exp", name), "w", encoding="utf-8") as f:
+            f.write(",".join(str(p) for p in ids) + "\n")
+    for c in range(1, 7):
+        os.makedirs(os.path.join(root, f"cam{c}"), exist_ok=True)
+    bar = tqdm(total=sum(n for _, _, n in plan), desc="synthetic SYSU-MM01", unit="img", disable=not progress)
+    for pid, cam, n in plan:
+        folder = os.path.join(root, f"cam{cam}", f"{pid:04d}")
+        os.makedirs(folder, exist_ok=True)
+        for j in range(1, n + 1):
+            r = np.random.default_rng([seed, pid, cam, j])
+            write_image(os.path.join(folder, f"{j:04d}.jpg"), traits[pid], styles[cam], r, height, width, sample_pose(r))
+            bar.update(1)
+    bar.close()
+    if attributes:
+        _write_attributes(root, pids, test, traits, seed)
+    return root
+
+
+def _write_attributes(root, pids, test, traits, seed):
+    folder = os.path.join(root, "sysu_attribute")
+    os.makedirs(folder, exist_ok=True)
+    max_pid = max(pids)
+    rng = np.random.default_rng([seed, 2])
+    for cam in range(1, 7):
+        n_cols = max_pid - 1 if cam in (1, 2) else max_pid
+        att = np.zeros((8, n_cols), np.uint8)  # absent ids stay all-zero placeholders
+        for pid in pids:
+            if pid <= n_cols:
+                col = np.array(traits[pid].attributes, np.uint8)
+                flip = rng.random(8) < 0.03
+                att[:, pid - 1] = np.where(flip, 1 - col, col)
+        if cam in (1, 2):
+            att[:, test[0] - 1] = 1  # all-ones placeholder on a test id, as in the release
+        write_mat(os.path.join(folder, f"cam{cam}_att.mat"), {f"cam{cam}_att": att})
