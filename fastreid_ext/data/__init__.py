@@ -3,6 +3,14 @@
 Importing this package registers the built-in datasets (SYSU_MM01, RegDB).
 """
 from . import datasets  # noqa: F401  (registration)
+from .build import build_test_loader, build_train_loader
 from .datasets import DATASET_REGISTRY, CrossModalDataset, ImageRecord, build_dataset
 
-__all__ = ["DATASET_REGISTRY", "CrossModalDataset", "ImageRecord", "build_dataset"]
+__all__ = [
+    "DATASET_REGISTRY",
+    "CrossModalDataset",
+    "ImageRecord",
+    "build_dataset",
+    "build_test_loader",
+    "build_train_loader",
+]

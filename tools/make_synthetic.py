@@ -1,0 +1,47 @@
+"""Generate a synthetic SYSU-MM01 or RegDB in the real on-disk layout.
+
+    python tools/make_synthetic.py sysu  --root datasets --seed 0 [--num-ids 40 --images-per-camera 4 --height 112 --width 48]
+    python tools/make_synthetic.py regdb --root datasets --seed 0 [--num-ids 40 --images-per-id 6 ...]
+
+``--root`` is the DATASETS.ROOT folder: the data lands in ROOT/SYSU-MM01 or ROOT/RegDB.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from fastreid_ext.data.synthetic import REGDB_DEFAULTS, SYSU_DEFAULTS, generate_regdb, generate_sysu
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", choices=["sysu", "regdb"])
+    p.add_argument("--root", default=os.environ.get("FASTREID_DATASETS", "datasets"), help="DATASETS.ROOT folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num-ids", type=int, default=None)
+    p.add_argument("--images-per-camera", type=int, default=None, help="sysu: mean images per (id, camera)")
+    p.add_argument("--images-per-id", type=int, default=None, help="regdb: images per id and modality")
+    p.add_argument("--height", type=int, default=None, help="base image height (sizes vary around it)")
+    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--force", action="store_true", help="write even if the dataset folder exists")
+    a = p.parse_args(argv)
+    folder = os.path.join(a.root, "SYSU-MM01" if a.dataset == "sysu" else "RegDB")
+    if os.path.exists(folder) and not a.force:
+        print(f"{folder} exists; use --force to write into it.", file=sys.stderr)
+        return 1
+    opts = {k: v for k, v in {"num_ids": a.num_ids, "height": a.height, "width": a.width}.items() if v is not None}
+    if a.dataset == "sysu":
+        if a.images_per_camera is not None:
+            opts["images_per_camera"] = a.images_per_camera
+        generate_sysu(folder, seed=a.seed, **{**SYSU_DEFAULTS, **opts})
+    else:
+        if a.images_per_id is not None:
+            opts["images_per_id"] = a.images_per_id
+        generate_regdb(folder, seed=a.seed, **{**REGDB_DEFAULTS, **opts})
+    print(f"Wrote {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
