@@ -182,6 +182,8 @@ _C.TEST.FEATURES = ["FC", "POOL"]
 # Test-time attribute sources (models that take attributes as input): gt | predicted | zeros.
 # [] = the model takes no attributes.
 _C.TEST.ATTRIBUTE_SOURCES = []
+# Write OUTPUT_DIR/features[-<attribute source>].npz (query/gallery pools) for tools/visualize_ranks.py.
+_C.TEST.SAVE_FEATURES = False
 _C.TEST.RANKING = CN()
 _C.TEST.RANKING.BACKEND = "auto"  # auto | faiss | torch
 _C.TEST.RANKING.DISTANCE = "cosine"  # cosine (inner product of L2-normalised) | euclidean
@@ -191,6 +193,9 @@ _C.TEST.SYSU.MODES = ["all", "indoor"]
 _C.TEST.SYSU.SHOTS = ["single", "multi"]
 _C.TEST.SYSU.NUM_TRIALS = 10
 _C.TEST.SYSU.MULTI_SHOT_IMAGES = 10
+# CMC reported as Rank-k on SYSU: "identity" (ranks count distinct gallery ids, the author CMC that
+# SYSU papers report) | "image" (standard CMC). RegDB always uses the standard CMC.
+_C.TEST.SYSU.CMC = "identity"
 # Trials while training (a cheaper selection signal); <= 0: NUM_TRIALS.
 _C.TEST.SYSU.TRAIN_EVAL_TRIALS = 1
 _C.TEST.REGDB = CN()

@@ -1,0 +1,125 @@
+"""The SYSU-MM01 and RegDB search protocols over pools of extracted features.
+
+Each run yields one :class:`ProtocolRun` per (task, feature): the per-trial metrics (percent) and the
+trials' seeds, summarised as mean and population std over trials (``np.std``, as PAE ``test.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .metrics import SYSU_REMOVAL, FeatureSource, RetrievalMetrics, compute_metrics, compute_metrics_from_ranking
+from .ranking import iter_rankings, resolve_backend
+from .sysu_protocol import draw_sysu_gallery, group_gallery_pool
+
+__all__ = ["Pool", "ProtocolRun", "RankingOptions", "feature_metrics", "run_sysu", "run_regdb", "REPORTED_RANKS"]
+
+REPORTED_RANKS = (1, 5, 10, 20)
+
+
+@dataclass
+class Pool:
+    """Features of a list of records plus the record fields the protocols need."""
+
+    features: dict  # name -> (N, D) tensor
+    pids: np.ndarray
+    camids: np.ndarray
+    paths: list
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+
+@dataclass
+class RankingOptions:
+    backend: str = "auto"
+    distance: str = "cosine"
+    max_rank: int = 20
+    max_rows: int = 0
+    sysu_cmc: str = "identity"  # identity (author, de-duplicated ids) | image (standard)
+
+
+@dataclass
+class ProtocolRun:
+    task: str
+    feature: str
+    info: dict
+    trials: list = field(default_factory=list)  # per trial: {metric: percent}
+
+    def summary(self) -> dict[str, float]:
+        out = {}
+        for key in self.trials[0]:
+            values = np.array([t[key] for t in self.trials], dtype=np.float64)
+            out[f"{self.feature}/{key}"] = float(values.mean())
+            out[f"{self.feature}/{key}-std"] = float(values.std())
+        return out
+
+
+def feature_metrics(qf, gf, q_pids, g_pids, q_cams, g_cams, removal, identity_cmc: bool, opts: RankingOptions) -> RetrievalMetrics:
+    """Metrics from features with the configured backend: torch distance blocks (no full sort), or a
+    full FAISS ranking (k = gallery size)."""
+    if resolve_backend(opts.backend) == "torch":
+        return compute_metrics(
+            FeatureSource(qf, gf, opts.distance), q_pids, g_pids, q_cams, g_cams, removal, opts.max_rank, identity_cmc, opts.max_rows
+        )
+    chunks = ((i0, idx) for i0, _, idx in iter_rankings(qf, gf, len(g_pids), opts.backend, opts.distance, opts.max_rows))
+    return compute_metrics_from_ranking(chunks, q_pids, g_pids, q_cams, g_cams, removal, opts.max_rank, identity_cmc)
+
+
+def _percent(m: RetrievalMetrics, cmc: np.ndarray) -> dict[str, float]:
+    out = {f"Rank-{r}": 100.0 * float(cmc[r - 1]) for r in REPORTED_RANKS if r <= len(cmc)}
+    out["mAP"] = 100.0 * m.mAP
+    out["mINP"] = 100.0 * m.mINP
+    return out
+
+
+def run_sysu(query: Pool, gallery: Pool, feature_names, modes, shots, num_trials: int, num_shots: int, opts: RankingOptions, prefix=""):
+    """All (mode, shot) protocols, ``num_trials`` trials each; the galleries are drawn from ``gallery``."""
+    if opts.sysu_cmc not in ("identity", "image"):
+        raise ValueError(f"TEST.SYSU.CMC must be 'identity' or 'image', got '{opts.sysu_cmc}'.")
+    if num_trials < 1:
+        raise ValueError(f"SYSU needs at least one trial, got {num_trials}.")
+    groups = group_gallery_pool(gallery.pids, gallery.camids, gallery.paths)
+    identity = opts.sysu_cmc == "identity"
+    runs = []
+    for mode in modes:
+        for shot in shots:
+            draws = [(t, draw_sysu_gallery(groups, mode, shot, t, num_shots)) for t in range(num_trials)]
+            info = {
+                "protocol": "sysu", "mode": mode, "shot": shot, "num_trials": num_trials, "seeds": [t for t, _ in draws],
+                "gallery_sizes": [int(len(idx)) for _, idx in draws], "num_query": len(query), "cmc": opts.sysu_cmc,
+                "multi_shot_images": num_shots if shot == "multi" else 1,
+            }
+            for name in feature_names:
+                run = ProtocolRun(f"{mode}-{shot}", f"{prefix}{name}", info)
+                for _, idx in draws:
+                    sel = torch.as_tensor(idx, device=gallery.features[name].device)
+                    m = feature_metrics(
+                        query.features[name], gallery.features[name].index_select(0, sel), query.pids, gallery.pids[idx],
+                        query.camids, gallery.camids[idx], SYSU_REMOVAL, identity, opts,
+                    )
+                    run.trials.append(_percent(m, m.cmc))
+                runs.append(run)
+    return runs
+
+
+REGDB_DIRECTIONS = ("visible2infrared", "infrared2visible")
+
+
+def run_regdb(visible: Pool, infrared: Pool, feature_names, directions, trial: int, opts: RankingOptions, prefix=""):
+    """Visible→infrared (visible queries, thermal gallery) and/or the reverse, standard CMC."""
+    runs = []
+    for direction in directions:
+        if direction not in REGDB_DIRECTIONS:
+            raise ValueError(f"Unknown RegDB direction '{direction}'; expected one of {REGDB_DIRECTIONS} (TEST.REGDB.DIRECTIONS).")
+        q, g = (visible, infrared) if direction == "visible2infrared" else (infrared, visible)
+        info = {"protocol": "regdb", "direction": direction, "split_trial": trial, "num_trials": 1, "seeds": [],
+                "num_query": len(q), "gallery_sizes": [len(g)], "cmc": "image"}
+        for name in feature_names:
+            run = ProtocolRun(direction, f"{prefix}{name}", info)
+            m = feature_metrics(q.features[name], g.features[name], q.pids, g.pids, None, None, None, False, opts)
+            run.trials.append(_percent(m, m.cmc_standard))
+            runs.append(run)
+    return runs
