@@ -60,7 +60,7 @@ def build_param_scheduler(cfg, iters_per_epoch: int) -> tuple[ParamScheduler, in
         return decay, max_iter
     if s.WARMUP_STEP == "epoch":
         w, n = float(s.WARMUP_FACTOR), warm_epochs
-        values = [w + (1.0 - w) * e / (n - 1) if n > 1 else 1.0 for e in range(n)]
+        values = [w + (1.0 - w) * e / (n - 1) if n > 1 else w for e in range(n)]
         warmup = StepParamScheduler(num_updates=n, values=values)
     else:
         warmup = LinearParamScheduler(float(s.WARMUP_FACTOR), 1.0)
