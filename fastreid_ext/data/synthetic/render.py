@@ -43,7 +43,7 @@ def _palette(t: IdentityTraits, style: CameraStyle) -> dict:
                 "shoes": t.shoes, "bag": t.bag, "glasses": (20, 20, 25)}
     top = MATERIAL_HEAT[t.top_material]
     # the texture survives as a weak emission difference (weave/print), never the colour itself
-    top2 = top + (22 if sum(t.top2) > sum(t.top) else -22)
+    top2 = top + 22
     return {k: (v, v, v) for k, v in {
         "skin": t.skin_heat, "hair": 105, "top": top, "top2": top2, "bottom": MATERIAL_HEAT[t.bottom_material],
         "shoes": 80, "bag": MATERIAL_HEAT[t.bag_material] - 50, "glasses": 40}.items()}

@@ -1,0 +1,115 @@
+"""Generator: determinism, exact layouts, infrared files, colour not carrying across modalities."""
+import dataclasses
+import hashlib
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import scipy.io as sio
+
+from fastreid_ext.data.synthetic import generate_regdb, generate_sysu
+from fastreid_ext.data.synthetic.cameras import camera_style
+from fastreid_ext.data.synthetic.identity import sample_identity
+from fastreid_ext.data.synthetic.render import render_person, sample_pose
+
+
+def _digest(root):
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+
+
+def test_same_seed_same_bytes(tmp_path):
+    kw = {"num_ids": 6, "images_per_camera": 1, "height": 48, "width": 24, "progress": False}
+    a = _digest(generate_sysu(str(tmp_path / "a"), seed=3, **kw))
+    b = _digest(generate_sysu(str(tmp_path / "b"), seed=3, **kw))
+    c = _digest(generate_sysu(str(tmp_path / "c"), seed=4, **kw))
+    assert a == b and any(k.endswith(".mat") for k in a)
+    assert a != c
+    kw = {"num_ids": 4, "images_per_id": 1, "height": 48, "width": 24, "progress": False}
+    assert _digest(generate_regdb(str(tmp_path / "r1"), seed=1, **kw)) == _digest(generate_regdb(str(tmp_path / "r2"), seed=1, **kw))
+
+
+def test_sysu_layout_is_exact(sysu_root):
+    root = sysu_root / "SYSU-MM01"
+    assert sorted(os.listdir(root)) == [f"cam{c}" for c in range(1, 7)] + ["exp", "sysu_attribute"]
+    assert sorted(os.listdir(root / "exp")) == ["test_id.txt", "train_id.txt", "val_id.txt"]
+    for name in os.listdir(root / "exp"):
+        text = (root / "exp" / name).read_text()
+        assert re.fullmatch(r"\d+(,\d+)*\n", text)
+    for c in range(1, 7):
+        for pid in os.listdir(root / f"cam{c}"):
+            assert re.fullmatch(r"\d{4}", pid)
+            files = sorted(os.listdir(root / f"cam{c}" / pid))
+            assert files == [f"{i:04d}.jpg" for i in range(1, len(files) + 1)]
+        m = sio.loadmat(root / "sysu_attribute" / f"cam{c}_att.mat")
+        assert [k for k in m if not k.startswith("__")] == [f"cam{c}_att"]
+        assert m[f"cam{c}_att"].dtype == np.uint8 and m[f"cam{c}_att"].shape[0] == 8
+
+
+def test_regdb_layout_is_exact(regdb_root):
+    root = regdb_root / "RegDB"
+    assert sorted(os.listdir(root)) == ["Thermal", "Visible", "attributes.csv", "idx"]
+    assert sorted(os.listdir(root / "idx")) == sorted(
+        f"{s}_{m}_{t}.txt" for s in ("train", "test") for m in ("visible", "thermal") for t in range(1, 11)
+    )
+    line = (root / "idx" / "train_thermal_4.txt").read_text().splitlines()[0]
+    assert re.fullmatch(r"Thermal/\d+/(male|female)_(front|back)_t_\d{5}_\d+\.bmp \d+", line)
+
+
+@pytest.mark.parametrize("pattern", ["SYSU-MM01/cam3/*/*.jpg", "SYSU-MM01/cam6/*/*.jpg", "RegDB/Thermal/*/*.bmp"])
+def test_infrared_files_are_three_equal_channels(sysu_root, regdb_root, pattern):
+    import glob
+
+    base = sysu_root if pattern.startswith("SYSU") else regdb_root
+    files = sorted(glob.glob(str(base / pattern)))[:15]
+    assert files
+    for f in files:
+        img = cv2.imread(f, cv2.IMREAD_UNCHANGED)
+        assert img.ndim == 3 and img.shape[2] == 3
+        assert np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2])
+
+
+def test_visible_files_are_colour_and_sizes_vary(sysu_root):
+    import glob
+
+    files = sorted(glob.glob(str(sysu_root / "SYSU-MM01" / "cam1" / "*" / "*.jpg")))
+    imgs = [cv2.imread(f) for f in files]
+    assert all(np.abs(im[..., 0].astype(int) - im[..., 2]).mean() > 3 for im in imgs)
+    assert len({im.shape[:2] for im in imgs}) > 3
+
+
+def _render(traits, cam, modality, seed=0):
+    rng = np.random.default_rng(seed)
+    pose = sample_pose(rng)
+    pose["view"] = "front"
+    return render_person(traits, camera_style(cam, modality, False, 0), rng, (96, 48), pose)
+
+
+def test_colour_does_not_carry_but_attributes_and_material_do():
+    t = sample_identity(np.random.default_rng(5))
+    recoloured = dataclasses.replace(t, top=(250, 10, 10), top2=(10, 250, 10), bottom=(10, 10, 250), shoes=(200, 200, 0), bag=(0, 200, 200))
+    assert not np.array_equal(_render(t, 1, "visible"), _render(recoloured, 1, "visible"))
+    np.testing.assert_array_equal(_render(t, 3, "infrared"), _render(recoloured, 3, "infrared"))
+    other = "wool" if t.top_material != "wool" else "cotton"
+    assert not np.array_equal(_render(t, 3, "infrared"), _render(dataclasses.replace(t, top_material=other), 3, "infrared"))
+    flipped = list(t.attributes)
+    flipped[7] = 1 - flipped[7]  # satchel
+    assert not np.array_equal(_render(t, 3, "infrared"), _render(dataclasses.replace(t, attributes=tuple(flipped)), 3, "infrared"))
+
+
+def test_cli(tmp_path, repo_root):
+    out = subprocess.run(
+        [sys.executable, str(repo_root / "tools" / "make_synthetic.py"), "regdb", "--root", str(tmp_path), "--seed", "2",
+         "--num-ids", "4", "--images-per-id", "1", "--height", "40", "--width", "20"],
+        capture_output=True, text=True, timeout=120, cwd=repo_root,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "RegDB" / "idx" / "test_visible_10.txt").is_file()
