@@ -1,0 +1,116 @@
+"""End-to-end runs of tools/train_net.py in subprocesses: a researcher's plugin package used only
+through IMPORTS, config.yaml replay with --eval-only, kill-and-resume exactness, a 2-process GLOO job."""
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from engine_testkit import copy_plugin
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TRAIN_NET = os.path.join(REPO, "tools", "train_net.py")
+pytestmark = pytest.mark.slow
+
+
+def _yml(tmp_path, plugin: str | None, out: str, **extra) -> str:
+    cfg = {
+        "OUTPUT_DIR": out,
+        "SEED": 5,
+        "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
+        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data")},
+        "DATALOADER": {"NUM_WORKERS": 1, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
+        "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
+        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 3, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
+                   "LOG_PERIOD": 1},
+        "TEST": {"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0},
+    }
+    if plugin:
+        cfg["IMPORTS"] = [plugin]
+    for k, v in extra.items():
+        cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
+    path = tmp_path / f"cfg_{len(os.listdir(tmp_path))}.yml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def _run(tmp_path, *args, expect_rc=0, timeout=240):
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, TRAIN_NET, *map(str, args)], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=timeout)
+    assert p.returncode == expect_rc, f"rc={p.returncode}\nstdout:\n{p.stdout[-4000:]}\nstderr:\n{p.stderr[-4000:]}"
+    return p
+
+
+def _final_weights(out):
+    return torch.load(os.path.join(out, "model_final.pth"), weights_only=True)["model"]
+
+
+def test_plugin_package_through_imports_and_eval_only_replay(tmp_path):
+    plugin = copy_plugin(tmp_path / "researcher")  # tmp_path/researcher/tinyreid, not on sys.path
+    out = str(tmp_path / "out")
+    # not importable by name: only IMPORTS (a path) brings it in
+    p = subprocess.run([sys.executable, "-c", "import tinyreid"], cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode != 0 and "No module named 'tinyreid'" in p.stderr
+    no_imports = _run(tmp_path, "--config-file", _yml(tmp_path, None, out), expect_rc=1)
+    assert "No object named 'TinyData'" in no_imports.stderr and "IMPORTS" in no_imports.stderr
+
+    _run(tmp_path, "--config-file", _yml(tmp_path, plugin, out), "TRAIN.HOOKS", '["StepCounter"]')
+    assert os.path.isfile(os.path.join(out, "model_final.pth"))
+    assert open(os.path.join(out, "step_counter.txt")).read() == "9"
+    saved = yaml.safe_load(open(os.path.join(out, "config.yaml")))
+    assert saved["IMPORTS"] == [plugin] and saved["MODEL"]["HEADS"]["NUM_CLASSES"] == 4
+    log = open(os.path.join(out, "log.txt")).read()
+    assert "faiss" in log and "Running with full config" in log and "eta" in log
+    assert os.path.isfile(os.path.join(out, "metrics.json"))
+
+    ev = str(tmp_path / "eval")
+    _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
+         "MODEL.WEIGHTS", os.path.join(out, "model_final.pth"), "OUTPUT_DIR", ev)
+    assert os.path.isfile(os.path.join(ev, "results.json"))
+    refused = _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
+                   "MODEL.WEIGHTS", str(tmp_path / "missing.pth"), "OUTPUT_DIR", ev, expect_rc=1)
+    assert "EvalOnlyWeightsError" in refused.stderr and "missing.pth" in refused.stderr
+
+
+def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
+    plugin = copy_plugin(tmp_path / "p")
+    ref = str(tmp_path / "ref")
+    _run(tmp_path, "--config-file", _yml(tmp_path, plugin, ref), "TRAIN.HOOKS", '["StepCounter"]')
+
+    out = str(tmp_path / "killed")
+    yml = _yml(tmp_path, plugin, out)
+    # checkpoints at iterations 2, 5, 8; the hook ends the process abruptly after iteration 6
+    _run(tmp_path, "--config-file", yml, "TRAIN.HOOKS", '["StepCounter","KillAtIter"]', "TINY.KILL_AT_ITER", 6,
+         expect_rc=3)
+    assert open(os.path.join(out, "last_checkpoint")).read() == "model_0000005.pth"
+    assert not os.path.exists(os.path.join(out, "model_final.pth"))
+    p = _run(tmp_path, "--config-file", yml, "--resume", "TRAIN.HOOKS", '["StepCounter","KillAtIter"]')
+    assert "Resuming at iteration 6" in p.stdout
+    a, b = _final_weights(ref), _final_weights(out)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert open(os.path.join(out, "step_counter.txt")).read() == "9"
+    ref_best = torch.load(os.path.join(ref, "model_final.pth"), weights_only=True)["trainer"]["hooks"]["BestCheckpointer"]
+    out_best = torch.load(os.path.join(out, "model_final.pth"), weights_only=True)["trainer"]["hooks"]["BestCheckpointer"]
+    assert ref_best == out_best
+
+
+def test_two_process_gloo_job(tmp_path):
+    plugin = copy_plugin(tmp_path / "p")
+    out = str(tmp_path / "ddp")
+    yml = _yml(tmp_path, plugin, out, SOLVER={"MAX_EPOCH": 1}, TEST={"EVAL_PERIOD": 0},
+               DATALOADER={"NUM_WORKERS": 0})
+    p = _run(tmp_path, "--config-file", yml, "--num-gpus", 2)
+    assert "World size: 2" in p.stdout
+    assert open(os.path.join(out, "last_checkpoint")).read() == "model_final.pth"
+    # one epoch = one periodic checkpoint (the sampler splits an epoch between the 2 ranks)
+    periodic = [f for f in os.listdir(out) if f.startswith("model_0")]
+    final = torch.load(os.path.join(out, "model_final.pth"), weights_only=True)
+    assert periodic == [f"model_{final['iteration']:07d}.pth"]
+    assert os.path.isfile(os.path.join(out, "log.txt.rank1"))
+    assert not any(f.startswith("model_") and f.endswith(".pth.rank1") for f in os.listdir(out))
