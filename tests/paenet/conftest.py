@@ -84,3 +84,36 @@ def paenet_cfg(repo_root, config="configs/PAENet/sysu.yml", opts=()):
 @pytest.fixture(scope="session")
 def make_cfg(repo_root):
     return lambda config="configs/PAENet/sysu.yml", opts=(): paenet_cfg(repo_root, config, opts)
+
+
+def make_batch(num_ids: int = 2, k: int = 2, num_attributes: int = 5, size=(64, 32), seed: int = 0) -> dict:
+    """A training-layout batch: [visible id_1×K … id_P×K, infrared id_1×K … id_P×K]."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.arange(num_ids).repeat_interleave(k)
+    targets = torch.cat([ids, ids])
+    b = targets.numel()
+    per_id = (torch.rand(num_ids, num_attributes, generator=g) > 0.5).float()
+    mask = torch.ones(b, num_attributes, dtype=torch.bool)
+    mask[0, 0] = False
+    return {"images": torch.randn(b, 3, *size, generator=g), "targets": targets,
+            "camids": torch.ones(b, dtype=torch.long),
+            "modality": torch.cat([torch.zeros(b // 2), torch.ones(b // 2)]).long(),
+            "attributes": per_id[targets], "attribute_mask": mask, "img_paths": [f"x{i}.jpg" for i in range(b)]}
+
+
+def small_opts(depth=18, num_attributes=5, num_classes=3, variant="reference", size=(64, 32), extra=()):
+    return ["MODEL.BACKBONE.DEPTH", str(depth), "MODEL.NUM_ATTRIBUTES", str(num_attributes),
+            "MODEL.HEADS.NUM_CLASSES", str(num_classes), "PAENET.VARIANT", variant,
+            "INPUT.SIZE_TRAIN", str(list(size)), "INPUT.SIZE_TEST", str(list(size))] + list(extra)
+
+
+@pytest.fixture(scope="session")
+def build_small(make_cfg):
+    """build_small(seed=0, **small_opts kwargs) → a PAENet model on cpu built from sysu.yml."""
+    from fastreid_ext.modeling import build_model
+
+    def _build(seed=0, **kw):
+        torch.manual_seed(seed)
+        return build_model(make_cfg(opts=small_opts(**kw)))
+
+    return _build
