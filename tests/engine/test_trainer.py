@@ -173,3 +173,12 @@ def test_num_classes_resolved_from_loader(tiny_plugin, tmp_path):
     assert trainer.model.classifier.out_features == 4
     saved = open(os.path.join(cfg.OUTPUT_DIR, "config.yaml")).read()
     assert "NUM_CLASSES: 4" in saved
+
+
+def test_user_hooks_order_and_unknown_hook(tiny_plugin, tmp_path):
+    trainer = FakeLoaderTrainer(tiny_cfg(tmp_path, TRAIN__HOOKS=["StepCounter"]))
+    names = [type(h).__name__ for h in trainer._hooks]
+    assert names == ["IterationTimer", "LRScheduler", "StepCounter", "EvalHook", "BestCheckpointer",
+                     "PeriodicCheckpointer", "NonFiniteLossGuard", "PeriodicWriter"]
+    with pytest.raises(KeyError, match="No object named 'NoSuchHook'.*StepCounter"):
+        FakeLoaderTrainer(tiny_cfg(tmp_path / "b", TRAIN__HOOKS=["NoSuchHook"]))
