@@ -87,6 +87,13 @@ def default_setup(cfg, args=None) -> None:
         if config_file and os.path.isfile(config_file):
             with open(config_file) as f:
                 logger.info("Contents of config file %s:\n%s", config_file, f.read())
+    portable = _portable_imports(cfg, config_file)
+    if portable != list(cfg.IMPORTS):  # absolute plugin paths, so later saves of the config replay too
+        was_frozen = cfg.is_frozen()
+        cfg.defrost()
+        cfg.IMPORTS = portable
+        if was_frozen:
+            cfg.freeze()
     logger.info("Running with full config:\n%s", cfg.dump())
     path = save_config(cfg, config_file)
     if path:
