@@ -1,12 +1,10 @@
 #!/usr/bin/env python
 """Train or evaluate from a config: ``tools/train_net.py --config-file FILE [--resume] [--eval-only] [KEY VALUE ...]``.
 
-All logic lives in ``fastreid_ext.engine.cli``; plugins come from the config's IMPORTS.
+All logic lives in ``fastreid_ext.engine.cli`` (parse, launch, setup in every worker, train or test);
+plugins come from the config's IMPORTS. ``--help`` lists the options.
 """
-from fastreid_ext.engine.cli import default_argument_parser, main
-from fastreid_ext.engine.launch import launch
+from fastreid_ext.engine.cli import run_cli
 
 if __name__ == "__main__":
-    args = default_argument_parser().parse_args()
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    run_cli()

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
 
 __all__ = ["default_argument_parser", "setup", "main", "run_cli"]
 
@@ -65,6 +63,5 @@ def run_cli(argv=None) -> None:
     from .launch import launch
 
     args = default_argument_parser().parse_args(argv)
-    logging.getLogger(__name__).debug("argv: %s", sys.argv)
     launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
            dist_url=args.dist_url, args=(args,))
