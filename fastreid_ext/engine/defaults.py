@@ -262,7 +262,8 @@ class DefaultTrainer(SimpleTrainer):
         finally:
             model.train(was_training)
         if comm.is_main_process() and results:
-            flat = H.flatten_results(results)
-            logger.info("Evaluation results (%s):\n%s", "quick" if quick else "full",
-                        tabulate(sorted(flat.items()), headers=["metric", "value"], floatfmt=".2f"))
+            flat = H.flatten_results(results)  # evaluators log their own tables; this is the summary
+            rows = sorted((k, v) for k, v in flat.items() if k.endswith(("Rank-1", "mAP")))
+            logger.info("Evaluation summary (%s):\n%s", "quick" if quick else "full",
+                        tabulate(rows, headers=["metric", "value"], floatfmt=".2f"))
         return results
