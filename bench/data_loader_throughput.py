@@ -5,6 +5,9 @@
 Without --root the demo dataset (generator defaults) is written to a temporary folder first.
 Each setting: build the loader, skip --warmup batches (worker start-up), time --iters batches of
 2PK images. Numbers depend on the machine and its load; this is never asserted in tests.
+With 0 workers the transforms run in the main process on torch's intra-op thread pool, which on a
+small loaded machine is much slower than one thread (workers use one thread each); --threads N
+calls torch.set_num_threads(N) first to show that effect.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import os
 import tempfile
 import time
 
+import torch
 from tabulate import tabulate
 
 from fastreid_ext.config import get_cfg
@@ -50,7 +54,10 @@ def main() -> None:
     ap.add_argument("--p", type=int, default=4)
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--json", default="", help="also write the results here")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads in the main process (0: leave)")
     a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
     root = a.root
     if not root:
         root = tempfile.mkdtemp(prefix="bench_data_")
@@ -60,7 +67,8 @@ def main() -> None:
         h, w = (int(v) for v in size.lower().split("x"))
         for workers in a.workers:
             rows.append({"size": f"{h}x{w}", "workers": workers, "images/s": round(measure(root, (h, w), workers, a.iters, a.warmup, a.p, a.k), 1)})
-    print(f"batch = 2PK = {2 * a.p * a.k}, {a.iters} batches per setting, {os.cpu_count()} CPUs visible")
+    print(f"batch = 2PK = {2 * a.p * a.k}, {a.iters} batches per setting, {os.cpu_count()} CPUs visible, "
+          f"{torch.get_num_threads()} torch threads in the main process")
     print(tabulate(rows, headers="keys", tablefmt="pipe"))
     if a.json:
         with open(a.json, "w") as f:
