@@ -1,10 +1,9 @@
 """Generator: determinism, exact layouts, infrared files, colour not carrying across modalities."""
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import re
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -106,10 +105,11 @@ def test_colour_does_not_carry_but_attributes_and_material_do():
 
 
 def test_cli(tmp_path, repo_root):
-    out = subprocess.run(
-        [sys.executable, str(repo_root / "tools" / "make_synthetic.py"), "regdb", "--root", str(tmp_path), "--seed", "2",
-         "--num-ids", "4", "--images-per-id", "1", "--height", "40", "--width", "20"],
-        capture_output=True, text=True, timeout=120, cwd=repo_root,
-    )
-    assert out.returncode == 0, out.stderr
+    spec = importlib.util.spec_from_file_location("make_synthetic", repo_root / "tools" / "make_synthetic.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    argv = ["regdb", "--root", str(tmp_path), "--seed", "2", "--num-ids", "4", "--images-per-id", "1", "--height", "40", "--width", "20"]
+    assert mod.main(argv) == 0
     assert (tmp_path / "RegDB" / "idx" / "test_visible_10.txt").is_file()
+    assert len(list((tmp_path / "RegDB" / "Thermal").glob("*/*.bmp"))) == 4
+    assert mod.main(argv) == 1  # refuses to overwrite without --force
