@@ -56,7 +56,7 @@ class CrossModalityEvaluator:
         t = cfg.TEST
         ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK, t.SYSU.CMC)
         return cls(
-            dataset, output_dir, lambda records: build_test_loader(cfg, records), features=t.FEATURES,
+            dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())), features=t.FEATURES,
             attribute_sources=t.ATTRIBUTE_SOURCES, ranking=ranking, sysu_modes=t.SYSU.MODES, sysu_shots=t.SYSU.SHOTS,
             num_trials=t.SYSU.NUM_TRIALS, train_eval_trials=t.SYSU.TRAIN_EVAL_TRIALS,
             multi_shot_images=t.SYSU.MULTI_SHOT_IMAGES, regdb_directions=t.REGDB.DIRECTIONS,
@@ -67,16 +67,28 @@ class CrossModalityEvaluator:
     def _pool(self, model, records, source, role) -> Pool:
         if not records:
             raise ValueError(f"{self.dataset.name}: the {role} pool is empty; nothing to evaluate.")
-        outputs = extract_outputs(
+        outputs, fields = extract_outputs(
             model, self.loader_fn(records), [*self.features, ATTRIBUTE_OUTPUT], source,
             desc=f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), progress=self.progress,
         )
+        n = len(fields["targets"]) if "targets" in fields else len(records)
         for name, value in outputs.items():
-            if value.shape[0] != len(records):
-                raise RuntimeError(f"Output '{name}' has {value.shape[0]} rows for {len(records)} {role} records: "
-                                   f"the test loader must keep every record, in order.")
-        return Pool(outputs, np.array([r.pid for r in records]), np.array([r.camid for r in records]),
-                    [r.img_path for r in records])
+            if value.shape[0] != n:
+                raise RuntimeError(f"Output '{name}' has {value.shape[0]} rows for {n} {role} images.")
+        if n < len(records):
+            logger.warning("%s: %d of %d %s images could not be read and are left out.", self.dataset.name,
+                           len(records) - n, len(records), role)
+        if {"targets", "camids", "img_paths"} <= set(fields):
+            pids, camids, paths = fields["targets"].numpy(), fields["camids"].numpy(), list(fields["img_paths"])
+        else:
+            pids, camids, paths = (np.array([r.pid for r in records]), np.array([r.camid for r in records]),
+                                   [r.img_path for r in records])
+        if "attributes" in fields and "attribute_mask" in fields:
+            attrs, mask = fields["attributes"].numpy(), fields["attribute_mask"].numpy()
+        else:
+            attrs = np.stack([r.attributes for r in records])
+            mask = np.stack([r.attribute_mask for r in records])
+        return Pool(outputs, pids, camids, paths, attrs, mask)
 
     # -- protocols ----------------------------------------------------------------------------
     def _runs(self, query: Pool, gallery: Pool, names, prefix: str, quick: bool):
@@ -88,13 +100,13 @@ class CrossModalityEvaluator:
         return run_regdb(query, gallery, names, directions, self.regdb_trial, self.ranking, prefix)
 
     def _attributes(self, query: Pool, gallery: Pool, prefix: str) -> dict:
-        records = [*self.dataset.query, *self.dataset.gallery]
         probs = np.concatenate([query.features[ATTRIBUTE_OUTPUT].cpu().numpy(), gallery.features[ATTRIBUTE_OUTPUT].cpu().numpy()])
-        targets = np.stack([r.attributes for r in records]) if records[0].attributes.size else None
-        if targets is None or targets.shape != probs.shape:
-            logger.warning("attribute_probs of shape %s do not match the records' attributes; no attribute figures.", probs.shape)
+        targets = np.concatenate([query.attributes, gallery.attributes])
+        if targets.shape != probs.shape:
+            logger.warning("attribute_probs of shape %s do not match the attributes of the images %s; no attribute figures.",
+                           probs.shape, targets.shape)
             return {}
-        mask = np.stack([r.attribute_mask for r in records])
+        mask = np.concatenate([query.attribute_mask, gallery.attribute_mask])
         figures = attribute_recognition(probs, targets, mask, getattr(self.dataset, "attribute_names", None))
         return {f"{prefix}{k}": v for k, v in figures.items()}
 

@@ -27,6 +27,8 @@ class Pool:
     pids: np.ndarray
     camids: np.ndarray
     paths: list
+    attributes: np.ndarray | None = None  # (N, n) 0/1 ground truth, for attribute recognition
+    attribute_mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.pids)
