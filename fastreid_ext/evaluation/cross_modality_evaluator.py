@@ -90,6 +90,10 @@ class CrossModalityEvaluator:
             mask = np.stack([r.attribute_mask for r in records])
         return Pool(outputs, pids, camids, paths, attrs, mask)
 
+    def extract_pools(self, model, source: str | None = None) -> tuple[Pool, Pool]:
+        """(query pool, gallery pool) features of the dataset, e.g. for rank-list visualisation."""
+        return self._pool(model, self.dataset.query, source, "query"), self._pool(model, self.dataset.gallery, source, "gallery")
+
     # -- protocols ----------------------------------------------------------------------------
     def _runs(self, query: Pool, gallery: Pool, names, prefix: str, quick: bool):
         if self.dataset.protocol == "sysu":

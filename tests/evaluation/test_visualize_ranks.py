@@ -1,0 +1,60 @@
+"""tools/visualize_ranks.py writes PNG grids from features saved by the evaluator."""
+import importlib.util
+
+import cv2
+import numpy as np
+import pytest
+
+from eval_testkit import PooledPixelModel, tiny_cfg
+from fastreid_ext.data.datasets.build import build_dataset
+from fastreid_ext.evaluation import build_evaluator
+
+
+def load_tool(repo_root):
+    spec = importlib.util.spec_from_file_location("visualize_ranks", repo_root / "tools" / "visualize_ranks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def saved_features(sysu_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("vis_run")
+    cfg = tiny_cfg(sysu_root, out, trials=1)
+    cfg.TEST.SAVE_FEATURES = True
+    build_evaluator(cfg, build_dataset(cfg, "SYSU_MM01"), str(out)).evaluate(PooledPixelModel(), quick=True)
+    return out / "features.npz"
+
+
+def test_writes_framed_pngs_for_chosen_queries(repo_root, saved_features, tmp_path):
+    tool = load_tool(repo_root)
+    written = tool.main(["--features", str(saved_features), "--protocol", "all-single", "--queries", "0", "3",
+                         "--topk", "4", "--output", str(tmp_path)])
+    assert [p.rsplit("_", 1)[1] for p in written] == ["q00000.png", "q00003.png"]
+    img = cv2.imread(written[0])
+    assert img.shape == (128 + 8, (64 + 8) * 5 + 8, 3)  # query, gap, 4 ranked tiles (default 128x64 + borders)
+    for j in range(4):  # every ranked tile has a green or red frame
+        assert tuple(img[1, (64 + 8) + 8 + j * (64 + 8) + 1]) in {(0, 170, 0), (0, 0, 230)}
+
+def test_frames_follow_identity(saved_features):
+    from fastreid_ext.evaluation.rank_visualization import protocol_pools, ranked_lists, render_rank_grid
+    from fastreid_ext.evaluation.saved_features import load_features
+
+    query, gallery, _ = load_features(str(saved_features))
+    q, g, removal = protocol_pools(query, gallery, "indoor-single", trial=0)
+    [ranked] = ranked_lists(q, g, "FC", [0], k=3, removal=removal)
+    assert all(g.camids[i] != 2 for i in ranked) or q.camids[0] != 3
+    grid = render_rank_grid(q, g, 0, ranked, size=(40, 20))
+    tile = 20 + 8  # width + borders
+    for j, gi in enumerate(ranked):
+        x0 = tile + 8 + j * tile
+        expected = (0, 170, 0) if g.pids[gi] == q.pids[0] else (0, 0, 230)
+        assert tuple(grid[0, x0 + 1]) == expected
+
+
+def test_random_queries_and_bad_rows(repo_root, saved_features, tmp_path):
+    tool = load_tool(repo_root)
+    written = tool.main(["--features", str(saved_features), "--num-queries", "3", "--output", str(tmp_path)])
+    assert len(written) == 3 and all(cv2.imread(p) is not None for p in written)
+    with pytest.raises(SystemExit, match="out of range"):
+        tool.main(["--features", str(saved_features), "--queries", "100000", "--output", str(tmp_path)])
