@@ -81,8 +81,11 @@ class FeatureSource:
     def set_layout(self, layout: GalleryLayout) -> None:
         self._g_rg = self.g[layout.perm.to(self.device)]
         self._g_rg_sq = self._g_rg.pow(2).sum(1) if self.distance == "euclidean" else None
+        self._q_neg = self.q.neg() if self.distance == "cosine" else None
 
     def regrouped(self, i0: int, i1: int) -> torch.Tensor:
+        if self._q_neg is not None:  # -(q · g) as one matmul, without a negation pass over the block
+            return torch.mm(self._q_neg[i0:i1], self._g_rg.t())
         return distance_block(self.q[i0:i1], self._g_rg, self.distance, self._g_rg_sq)
 
     def original(self, rows: torch.Tensor) -> torch.Tensor:
@@ -169,12 +172,7 @@ def compute_metrics(
         i1 = min(nq, i0 + rows)
         qi = q_index[i0:i1]
         qr = None if q_res_t is None else q_res_t[i0:i1]
-        stats, ties = fast_chunk_stats(source.regrouped(i0, i1), qi, qr, layout, identity_cmc)
-        if bool(ties.any()):
-            t = ties.nonzero().squeeze(1)
-            order = torch.sort(source.original(t + i0), dim=1, stable=True).indices
-            stats.take(t, sorted_chunk_stats(order, qi[t], None if qr is None else qr[t], layout, identity_cmc))
-        acc.add(stats)
+        acc.add(fast_chunk_stats(source.regrouped(i0, i1), qi, qr, layout, identity_cmc))
     return acc.result()
 
 

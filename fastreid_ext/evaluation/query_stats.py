@@ -7,9 +7,10 @@ standard CMC) and the rank of the query identity among the distinct gallery iden
 * **fast path** (distance blocks): sort only each query's true-match distances, then
   ``searchsorted`` every gallery distance into them and count per bin; the cumulative counts are the
   match positions. It needs no full sort of the gallery, which is what makes large galleries cheap.
-  Rows where a gallery distance equals a match distance (a tie) are detected and recomputed by
-* **sort path**: a stable sort of the row, i.e. ties broken by gallery index (the ranking order of
-  this package, documented in docs/architecture.md). It also serves full rankings from FAISS.
+  Items whose distance equals a match distance (ties, common in float32 with 10^5 gallery items) are
+  detected and moved to their place in the stable order (ties broken by gallery index, the ranking
+  order of this package, documented in docs/architecture.md).
+* **sort path**: metrics from full rankings (e.g. from FAISS).
 
 The gallery columns of the fast path are regrouped by identity (:class:`GalleryLayout`), so a
 query's true matches are one contiguous slice and distinct identities are contiguous segments.
@@ -71,13 +72,6 @@ class ChunkStats:
     first_pos: torch.Tensor
     id_rank: torch.Tensor | None
 
-    def take(self, rows: torch.Tensor, other: "ChunkStats") -> None:
-        """Overwrite ``rows`` with ``other`` (the stats recomputed for those rows)."""
-        for name in ("num_matches", "ap", "inp", "first_pos", "id_rank"):
-            mine = getattr(self, name)
-            if mine is not None:
-                mine[rows] = getattr(other, name).to(mine.dtype)
-
 
 def _from_positions(pos: torch.Tensor, num_matches: torch.Tensor, first_pos, id_rank) -> ChunkStats:
     """AP and INP from the (c, Rmax) positions of the sorted matches (entries >= num_matches unused)."""
@@ -92,11 +86,24 @@ def _from_positions(pos: torch.Tensor, num_matches: torch.Tensor, first_pos, id_
     return ChunkStats(r, ap, inp, first_pos, id_rank)
 
 
+def _tie_corrections(bins, d, hit, tie_rows, md, midx, perm, max_pairs: int = 1 << 22) -> None:
+    """Exact stable order for rows with ties: an item whose distance equals some true-match
+    distances goes after those of them with a smaller original gallery index (in place on bins)."""
+    rows = tie_rows.nonzero().squeeze(1)
+    rr, cc = hit[rows].nonzero(as_tuple=True)
+    rr = rows[rr]
+    step = max(1, max_pairs // max(1, md.shape[1]))
+    for i in range(0, rr.numel(), step):
+        r, c = rr[i : i + step], cc[i : i + step]
+        v, o = d[r, c], perm[c]
+        corr = ((md[r] == v.unsqueeze(1)) & (midx[r] < o.unsqueeze(1))).sum(1)
+        bins[r, c] += corr.to(bins.dtype)
+
+
 def fast_chunk_stats(
     d: torch.Tensor, q_index: torch.Tensor, q_restricted: torch.Tensor | None, layout: GalleryLayout, with_id_rank: bool
-) -> tuple[ChunkStats, torch.Tensor]:
-    """Stats for a (c, ng) block in REGROUPED column order (modified in place), plus the rows that
-    have a distance tie with a true match (to recompute with :func:`sorted_chunk_stats`)."""
+) -> ChunkStats:
+    """Stats for a (c, ng) distance block in REGROUPED column order (exact, stable ties)."""
     c, ng = d.shape
     dev = d.device
     has = q_index >= 0
@@ -105,34 +112,41 @@ def fast_chunk_stats(
     ar = torch.arange(rmax, device=dev)
     cols = (layout.starts[q_index.clamp(min=0)].unsqueeze(1) + ar).clamp(max=ng - 1)
     mvalid = ar.unsqueeze(0) < n.unsqueeze(1)
-    n_removed_row = torch.zeros(c, dtype=torch.long, device=dev)
+    removed = None
     if layout.removed is not None and q_restricted is not None and bool(q_restricted.any()):
         removed_rg = layout.removed[layout.perm]
         mvalid &= ~(q_restricted.unsqueeze(1) & removed_rg[cols])
-        d.masked_fill_(q_restricted.unsqueeze(1) & removed_rg.unsqueeze(0), float("inf"))
-        n_removed_row = q_restricted.long() * int(removed_rg.sum())
+        removed = q_restricted.unsqueeze(1) & removed_rg.unsqueeze(0)
     md = d.gather(1, cols).masked_fill_(~mvalid, float("inf"))
-    md = torch.sort(md, dim=1).values.contiguous()
+    if not bool(torch.isfinite(md[mvalid]).all()):
+        raise ValueError("Distances must be finite (a true match has a NaN or infinite distance).")
+    md, order = torch.sort(md, dim=1, stable=True)  # within an identity, columns are in index order
+    midx = layout.perm[cols].gather(1, order)
     r = mvalid.sum(1)
+    # bins[i] = number of true matches ranked before item i; the true matches' own bins are their
+    # indices in ``md``. Removed items go to the last bin, which no position counts.
     bins = torch.searchsorted(md, d, out_int32=True)
-    # Tie detection: every kept match equals itself; removed (inf) items equal the inf padding when
-    # there is some. Any other equality is a tie with a match distance, or two tied matches.
-    equal = (torch.searchsorted(md, d, right=True, out_int32=True) != bins).sum(1)
-    expected = r + torch.where(r < rmax, n_removed_row, torch.zeros_like(n_removed_row))
-    tie_rows = (equal != expected) & (r > 0)
+    hit = torch.cat([md, md.new_full((c, 1), float("inf"))], 1).gather(1, bins.long()) == d
+    if removed is not None:
+        bins.masked_fill_(removed, rmax)
+        hit &= ~removed
+    # a row is tie-free when the only equalities are the matches themselves, all distinct
+    tie_rows = (hit.sum(1) != r) & (r > 0)
     if rmax > 1:
         tie_rows |= ((md[:, 1:] == md[:, :-1]) & mvalid[:, 1:]).any(1)
+    if bool(tie_rows.any()):
+        _tie_corrections(bins, d, hit, tie_rows, md, midx, layout.perm)
     id_rank = None
     if with_id_rank:
-        # bin 0 = d <= first match distance: the ids ranked before the first match, plus its own
-        before = (bins == 0).cumsum(1, dtype=torch.int32)
+        # bin 0: the items ranked before the first match, and that match (its own id counts once)
+        before = (bins == 0).cumsum(1, dtype=torch.int32 if ng < 2**31 else torch.int64)
         ends = layout.starts + layout.counts - 1
         seg = before[:, ends] - torch.where(layout.starts > 0, before[:, (layout.starts - 1).clamp(min=0)], 0)
         id_rank = (seg > 0).sum(1)
     offs = torch.arange(c, device=dev, dtype=torch.int32).unsqueeze(1) * (rmax + 1)
     counts = torch.bincount(bins.add_(offs).view(-1), minlength=c * (rmax + 1)).view(c, rmax + 1)
     pos = torch.cumsum(counts[:, :rmax], 1)
-    return _from_positions(pos, r, pos[:, 0], id_rank), tie_rows
+    return _from_positions(pos, r, pos[:, 0], id_rank)
 
 
 def sorted_chunk_stats(
