@@ -65,27 +65,31 @@ class MatrixSource:
 
 
 class FeatureSource:
-    """Distance blocks computed on demand from features (never the full matrix)."""
+    """Distance blocks computed on demand from features (never the full matrix). With
+    ``prepared=True`` the features are taken as already passed through ``prepare_features``
+    (float32, L2-normalised for cosine), so a query pool shared by many trials is normalised once."""
 
-    def __init__(self, qf: torch.Tensor, gf: torch.Tensor, distance: str = "cosine"):
-        self.q = prepare_features(qf, distance)
-        self.g = prepare_features(gf, distance).to(self.q.device)
+    def __init__(self, qf: torch.Tensor, gf: torch.Tensor, distance: str = "cosine", prepared: bool = False):
+        self.q = qf if prepared else prepare_features(qf, distance)
+        self.g = (gf if prepared else prepare_features(gf, distance)).to(self.q.device)
         if self.q.shape[1] != self.g.shape[1]:
             raise ValueError(f"Query and gallery feature sizes differ: {self.q.shape[1]} vs {self.g.shape[1]}.")
         self.distance = distance
         self.num_query, self.num_gallery = self.q.shape[0], self.g.shape[0]
         self.device = self.q.device
-        self._g_rg = None
+        self._g_rg = self._g_rg_sq = None
         self._g_sq = self.g.pow(2).sum(1) if distance == "euclidean" else None
 
     def set_layout(self, layout: GalleryLayout) -> None:
-        self._g_rg = self.g[layout.perm.to(self.device)]
-        self._g_rg_sq = self._g_rg.pow(2).sum(1) if self.distance == "euclidean" else None
-        self._q_neg = self.q.neg() if self.distance == "cosine" else None
+        self._g_rg = self.g.index_select(0, layout.perm.to(self.device))
+        if self.distance == "cosine":
+            self._g_rg.neg_()  # -(q · g) as one matmul, without a negation pass over each block
+        else:
+            self._g_rg_sq = self._g_rg.pow(2).sum(1)
 
     def regrouped(self, i0: int, i1: int) -> torch.Tensor:
-        if self._q_neg is not None:  # -(q · g) as one matmul, without a negation pass over the block
-            return torch.mm(self._q_neg[i0:i1], self._g_rg.t())
+        if self.distance == "cosine":
+            return torch.mm(self.q[i0:i1], self._g_rg.t())
         return distance_block(self.q[i0:i1], self._g_rg, self.distance, self._g_rg_sq)
 
     def original(self, rows: torch.Tensor) -> torch.Tensor:

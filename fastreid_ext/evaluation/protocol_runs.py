@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .distances import prepare_features
 from .metrics import SYSU_REMOVAL, FeatureSource, RetrievalMetrics, compute_metrics, compute_metrics_from_ranking
 from .ranking import iter_rankings, resolve_backend
 from .sysu_protocol import draw_sysu_gallery, group_gallery_pool
@@ -59,12 +60,14 @@ class ProtocolRun:
         return out
 
 
-def feature_metrics(qf, gf, q_pids, g_pids, q_cams, g_cams, removal, identity_cmc: bool, opts: RankingOptions) -> RetrievalMetrics:
+def feature_metrics(
+    qf, gf, q_pids, g_pids, q_cams, g_cams, removal, identity_cmc: bool, opts: RankingOptions, prepared: bool = False
+) -> RetrievalMetrics:
     """Metrics from features with the configured backend: torch distance blocks (no full sort), or a
     full FAISS ranking (k = gallery size)."""
     if resolve_backend(opts.backend) == "torch":
         return compute_metrics(
-            FeatureSource(qf, gf, opts.distance), q_pids, g_pids, q_cams, g_cams, removal, opts.max_rank, identity_cmc, opts.max_rows
+            FeatureSource(qf, gf, opts.distance, prepared=prepared), q_pids, g_pids, q_cams, g_cams, removal, opts.max_rank, identity_cmc, opts.max_rows
         )
     chunks = ((i0, idx) for i0, _, idx in iter_rankings(qf, gf, len(g_pids), opts.backend, opts.distance, opts.max_rows))
     return compute_metrics_from_ranking(chunks, q_pids, g_pids, q_cams, g_cams, removal, opts.max_rank, identity_cmc)
@@ -85,6 +88,9 @@ def run_sysu(query: Pool, gallery: Pool, feature_names, modes, shots, num_trials
         raise ValueError(f"SYSU needs at least one trial, got {num_trials}.")
     groups = group_gallery_pool(gallery.pids, gallery.camids, gallery.paths)
     identity = opts.sysu_cmc == "identity"
+    # normalised once for all trials and protocols
+    q_feats = {n: prepare_features(query.features[n], opts.distance) for n in feature_names}
+    g_feats = {n: prepare_features(gallery.features[n], opts.distance) for n in feature_names}
     runs = []
     for mode in modes:
         for shot in shots:
@@ -97,10 +103,10 @@ def run_sysu(query: Pool, gallery: Pool, feature_names, modes, shots, num_trials
             for name in feature_names:
                 run = ProtocolRun(f"{mode}-{shot}", f"{prefix}{name}", info)
                 for _, idx in draws:
-                    sel = torch.as_tensor(idx, device=gallery.features[name].device)
+                    sel = torch.as_tensor(idx, device=g_feats[name].device)
                     m = feature_metrics(
-                        query.features[name], gallery.features[name].index_select(0, sel), query.pids, gallery.pids[idx],
-                        query.camids, gallery.camids[idx], SYSU_REMOVAL, identity, opts,
+                        q_feats[name], g_feats[name].index_select(0, sel), query.pids, gallery.pids[idx],
+                        query.camids, gallery.camids[idx], SYSU_REMOVAL, identity, opts, prepared=True,
                     )
                     run.trials.append(_percent(m, m.cmc))
                 runs.append(run)

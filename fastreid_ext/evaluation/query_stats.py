@@ -112,11 +112,11 @@ def fast_chunk_stats(
     ar = torch.arange(rmax, device=dev)
     cols = (layout.starts[q_index.clamp(min=0)].unsqueeze(1) + ar).clamp(max=ng - 1)
     mvalid = ar.unsqueeze(0) < n.unsqueeze(1)
-    removed = None
+    removed = None  # (restricted rows, removed regrouped columns): only that sub-block is touched
     if layout.removed is not None and q_restricted is not None and bool(q_restricted.any()):
         removed_rg = layout.removed[layout.perm]
         mvalid &= ~(q_restricted.unsqueeze(1) & removed_rg[cols])
-        removed = q_restricted.unsqueeze(1) & removed_rg.unsqueeze(0)
+        removed = (q_restricted.nonzero().squeeze(1).unsqueeze(1), removed_rg.nonzero().squeeze(1).unsqueeze(0))
     md = d.gather(1, cols).masked_fill_(~mvalid, float("inf"))
     if not bool(torch.isfinite(md[mvalid]).all()):
         raise ValueError("Distances must be finite (a true match has a NaN or infinite distance).")
@@ -125,11 +125,11 @@ def fast_chunk_stats(
     r = mvalid.sum(1)
     # bins[i] = number of true matches ranked before item i; the true matches' own bins are their
     # indices in ``md``. Removed items go to the last bin, which no position counts.
-    bins = torch.searchsorted(md, d, out_int32=True)
-    hit = torch.cat([md, md.new_full((c, 1), float("inf"))], 1).gather(1, bins.long()) == d
+    bins = torch.searchsorted(md, d)
+    hit = torch.cat([md, md.new_full((c, 1), float("inf"))], 1).gather(1, bins) == d
     if removed is not None:
-        bins.masked_fill_(removed, rmax)
-        hit &= ~removed
+        bins[removed] = rmax
+        hit[removed] = False
     # a row is tie-free when the only equalities are the matches themselves, all distinct
     tie_rows = (hit.sum(1) != r) & (r > 0)
     if rmax > 1:
@@ -143,7 +143,7 @@ def fast_chunk_stats(
         ends = layout.starts + layout.counts - 1
         seg = before[:, ends] - torch.where(layout.starts > 0, before[:, (layout.starts - 1).clamp(min=0)], 0)
         id_rank = (seg > 0).sum(1)
-    offs = torch.arange(c, device=dev, dtype=torch.int32).unsqueeze(1) * (rmax + 1)
+    offs = torch.arange(c, device=dev).unsqueeze(1) * (rmax + 1)
     counts = torch.bincount(bins.add_(offs).view(-1), minlength=c * (rmax + 1)).view(c, rmax + 1)
     pos = torch.cumsum(counts[:, :rmax], 1)
     return _from_positions(pos, r, pos[:, 0], id_rank)
