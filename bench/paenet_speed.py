@@ -8,6 +8,8 @@ ResNet-50, 288×144, P ids × (K + K) images, SGD step included. Example:
     for m in baseline reference paper official; do
       .venv/bin/python bench/paenet_speed.py --model $m --threads 2 --steps 3; done
     .venv/bin/python bench/paenet_speed.py --model reference --extract --batch 64
+    # shared/noisy machine: alternate the steps of two models in one process for a fair ratio
+    .venv/bin/python bench/paenet_speed.py --model reference --interleave official --steps 4
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ CONFIGS = {"baseline": "configs/Baseline/sysu.yml", "reference": "configs/PAENet
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", choices=sorted(CONFIGS), required=True)
+    p.add_argument("--interleave", choices=sorted(CONFIGS), default="",
+                   help="a second model whose steps alternate with --model's (ratio robust to load changes)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=3, help="timed steps / batches (median reported)")
     p.add_argument("--warmup", type=int, default=1)
@@ -51,58 +55,76 @@ def make_batch(n_ids, k, size, n_attr, num_classes, g):
             "attribute_mask": torch.ones(n, n_attr, dtype=torch.bool)}
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
+def build(name, args):
     torch.manual_seed(0)
     opts = ["MODEL.BACKBONE.PRETRAIN", "False", "MODEL.HEADS.NUM_CLASSES", "395", "MODEL.DEVICE", "cpu"]
-    if args.model != "baseline":
+    if name != "baseline":
         opts += ["MODEL.NUM_ATTRIBUTES", "8"]
-    cfg = load_config(CONFIGS[args.model], opts + list(args.opts))
+    cfg = load_config(CONFIGS[name], opts + list(args.opts))
     model = build_model(cfg)
-    if args.model == "official":
+    if name == "official":
         from paenet_official_replica import OfficialReplicaHead
 
         model = OfficialReplicaHead(model)
-    n_params = sum(p.numel() for p in model.parameters())
     g = torch.Generator().manual_seed(0)
     size = tuple(cfg.INPUT.SIZE_TRAIN)
-    times = []
     if args.extract:
         model.eval()
         batch = make_batch(args.batch // 2, 1, size, 8, 395, g)
         batch["modality"] = torch.zeros(args.batch, dtype=torch.long)
-        with torch.no_grad():
-            for i in range(args.warmup + args.steps):
-                t0 = time.perf_counter()
+
+        def step():
+            with torch.no_grad():
                 model(batch)
-                if i >= args.warmup:
-                    times.append(time.perf_counter() - t0)
     else:
         model.train()
-        optimizer = build_optimizer(cfg, model if args.model != "official" else model.paenet)
-        if args.model == "official":  # the official optimizer also updates the dead parameters
+        optimizer = build_optimizer(cfg, model if name != "official" else model.paenet)
+        if name == "official":  # the official optimizer also updates the dead parameters
             extra = [p for n, p in model.named_parameters() if not n.startswith("paenet.")]
             optimizer.add_param_group({"params": extra, "lr": 0.01})
         batch = make_batch(args.ids, args.instances, size, 8, 395, g)
-        for i in range(args.warmup + args.steps):
-            t0 = time.perf_counter()
+
+        def step():
             losses = model(batch)
             optimizer.zero_grad(set_to_none=True)
             sum(losses.values()).backward()
             optimizer.step()
+    n_params = sum(p.numel() for p in model.parameters())
+    return step, n_params, size
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    names = [args.model] + ([args.interleave] if args.interleave else [])
+    built = {n: build(n, args) for n in names}
+    times = {n: [] for n in names}
+    for i in range(args.warmup + args.steps):
+        for n in names:
+            t0 = time.perf_counter()
+            built[n][0]()
             if i >= args.warmup:
-                times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    out = {"model": args.model, "mode": "extract" if args.extract else "train_step", "threads": args.threads,
-           "params_M": round(n_params / 1e6, 2), "median_s": round(med, 3), "all_s": [round(t, 3) for t in times],
-           "max_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    if args.extract:
-        out["images_per_s"] = round(args.batch / med, 2)
-    else:
-        out["batch"] = f"{args.ids} ids x ({args.instances}+{args.instances}) at {size[0]}x{size[1]}"
-    print(json.dumps(out))
-    return out
+                times[n].append(time.perf_counter() - t0)
+    outs = []
+    for n in names:
+        med = statistics.median(times[n])
+        out = {"model": n, "mode": "extract" if args.extract else "train_step", "threads": args.threads,
+               "params_M": round(built[n][1] / 1e6, 2), "median_s": round(med, 3),
+               "all_s": [round(t, 3) for t in times[n]],
+               "max_rss_MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+               "interleaved_with": [m for m in names if m != n]}
+        size = built[n][2]
+        if args.extract:
+            out["images_per_s"] = round(args.batch / med, 2)
+        else:
+            out["batch"] = f"{args.ids} ids x ({args.instances}+{args.instances}) at {size[0]}x{size[1]}"
+        print(json.dumps(out))
+        outs.append(out)
+    if len(names) == 2:
+        print(json.dumps({"ratio_median": round(statistics.median(times[names[0]]) / statistics.median(times[names[1]]), 3),
+                          "ratio_of_sums": round(sum(times[names[0]]) / sum(times[names[1]]), 3),
+                          "of": f"{names[0]} / {names[1]}"}))
+    return outs
 
 
 if __name__ == "__main__":
