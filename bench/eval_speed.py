@@ -198,7 +198,11 @@ def main():
     p.add_argument("--large-gallery", type=int, default=100000)
     p.add_argument("--large-ids", type=int, default=2000)
     p.add_argument("--community-queries", type=int, default=2500)
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default). On a "
+                   "loaded shared CPU, 1 thread avoids thread wake-up costs on small ops (the community loop is serial)")
     args = p.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.only in ("sysu", "all"):
         bench_sysu(args)

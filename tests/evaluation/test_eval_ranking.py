@@ -99,7 +99,8 @@ def test_gpu_backend_respects_the_topk_limit(monkeypatch):
     assert torch.equal(i_gpu, i_t)
 
 
-def test_resolve_backend_without_gpu_and_unknown_name():
+def test_resolve_backend_without_gpu_and_unknown_name(monkeypatch):
+    monkeypatch.setattr(ranking, "_faiss_gpus", lambda: 0)
     assert resolve_backend("torch") == "torch"
     assert resolve_backend("auto") == "torch"  # no GPU here: torch is faster than a full FAISS ranking
     assert resolve_backend("faiss") == "faiss-cpu"
