@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import math
 import pathlib
 import sys
-import zlib
 
 import pytest
 import torch
@@ -29,25 +26,7 @@ def _ensure_real_paenet() -> None:
 
 _ensure_real_paenet()
 
-
-def fill_tensor(name: str, shape) -> torch.Tensor:
-    g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    shape = tuple(shape)
-    if name.endswith("num_batches_tracked"):
-        return torch.tensor(0, dtype=torch.long)
-    if name.endswith("running_var"):
-        return 1 + 0.1 * torch.rand(shape, generator=g)
-    if name.endswith("running_mean"):
-        return 0.1 * torch.randn(shape, generator=g)
-    if len(shape) >= 2:
-        return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
-    t = 0.1 * torch.randn(shape, generator=g)
-    return t + 1 if name.endswith("weight") else t
-
-
-def official_state_dict(key_file) -> dict[str, torch.Tensor]:
-    keys = json.loads(open(key_file).read())["state_dict"]
-    return {k: fill_tensor(k, s) for k, s in keys.items()}
+from paenet_testkit import official_state_dict, paenet_cfg, small_opts  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -74,37 +53,9 @@ def official_checkpoint(official_keys_file, tmp_path_factory):
     return path, sd
 
 
-def paenet_cfg(repo_root, config="configs/PAENet/sysu.yml", opts=()):
-    from fastreid_ext.config import load_config
-
-    base = ["MODEL.BACKBONE.PRETRAIN", "False", "MODEL.DEVICE", "cpu"]
-    return load_config(str(repo_root / config), base + list(opts))
-
-
 @pytest.fixture(scope="session")
 def make_cfg(repo_root):
     return lambda config="configs/PAENet/sysu.yml", opts=(): paenet_cfg(repo_root, config, opts)
-
-
-def make_batch(num_ids: int = 2, k: int = 2, num_attributes: int = 5, size=(64, 32), seed: int = 0) -> dict:
-    """A training-layout batch: [visible id_1×K … id_P×K, infrared id_1×K … id_P×K]."""
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.arange(num_ids).repeat_interleave(k)
-    targets = torch.cat([ids, ids])
-    b = targets.numel()
-    per_id = (torch.rand(num_ids, num_attributes, generator=g) > 0.5).float()
-    mask = torch.ones(b, num_attributes, dtype=torch.bool)
-    mask[0, 0] = False
-    return {"images": torch.randn(b, 3, *size, generator=g), "targets": targets,
-            "camids": torch.ones(b, dtype=torch.long),
-            "modality": torch.cat([torch.zeros(b // 2), torch.ones(b // 2)]).long(),
-            "attributes": per_id[targets], "attribute_mask": mask, "img_paths": [f"x{i}.jpg" for i in range(b)]}
-
-
-def small_opts(depth=18, num_attributes=5, num_classes=3, variant="reference", size=(64, 32), extra=()):
-    return ["MODEL.BACKBONE.DEPTH", str(depth), "MODEL.NUM_ATTRIBUTES", str(num_attributes),
-            "MODEL.HEADS.NUM_CLASSES", str(num_classes), "PAENET.VARIANT", variant,
-            "INPUT.SIZE_TRAIN", str(list(size)), "INPUT.SIZE_TEST", str(list(size))] + list(extra)
 
 
 @pytest.fixture(scope="session")

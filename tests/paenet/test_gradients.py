@@ -1,8 +1,7 @@
 """Which parameters learn: every PAE/AAL parameter of the paper variant gets a gradient from the
 total loss; in the reference variant only the documented frozen biases do not."""
-import torch
 
-from conftest import make_batch
+from paenet_testkit import make_batch
 
 
 def _backward(model, n):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import make_batch
+from paenet_testkit import make_batch
 
 
 @pytest.mark.parametrize("variant", ["reference", "paper"])

@@ -5,7 +5,7 @@ is the only difference between the two."""
 import pytest
 import torch
 
-from conftest import make_batch
+from paenet_testkit import make_batch
 
 N = 5
 SWITCHES = {
