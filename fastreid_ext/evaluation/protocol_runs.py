@@ -12,6 +12,7 @@ import torch
 
 from .distances import prepare_features
 from .metrics import SYSU_REMOVAL, FeatureSource, RetrievalMetrics, compute_metrics, compute_metrics_from_ranking
+from .pool_scores import PoolDistances
 from .ranking import iter_rankings, resolve_backend
 from .sysu_protocol import draw_sysu_gallery, group_gallery_pool
 
@@ -88,29 +89,38 @@ def run_sysu(query: Pool, gallery: Pool, feature_names, modes, shots, num_trials
         raise ValueError(f"SYSU needs at least one trial, got {num_trials}.")
     groups = group_gallery_pool(gallery.pids, gallery.camids, gallery.paths)
     identity = opts.sysu_cmc == "identity"
-    # normalised once for all trials and protocols
-    q_feats = {n: prepare_features(query.features[n], opts.distance) for n in feature_names}
-    g_feats = {n: prepare_features(gallery.features[n], opts.distance) for n in feature_names}
-    runs = []
-    for mode in modes:
-        for shot in shots:
-            draws = [(t, draw_sysu_gallery(groups, mode, shot, t, num_shots)) for t in range(num_trials)]
-            info = {
-                "protocol": "sysu", "mode": mode, "shot": shot, "num_trials": num_trials, "seeds": [t for t, _ in draws],
-                "gallery_sizes": [int(len(idx)) for _, idx in draws], "num_query": len(query), "cmc": opts.sysu_cmc,
-                "multi_shot_images": num_shots if shot == "multi" else 1,
-            }
-            for name in feature_names:
-                run = ProtocolRun(f"{mode}-{shot}", f"{prefix}{name}", info)
-                for _, idx in draws:
-                    sel = torch.as_tensor(idx, device=g_feats[name].device)
-                    m = feature_metrics(
-                        q_feats[name], g_feats[name].index_select(0, sel), query.pids, gallery.pids[idx],
-                        query.camids, gallery.camids[idx], SYSU_REMOVAL, identity, opts, prepared=True,
-                    )
-                    run.trials.append(_percent(m, m.cmc))
-                runs.append(run)
-    return runs
+    protocols = [(mode, shot, [(t, draw_sysu_gallery(groups, mode, shot, t, num_shots)) for t in range(num_trials)])
+                 for mode in modes for shot in shots]
+    # every trial gallery is a subset of the pool: with the torch backend, the query x pool distances
+    # are computed once per feature (drawn columns only) and each trial gathers its columns
+    columns = np.unique(np.concatenate([idx for _, _, draws in protocols for _, idx in draws]))
+    shared = resolve_backend(opts.backend) == "torch" and PoolDistances.fits(len(query), len(columns))
+    runs = {}
+    for name in feature_names:
+        q = prepare_features(query.features[name], opts.distance)  # normalised once for all trials
+        g = prepare_features(gallery.features[name], opts.distance)
+        pool = PoolDistances(q, g, columns, opts.distance) if shared else None
+        for mode, shot, draws in protocols:
+            run = ProtocolRun(f"{mode}-{shot}", f"{prefix}{name}", _sysu_info(mode, shot, draws, len(query), opts, num_shots))
+            for _, idx in draws:
+                args = (query.pids, gallery.pids[idx], query.camids, gallery.camids[idx], SYSU_REMOVAL)
+                if pool is not None:
+                    m = compute_metrics(pool.trial(idx), *args, opts.max_rank, identity, opts.max_rows)
+                else:
+                    sel = torch.as_tensor(idx, device=g.device)
+                    m = feature_metrics(q, g.index_select(0, sel), *args, identity, opts, prepared=True)
+                run.trials.append(_percent(m, m.cmc))
+            runs[(mode, shot, name)] = run
+        del pool
+    return [runs[(mode, shot, name)] for mode, shot, _ in protocols for name in feature_names]
+
+
+def _sysu_info(mode, shot, draws, num_query, opts, num_shots) -> dict:
+    return {
+        "protocol": "sysu", "mode": mode, "shot": shot, "num_trials": len(draws), "seeds": [t for t, _ in draws],
+        "gallery_sizes": [int(len(idx)) for _, idx in draws], "num_query": num_query, "cmc": opts.sysu_cmc,
+        "multi_shot_images": num_shots if shot == "multi" else 1,
+    }
 
 
 REGDB_DIRECTIONS = ("visible2infrared", "infrared2visible")
