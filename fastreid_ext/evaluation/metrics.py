@@ -21,8 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .bucket_stats import bucket_chunk_stats
 from .distances import distance_block, prepare_features, rows_per_chunk
-from .query_stats import ChunkStats, GalleryLayout, fast_chunk_stats, sorted_chunk_stats
+from .query_stats import ChunkStats, GalleryLayout, sorted_chunk_stats
 
 __all__ = ["RetrievalMetrics", "eval_sysu", "eval_regdb", "compute_metrics", "MatrixSource", "FeatureSource"]
 
@@ -176,7 +177,7 @@ def compute_metrics(
         i1 = min(nq, i0 + rows)
         qi = q_index[i0:i1]
         qr = None if q_res_t is None else q_res_t[i0:i1]
-        acc.add(fast_chunk_stats(source.regrouped(i0, i1), qi, qr, layout, identity_cmc))
+        acc.add(bucket_chunk_stats(source.regrouped(i0, i1), qi, qr, layout, identity_cmc))
     return acc.result()
 
 

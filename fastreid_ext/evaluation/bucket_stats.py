@@ -1,0 +1,168 @@
+"""Per-query retrieval statistics by value bucketing: a few cheap passes per distance instead of a
+binary search per distance (``searchsorted``, :func:`.query_stats.fast_chunk_stats`).
+
+The metrics need, for each true match k of a query (sorted by distance, ties by gallery index), its
+1-based position: the number of kept gallery items ranked at or before it. Each row's distances are
+mapped to B uniform buckets between its first and last match distance by a *monotone* float map
+(subtract, multiply, clamp: each step is correctly rounded, so x <= y implies bucket(x) <=
+bucket(y), whatever the rounding). So every item in a lower bucket than match k ranks before it and
+every item in a higher bucket after it; one histogram per row (a single ``bincount`` over
+``row * (B+2) + bucket``) plus its cumulative sum counts them. Only the items sharing a bucket with
+some match ("candidates", a few per match) are compared exactly with those matches, with the stable
+tie rule (equal distance: smaller original gallery index first). The result is exact.
+
+The de-duplicated (author) CMC needs the rank of the query identity among distinct gallery
+identities: an identity counts when one of its items ranks before the first match, read from the
+per-identity minimum distance (columns are regrouped by identity, so one segmented reduction), with
+exact resolution of rows where that minimum equals the first match distance.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .query_stats import ChunkStats, GalleryLayout, _from_positions
+
+__all__ = ["bucket_chunk_stats", "default_buckets"]
+
+
+def default_buckets(num_gallery: int) -> int:
+    """About four items per bucket: few candidates, a histogram a quarter of the block."""
+    return int(min(max(num_gallery // 4, 16), 4094))
+
+
+def _bucket_scale(md: torch.Tensor, r: torch.Tensor, buckets: int):
+    """Per-row offset and scale mapping [first match, last match] onto buckets [0, B-1]."""
+    has = r > 0
+    lo = torch.where(has, md[:, 0], torch.zeros((), dtype=md.dtype, device=md.device))
+    hi = torch.where(has, md.gather(1, (r - 1).clamp(min=0).unsqueeze(1)).squeeze(1), lo)
+    span = hi - lo
+    s = (buckets - 0.5) / span
+    fallback = 1.0 / (lo.abs() * 2.0**-20 + 1e-30)  # all matches at one distance: a narrow bucket 0
+    s = torch.where(span > 0, s, fallback)
+    s = torch.where(torch.isfinite(s) & (s > 0), s, torch.ones_like(s)).clamp_(max=1e30)  # finite in float32
+    return lo.unsqueeze(1), s.unsqueeze(1)
+
+
+def _segment_min(d: torch.Tensor, layout: GalleryLayout) -> torch.Tensor:
+    """(c, U) minimum distance of each identity's (contiguous, regrouped) columns; NaN ignored."""
+    if d.device.type == "cpu":
+        starts = layout.starts.cpu().numpy()
+        return torch.from_numpy(np.fmin.reduceat(d.numpy(), starts, axis=1))
+    pid_rg = layout.pid_index[layout.perm].unsqueeze(0).expand(d.shape[0], -1)
+    out = torch.full((d.shape[0], layout.starts.numel()), float("inf"), dtype=d.dtype, device=d.device)
+    return out.scatter_reduce_(1, pid_rg, torch.nan_to_num(d, nan=float("inf")), "amin")
+
+
+def _identity_rank(d, layout, q_index, md0, midx0, valid_rows) -> torch.Tensor:
+    """1 + number of other identities with an item ranked before the first match."""
+    seg = _segment_min(d, layout)
+    other = torch.arange(seg.shape[1], device=d.device).unsqueeze(0) != q_index.unsqueeze(1)
+    thr = md0.unsqueeze(1)
+    count = ((seg < thr) & other).sum(1)
+    tie = (seg == thr) & other & valid_rows.unsqueeze(1)
+    if bool(tie.any()):
+        rows = tie.any(1).nonzero().squeeze(1)
+        dt = d.index_select(0, rows)
+        before = (dt == md0[rows].unsqueeze(1)) & (layout.perm.unsqueeze(0) < midx0[rows].unsqueeze(1))
+        pid_rg = layout.pid_index[layout.perm].unsqueeze(0).expand(rows.numel(), -1)
+        hits = torch.zeros(rows.numel(), seg.shape[1], dtype=torch.int32, device=d.device)
+        hits.scatter_add_(1, pid_rg, before.int())
+        count.index_add_(0, rows, ((hits > 0) & tie[rows]).sum(1))
+    return count + 1
+
+
+_SCRATCH: dict = {}
+# float32 with an integer in [2^23, 2^24) has ulp 1: its bit pattern minus that of 2^23 is the integer
+_BIAS = 2.0**23
+_BIAS_BITS = 0x4B000000
+
+
+def _scratch(numel: int, device: torch.device) -> torch.Tensor:
+    """A float32 work buffer reused across chunks and trials: a fresh block-sized allocation costs
+    about as much as the whole bucketing (page faults). One buffer per device, at most a block."""
+    buf = _SCRATCH.get(device)
+    if buf is None or buf.numel() < numel:
+        buf = _SCRATCH[device] = torch.empty(numel, dtype=torch.float32, device=device)
+    return buf[:numel]
+
+
+def _bucket_ids(d: torch.Tensor, lo: torch.Tensor, s: torch.Tensor, nb: int) -> torch.Tensor:
+    """int32 ``row * nb + bucket`` of every item, bucket = monotone map of the distance into
+    [0, nb-1] (NaN last). Done in place in a scratch buffer: clamp, then adding ``2^23 + row * nb``
+    rounds to an integer, read back from the float's bits (no float→int conversion pass)."""
+    c, ng = d.shape
+    if c * nb >= 2**23:
+        raise ValueError(f"{c} rows x {nb} buckets exceed 2^23; use smaller query chunks.")
+    v = _scratch(c * ng, d.device).view(c, ng)
+    torch.sub(d, lo.to(torch.float32), out=v) if d.dtype == torch.float32 else v.copy_(d - lo)
+    v.mul_(s.to(torch.float32))
+    top = float(nb - 1)
+    v.nan_to_num_(nan=top, posinf=top, neginf=0.0).clamp_(0.0, top)
+    v.add_(_BIAS + torch.arange(c, device=d.device, dtype=torch.float32).unsqueeze(1) * nb)
+    return v.view(torch.int32).sub_(_BIAS_BITS)
+
+
+def bucket_chunk_stats(
+    d: torch.Tensor,
+    q_index: torch.Tensor,
+    q_restricted: torch.Tensor | None,
+    layout: GalleryLayout,
+    with_id_rank: bool,
+    buckets: int = 0,
+) -> ChunkStats:
+    """Stats for a (c, ng) distance block in REGROUPED column order (exact, stable ties).
+    ``d`` is overwritten (removed items set to +inf): pass a block the caller owns."""
+    c, ng = d.shape
+    dev = d.device
+    inf = float("inf")
+    has = q_index >= 0
+    qi = q_index.clamp(min=0)
+    n = torch.where(has, layout.counts[qi], torch.zeros_like(q_index))
+    rmax = max(int(n.max()) if c else 0, 1)
+    ar = torch.arange(rmax, device=dev)
+    cols = (layout.starts[qi].unsqueeze(1) + ar).clamp(max=ng - 1)
+    mvalid = ar.unsqueeze(0) < n.unsqueeze(1)
+    if layout.removed is not None and q_restricted is not None and bool(q_restricted.any()):
+        removed_rg = layout.removed[layout.perm]
+        mvalid &= ~(q_restricted.unsqueeze(1) & removed_rg[cols])
+        d[q_restricted.nonzero(), removed_rg.nonzero().squeeze(1).unsqueeze(0)] = inf  # ranked after every match
+    md = d.gather(1, cols).masked_fill_(~mvalid, inf)
+    if not bool(torch.isfinite(md[mvalid]).all()):
+        raise ValueError("Distances must be finite (a true match has a NaN or infinite distance).")
+    md, order = torch.sort(md, dim=1, stable=True)  # within an identity, columns are in index order
+    mcols = cols.gather(1, order)
+    midx = layout.perm[mcols]
+    r = mvalid.sum(1)
+    used = ar.unsqueeze(0) < r.unsqueeze(1)  # the valid matches come first after the sort
+    nb = (buckets or default_buckets(ng)) + 2
+    lo, s = _bucket_scale(md, r, nb - 2)
+    b = _bucket_ids(d, lo, s, nb)
+    b_flat = b.view(-1)
+    bt = b.gather(1, mcols)  # bucket of each match: the same map, so the order relation holds
+    thr_count = torch.bincount(bt[used], minlength=c * nb)
+    is_thr = thr_count > 0
+    hist = torch.bincount(b_flat, minlength=c * nb).masked_fill_(is_thr, 0).view(c, nb)
+    below = hist.cumsum(1).sub_(hist)  # items outside match buckets, in lower buckets
+    # candidates: items in a bucket holding a match; bins = matches ranked before the item
+    flat = is_thr.index_select(0, b_flat).nonzero().squeeze(1)
+    rows = flat // ng
+    x, o = d.reshape(-1)[flat], layout.perm[flat - rows * ng]
+    bx = b_flat[flat].long()
+    first = thr_count.cumsum(0).sub_(thr_count)[bx]  # index of the bucket's first match in md[used]
+    mult = thr_count[bx]
+    bins = first - (r.cumsum(0) - r)[rows]
+    md_u, midx_u = md[used], midx[used]
+    active = torch.arange(flat.numel(), device=dev)
+    m = 0
+    while active.numel():
+        k = first[active] + m
+        mv, mi, xa = md_u[k], midx_u[k], x[active]
+        bins.index_add_(0, active, ((mv < xa) | ((mv == xa) & (mi < o[active]))).to(bins.dtype))
+        m += 1
+        active = active[mult[active] > m]
+    cand = torch.bincount(rows * (rmax + 1) + bins, minlength=c * (rmax + 1)).view(c, rmax + 1)
+    pos = below.gather(1, (bt - torch.arange(c, device=dev, dtype=torch.int32).unsqueeze(1) * nb).long())
+    pos += cand.cumsum(1)[:, :rmax]
+    id_rank = _identity_rank(d, layout, q_index, md[:, 0], midx[:, 0], r > 0) if with_id_rank else None
+    return _from_positions(pos, r, pos[:, 0], id_rank)
