@@ -1,32 +1,9 @@
 """PAENet test helpers: the deterministic weight fill of shared/data/README.md, golden data."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import pytest
 import torch
-
-
-def _ensure_real_paenet() -> None:
-    """pytest puts tests/ on sys.path (rootdir conftest, no __init__.py), so ``import paenet`` finds
-    this folder as an empty namespace package before the installed project. Load the project
-    package from its source folder instead (what the editable install maps ``paenet`` to)."""
-    mod = sys.modules.get("paenet")
-    if mod is not None and getattr(mod, "__file__", None):
-        return
-    pkg = pathlib.Path(__file__).resolve().parents[2] / "projects" / "PAENet" / "paenet"
-    spec = importlib.util.spec_from_file_location("paenet", pkg / "__init__.py",
-                                                  submodule_search_locations=[str(pkg)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["paenet"] = module
-    spec.loader.exec_module(module)
-
-
-_ensure_real_paenet()
-
-from paenet_testkit import official_state_dict, paenet_cfg, small_opts  # noqa: E402
+from paenet_testkit import official_state_dict, paenet_cfg, small_opts
 
 
 @pytest.fixture(scope="session")
