@@ -103,6 +103,12 @@ def _bucket_ids(d: torch.Tensor, lo: torch.Tensor, s: torch.Tensor, nb: int) -> 
     return v.view(torch.int32).sub_(_BIAS_BITS)
 
 
+def _concat(parts) -> ChunkStats:
+    """Per-query stats of consecutive row pieces of one chunk, joined back."""
+    cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])  # noqa: E731
+    return ChunkStats(cat("num_matches"), cat("ap"), cat("inp"), cat("first_pos"), cat("id_rank"))
+
+
 def bucket_chunk_stats(
     d: torch.Tensor,
     q_index: torch.Tensor,
@@ -114,6 +120,15 @@ def bucket_chunk_stats(
     """Stats for a (c, ng) distance block in REGROUPED column order (exact, stable ties).
     ``d`` is overwritten (removed items set to +inf): pass a block the caller owns."""
     c, ng = d.shape
+    nb = (buckets or default_buckets(ng)) + 2
+    step = (2**23 - 1) // nb  # row * nb + bucket must stay below 2^23 (see _bucket_ids)
+    if c > step:
+        parts = [
+            bucket_chunk_stats(d[i : i + step], q_index[i : i + step], None if q_restricted is None else q_restricted[i : i + step],
+                               layout, with_id_rank, buckets)
+            for i in range(0, c, step)
+        ]
+        return _concat(parts)
     dev = d.device
     inf = float("inf")
     has = q_index >= 0
@@ -135,7 +150,6 @@ def bucket_chunk_stats(
     midx = layout.perm[mcols]
     r = mvalid.sum(1)
     used = ar.unsqueeze(0) < r.unsqueeze(1)  # the valid matches come first after the sort
-    nb = (buckets or default_buckets(ng)) + 2
     lo, s = _bucket_scale(md, r, nb - 2)
     b = _bucket_ids(d, lo, s, nb)
     b_flat = b.view(-1)

@@ -84,3 +84,32 @@ def test_float32_block_and_nan_non_match():
     a, _ = both_kernels(d, qp, gp, qc, gc, 0)
     ref = reference_eval(torch.nan_to_num(d, nan=np.inf).numpy(), qp, gp, qc, gc, sysu=True)
     assert float(a.ap[a.num_matches > 0].mean()) == pytest.approx(ref[2], abs=1e-9)
+
+
+def test_many_rows_are_split_below_the_bucket_id_limit():
+    rng = np.random.default_rng(6)
+    nq, ng = 2500, 40
+    qp, gp = rng.integers(0, 5, nq), rng.integers(0, 5, ng)
+    qc, gc = rng.choice([3, 6], nq), rng.choice([1, 2, 4, 5], ng)
+    d = np.round(rng.random((nq, ng)), 2)
+    a, _ = both_kernels(d, qp, gp, qc, gc, 4094)  # 2500 rows x 4096 buckets > 2^23: split in two
+    v = (a.num_matches > 0).numpy()
+    author, std, mAP, mINP, nv = reference_eval(d, qp, gp, qc, gc, sysu=True)
+    assert int(v.sum()) == nv
+    assert float(a.ap[v].mean()) == pytest.approx(mAP, abs=1e-12)
+    assert float(a.inp[v].mean()) == pytest.approx(mINP, abs=1e-12)
+    assert np.allclose(np.cumsum(np.bincount(a.id_rank[v].numpy() - 1, minlength=60))[:20] / nv, author[:20])
+    assert np.allclose(np.cumsum(np.bincount(a.first_pos[v].numpy() - 1, minlength=60))[:20] / nv, std[:20])
+
+
+def test_two_equal_match_distances_brute_force():
+    """Row 822 of the case above: both matches at 0.26, nine items before them (brute force: first
+    match at position 10). The bucket kernel agrees with the brute force."""
+    rng = np.random.default_rng(6)
+    qp, gp = rng.integers(0, 5, 2500), rng.integers(0, 5, 40)
+    qc, gc = rng.choice([3, 6], 2500), rng.choice([1, 2, 4, 5], 40)
+    d = np.round(rng.random((2500, 40)), 2)[822:823]
+    a, _ = both_kernels(d, qp[822:823], gp, qc[822:823], gc, 0)
+    ref = reference_eval(d, qp[822:823], gp, qc[822:823], gc, sysu=True)
+    assert int(a.first_pos[0]) == 10 and ref[1][9] == 1 and ref[1][8] == 0
+    assert float(a.ap[0]) == pytest.approx(ref[2], abs=1e-12)
