@@ -133,7 +133,7 @@ def fast_chunk_stats(
     # a row is tie-free when the only equalities are the matches themselves, all distinct
     tie_rows = (hit.sum(1) != r) & (r > 0)
     if rmax > 1:
-        tie_rows |= ((md[:, 1:] == md[:, :-1]) & mvalid[:, 1:]).any(1)
+        tie_rows |= ((md[:, 1:] == md[:, :-1]) & (ar[1:].unsqueeze(0) < r.unsqueeze(1))).any(1)  # sorted: valid first
     if bool(tie_rows.any()):
         _tie_corrections(bins, d, hit, tie_rows, md, midx, layout.perm)
     id_rank = None

@@ -92,7 +92,8 @@ def test_many_rows_are_split_below_the_bucket_id_limit():
     qp, gp = rng.integers(0, 5, nq), rng.integers(0, 5, ng)
     qc, gc = rng.choice([3, 6], nq), rng.choice([1, 2, 4, 5], ng)
     d = np.round(rng.random((nq, ng)), 2)
-    a, _ = both_kernels(d, qp, gp, qc, gc, 4094)  # 2500 rows x 4096 buckets > 2^23: split in two
+    a, b = both_kernels(d, qp, gp, qc, gc, 4094)  # 2500 rows x 4096 buckets > 2^23: split in two
+    assert_same(a, b)
     v = (a.num_matches > 0).numpy()
     author, std, mAP, mINP, nv = reference_eval(d, qp, gp, qc, gc, sysu=True)
     assert int(v.sum()) == nv
@@ -103,13 +104,15 @@ def test_many_rows_are_split_below_the_bucket_id_limit():
 
 
 def test_two_equal_match_distances_brute_force():
-    """Row 822 of the case above: both matches at 0.26, nine items before them (brute force: first
-    match at position 10). The bucket kernel agrees with the brute force."""
+    """Row 822 of the case above: both matches at 0.26 with a camera-removed match between them in
+    regrouped order, nine items before them (brute force: first match at position 10). The
+    searchsorted kernel missed this tie (it checked equal matches with the unsorted validity mask)."""
     rng = np.random.default_rng(6)
     qp, gp = rng.integers(0, 5, 2500), rng.integers(0, 5, 40)
     qc, gc = rng.choice([3, 6], 2500), rng.choice([1, 2, 4, 5], 40)
     d = np.round(rng.random((2500, 40)), 2)[822:823]
-    a, _ = both_kernels(d, qp[822:823], gp, qc[822:823], gc, 0)
+    a, b = both_kernels(d, qp[822:823], gp, qc[822:823], gc, 0)
+    assert_same(a, b)
     ref = reference_eval(d, qp[822:823], gp, qc[822:823], gc, sysu=True)
     assert int(a.first_pos[0]) == 10 and ref[1][9] == 1 and ref[1][8] == 0
     assert float(a.ap[0]) == pytest.approx(ref[2], abs=1e-12)
