@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 
 __all__ = ["default_argument_parser", "setup", "main", "run_cli"]
 
@@ -52,10 +53,24 @@ def main(args):
     if args.eval_only:
         model = DefaultTrainer.build_model(cfg)
         ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
-        return DefaultTrainer.test(cfg, model, quick=False)
-    trainer = DefaultTrainer(cfg)
-    trainer.resume_or_load(resume=args.resume)
-    return trainer.train()
+        results = DefaultTrainer.test(cfg, model, quick=False)
+    else:
+        trainer = DefaultTrainer(cfg)
+        trainer.resume_or_load(resume=args.resume)
+        results = trainer.train()
+    _log_final_table(results)
+    return results
+
+
+def _log_final_table(results) -> None:
+    """End the run with the results table (the evaluators' detailed tables are earlier in the log)."""
+    from ..evaluation.results_writer import summary_table
+    from ..utils import comm
+
+    if not results or not comm.is_main_process():
+        return
+
+    logging.getLogger(__name__).info("Final results (mean ± std over trials, percent):\n%s", summary_table(results))
 
 
 def run_cli(argv=None) -> None:
