@@ -60,6 +60,8 @@ def build(name, args):
     opts = ["MODEL.BACKBONE.PRETRAIN", "False", "MODEL.HEADS.NUM_CLASSES", "395", "MODEL.DEVICE", "cpu"]
     if name != "baseline":
         opts += ["MODEL.NUM_ATTRIBUTES", "8"]
+    if name == "official":  # the official code runs its convolutions in the default NCHW format
+        opts += ["MODEL.BACKBONE.CHANNELS_LAST", "False"]
     cfg = load_config(CONFIGS[name], opts + list(args.opts))
     model = build_model(cfg)
     if name == "official":
