@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tabulate import tabulate
 
-__all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES"]
+__all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES", "synthetic_options"]
 
 MODALITIES = ("visible", "infrared")
 logger = logging.getLogger(__name__)
@@ -113,3 +113,14 @@ class CrossModalDataset:
     def log_summary(self) -> None:
         attrs = ", ".join(self.attribute_names) if self.attribute_names else "none"
         logger.info("Loaded %s (attributes: %s):\n%s", self.name, attrs, self.summary_table())
+
+
+def synthetic_options(cfg, images_key: str) -> dict:
+    """Generator keyword arguments from DATASETS.SYNTHETIC (0 = the generator's default); the
+    per-identity image count is called ``images_key`` by the dataset's generator."""
+    opts = {"seed": cfg.DATASETS.SYNTHETIC.SEED}
+    if cfg.DATASETS.SYNTHETIC.NUM_IDS > 0:
+        opts["num_ids"] = cfg.DATASETS.SYNTHETIC.NUM_IDS
+    if cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA > 0:
+        opts[images_key] = cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA
+    return opts

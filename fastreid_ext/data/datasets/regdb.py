@@ -12,7 +12,7 @@ import os
 
 from ..attributes import load_attributes
 from ..attributes.names import unknown
-from .bases import CrossModalDataset, ImageRecord
+from .bases import CrossModalDataset, ImageRecord, synthetic_options
 from .build import DATASET_REGISTRY
 
 __all__ = ["RegDB", "read_idx_file", "REGDB_CAMERAS"]
@@ -105,12 +105,7 @@ class RegDB(CrossModalDataset):
             from ..synthetic import generate_regdb
 
             logger.info("RegDB missing at %s: generating the synthetic demo dataset.", root)
-            opts = {"seed": cfg.DATASETS.SYNTHETIC.SEED}
-            if cfg.DATASETS.SYNTHETIC.NUM_IDS > 0:
-                opts["num_ids"] = cfg.DATASETS.SYNTHETIC.NUM_IDS
-            if cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA > 0:
-                opts["images_per_id"] = cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA
-            generate_regdb(root, **opts)
+            generate_regdb(root, **synthetic_options(cfg, "images_per_id"))
         a = cfg.DATASETS.ATTRIBUTES
         attrs = None
         if a.ENABLED:

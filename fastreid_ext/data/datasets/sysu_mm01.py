@@ -15,7 +15,7 @@ import re
 
 from ..attributes import load_attributes
 from ..attributes.names import unknown
-from .bases import CrossModalDataset, ImageRecord
+from .bases import CrossModalDataset, ImageRecord, synthetic_options
 from .build import DATASET_REGISTRY
 
 __all__ = ["SYSU_MM01", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
@@ -121,17 +121,8 @@ class SYSU_MM01(CrossModalDataset):
             from ..synthetic import generate_sysu
 
             logger.info("SYSU-MM01 missing at %s: generating the synthetic demo dataset.", root)
-            generate_sysu(root, **synthetic_options(cfg))
+            generate_sysu(root, **synthetic_options(cfg, "images_per_camera"))
         return cls(root, attributes=_attributes_from_config(cfg, root))
-
-
-def synthetic_options(cfg) -> dict:
-    opts = {"seed": cfg.DATASETS.SYNTHETIC.SEED}
-    if cfg.DATASETS.SYNTHETIC.NUM_IDS > 0:
-        opts["num_ids"] = cfg.DATASETS.SYNTHETIC.NUM_IDS
-    if cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA > 0:
-        opts["images_per_camera"] = cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA
-    return opts
 
 
 def _attributes_from_config(cfg, root):
