@@ -38,7 +38,7 @@ def summary_table(results: dict) -> str:
             cells = []
             for metric in TABLE_METRICS:
                 value, std = metrics.get(f"{prefix}/{metric}"), metrics.get(f"{prefix}/{metric}-std")
-                cells.append("-" if value is None else f"{value:.2f}" + (f" ± {std:.2f}" if std else ""))
+                cells.append("-" if value is None else f"{value:.2f}" + (f" ± {std:.2f}" if std is not None else ""))
             if any(c != "-" for c in cells):
                 rows.append([task, prefix, *cells])
     return tabulate(rows, headers=["protocol", "feature", *TABLE_METRICS], tablefmt="pipe")
