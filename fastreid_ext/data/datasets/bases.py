@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tabulate import tabulate
 
+from ..attributes.names import unknown
+
 __all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES", "synthetic_options"]
 
 MODALITIES = ("visible", "infrared")
@@ -91,6 +93,12 @@ class CrossModalDataset:
                         f"{self.name}: record {rec.img_path} has {rec.attributes.shape[0]} attributes, "
                         f"expected {n} ({self.attribute_names})."
                     )
+
+    def attributes_of(self, pid: int, camid: int):
+        """``(values, known_mask)`` of an identity in a camera from the reader's attribute table
+        (``self._attrs``, set by subclasses), or an empty vector when the dataset has none."""
+        attrs = getattr(self, "_attrs", None)
+        return attrs.lookup(pid, camid) if attrs is not None else unknown(0)
 
     @property
     def num_train_pids(self) -> int:

@@ -11,7 +11,6 @@ import logging
 import os
 
 from ..attributes import load_attributes
-from ..attributes.names import unknown
 from .bases import CrossModalDataset, ImageRecord, synthetic_options
 from .build import DATASET_REGISTRY
 
@@ -91,10 +90,7 @@ class RegDB(CrossModalDataset):
             path = os.path.join(self.root, rel)
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"{idx_path}, line {lineno}: image {path} does not exist. Expected layout: {EXPECTED_LAYOUT}.")
-            if self._attrs is not None:
-                vals, mask = self._attrs.lookup(identity_folder(rel), camid)
-            else:
-                vals, mask = unknown(0)
+            vals, mask = self.attributes_of(identity_folder(rel), camid)
             out.append(ImageRecord(path, label, camid, REGDB_CAMERAS[camid], vals, mask))
         return out
 

@@ -14,7 +14,6 @@ import os
 import re
 
 from ..attributes import load_attributes
-from ..attributes.names import unknown
 from .bases import CrossModalDataset, ImageRecord, synthetic_options
 from .build import DATASET_REGISTRY
 
@@ -107,10 +106,7 @@ class SYSU_MM01(CrossModalDataset):
                 for fname in sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTS)):
                     path = os.path.join(folder, fname)
                     camid, p = parse_sysu_path(path)
-                    if self._attrs is not None:
-                        vals, mask = self._attrs.lookup(p, camid)
-                    else:
-                        vals, mask = unknown(0)
+                    vals, mask = self.attributes_of(p, camid)
                     out.append(ImageRecord(path, p, camid, SYSU_CAMERAS[camid], vals, mask))
         return out
 
