@@ -1,24 +1,36 @@
-"""Shared fixtures. Reference data lives in ../shared beside the repository (override with
-FASTREID_EXT_SHARED); its absence is a failure, not a skip."""
+"""Shared fixtures.
+
+Reference files (released attribute files, official state-dict key list, golden outputs) are
+vendored under tests/assets/ (see its README). ``FASTREID_EXT_SHARED`` may point to another copy
+(a folder holding ``data/`` in the same layout) — an optional override, never needed.
+"""
 import os
 import pathlib
 
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+ASSETS_DIR = REPO_ROOT / "tests" / "assets"
 
 
-def shared_dir() -> pathlib.Path:
+def reference_dir() -> pathlib.Path:
+    """tests/assets, or ``$FASTREID_EXT_SHARED/data`` when that variable is set (optional loader)."""
     env = os.environ.get("FASTREID_EXT_SHARED")
-    return pathlib.Path(env) if env else REPO_ROOT.parent / "shared"
+    return pathlib.Path(env) / "data" if env else ASSETS_DIR
 
 
 @pytest.fixture(scope="session")
-def shared_data_dir() -> pathlib.Path:
-    d = shared_dir() / "data"
-    if not d.is_dir():
-        pytest.fail(f"Reference data not found at {d}; put shared/ beside the repository or set FASTREID_EXT_SHARED.")
+def reference_data_dir() -> pathlib.Path:
+    d = reference_dir()
+    if not (d / "paenet_official_state_dict.json").is_file():
+        pytest.fail(f"Reference data not found at {d} (expected the layout of tests/assets/).")
     return d
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir(reference_data_dir) -> pathlib.Path:
+    """Older name of ``reference_data_dir``, kept for the tests that still ask for it."""
+    return reference_data_dir
 
 
 @pytest.fixture(scope="session")

@@ -20,13 +20,13 @@ SYSU_TEST_IDS = [6, 10, 17, 21, 24, 25, 27, 28, 31, 34, 36, 37, 40, 41, 42, 43, 
 
 
 @pytest.fixture(scope="module")
-def sysu_dir(shared_data_dir):
-    return str(shared_data_dir / "paenet_attributes" / "sysu_attribute")
+def sysu_dir(reference_data_dir):
+    return str(reference_data_dir / "paenet_attributes" / "sysu_attribute")
 
 
 @pytest.fixture(scope="module")
-def xlsx(shared_data_dir):
-    return OneHotXlsxAttributes(str(shared_data_dir / "paenet_attributes" / "regdb_attribute" / "label_finished.xlsx"))
+def xlsx(reference_data_dir):
+    return OneHotXlsxAttributes(str(reference_data_dir / "paenet_attributes" / "regdb_attribute" / "label_finished.xlsx"))
 
 
 def test_mat_shapes_and_placeholders(sysu_dir):
@@ -92,8 +92,8 @@ def test_xlsx_ids_and_mapping(xlsx):
     assert not xlsx.lookup(7, 1)[1].any()  # not in the sheet: unknown
 
 
-def test_load_attributes_dispatch(sysu_dir, shared_data_dir):
+def test_load_attributes_dispatch(sysu_dir, reference_data_dir):
     assert isinstance(load_attributes(sysu_dir, SYSU_CAMERAS), SysuMatAttributes)
-    assert isinstance(load_attributes(str(shared_data_dir / "paenet_attributes"), SYSU_CAMERAS), SysuMatAttributes)
+    assert isinstance(load_attributes(str(reference_data_dir / "paenet_attributes"), SYSU_CAMERAS), SysuMatAttributes)
     with pytest.raises(FileNotFoundError, match="nowhere.csv"):
-        load_attributes(str(shared_data_dir / "nowhere.csv"), SYSU_CAMERAS)
+        load_attributes(str(reference_data_dir / "nowhere.csv"), SYSU_CAMERAS)
