@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 import yaml
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
 
-from ..utils.plugins import import_plugins
+from ..utils.plugins import import_plugins, resolve_plugin_entries
 
 __all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports"]
 
@@ -149,15 +149,16 @@ def load_config(config_file: str | None, opts: Iterable[Any] = (), freeze: bool 
     """Two-pass load: import the plugins named in IMPORTS, then build defaults + key-adders, merge
     the file, then the ``KEY VALUE`` overrides."""
     opts = list(opts)
-    imports = read_imports(config_file, opts)
     base_dir = os.path.dirname(os.path.abspath(config_file)) if config_file else None
-    import_plugins(imports, base_dir=base_dir, source=f"IMPORTS of {config_file or 'the command line'}")
+    source = f"IMPORTS of {config_file or 'the command line'}"
+    imports = resolve_plugin_entries(read_imports(config_file, opts), base_dir, source)
+    import_plugins(imports, source=source)
     cfg = get_cfg()
     if config_file:
         cfg.merge_from_file(config_file)
     if opts:
         cfg.merge_from_list(opts)
-    cfg.IMPORTS = imports  # the resolved list, so config.yaml replays the same plugins
+    cfg.IMPORTS = imports  # resolved (absolute paths), so config.yaml replays the same plugins
     if freeze:
         cfg.freeze()
     return cfg

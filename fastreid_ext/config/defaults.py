@@ -3,7 +3,6 @@
 Schedules are configured in **epochs** and converted to iterations by the trainer
 (iterations per epoch as in the reference sampler, see ``DATALOADER.ITERS_PER_EPOCH``).
 """
-import os
 
 from .config import CfgNode as CN
 
@@ -101,7 +100,8 @@ _C.INPUT.SKIP_UNREADABLE = False
 # DATASETS
 # -----------------------------------------------------------------------------
 _C.DATASETS = CN()
-_C.DATASETS.ROOT = os.environ.get("FASTREID_DATASETS", "datasets")
+# "" = $FASTREID_DATASETS when set, else "datasets" (read when a dataset is built).
+_C.DATASETS.ROOT = ""
 _C.DATASETS.NAMES = ["SYSU_MM01"]  # training
 _C.DATASETS.TESTS = ["SYSU_MM01"]  # evaluation
 _C.DATASETS.REGDB = CN()
@@ -115,9 +115,12 @@ _C.DATASETS.ATTRIBUTES.PATH = ""
 _C.DATASETS.ATTRIBUTES.FALLBACK = "other_camera"
 # Names of the attributes (their count is len(NAMES)); [] = the dataset's defaults.
 _C.DATASETS.ATTRIBUTES.NAMES = []
-# Generate the synthetic dataset under ROOT when it is missing (demo configs).
+# Synthetic data for demos: when PRESET is set, the command line's data-preparation step (run once
+# before anything is built) generates every dataset of NAMES/TESTS missing under ROOT. "" = never
+# (reading a dataset never writes); "default" = the generator's defaults; other values name a
+# generator preset. A saved config.yaml stores "" (its data exists by then).
 _C.DATASETS.SYNTHETIC = CN()
-_C.DATASETS.SYNTHETIC.AUTO_GENERATE = False
+_C.DATASETS.SYNTHETIC.PRESET = ""
 _C.DATASETS.SYNTHETIC.SEED = 0
 _C.DATASETS.SYNTHETIC.NUM_IDS = 0  # 0 = generator default
 _C.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA = 0

@@ -34,12 +34,16 @@ def default_argument_parser(epilog: str | None = None) -> argparse.ArgumentParse
 
 
 def setup(args):
-    """Built-ins and plugins (IMPORTS) imported in this process, config loaded and frozen, default_setup."""
+    """Built-ins and plugins (IMPORTS) imported in this process, config loaded and frozen, synthetic data
+    prepared if the config asks for it, default_setup."""
     from ..config import load_config
     from .defaults import default_setup, import_builtins
 
+    from ..data.prepare import prepare_datasets
+
     import_builtins()
     cfg = load_config(args.config_file or None, args.opts or [])
+    prepare_datasets(cfg)  # the one step that may write data (DATASETS.SYNTHETIC.PRESET), before anything reads it
     default_setup(cfg, args)
     return cfg
 

@@ -16,10 +16,12 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..checkpoint import ReidCheckpointer, atomic_write_text
+from ..config.portable import portable_config
 from ..utils import comm
 from ..utils.env import collect_env_info, seed_all_rng
 from ..utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
 from ..utils.logger import setup_logger
+from ..utils.plugins import resolve_plugin_entries
 from . import hooks as H
 from .hook_registry import build_user_hooks
 from .train_loop import SimpleTrainer
@@ -47,22 +49,16 @@ def create_ddp_model(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
 
 def _portable_imports(cfg, config_file: str | None) -> list[str]:
     """IMPORTS with path entries made absolute, so OUTPUT_DIR/config.yaml replays from anywhere."""
-    out = []
-    for e in cfg.IMPORTS:
-        if (e.endswith(".py") or "/" in e or os.sep in e) and not os.path.isabs(e):
-            dirs = [os.getcwd()] + ([os.path.dirname(os.path.abspath(config_file))] if config_file else [])
-            e = next((os.path.abspath(os.path.join(d, e)) for d in dirs if os.path.exists(os.path.join(d, e))), e)
-        out.append(e)
-    return out
+    base_dir = os.path.dirname(os.path.abspath(config_file)) if config_file else None
+    return resolve_plugin_entries(cfg.IMPORTS, base_dir)
 
 
 def save_config(cfg, config_file: str | None = None) -> str | None:
-    """Write the full config (IMPORTS included) to OUTPUT_DIR/config.yaml on the main process."""
+    """Write the full config, made portable (absolute paths, resolved IMPORTS, no data generation),
+    to OUTPUT_DIR/config.yaml on the main process."""
     if not comm.is_main_process() or not cfg.OUTPUT_DIR:
         return None
-    c = cfg.clone()
-    c.defrost()
-    c.IMPORTS = _portable_imports(cfg, config_file)
+    c = portable_config(cfg, config_file)
     path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
     os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
     atomic_write_text(c.dump(), path)

@@ -69,11 +69,11 @@ def test_malformed_idx_line_names_file_and_line(tmp_path, regdb_root):
     lines[2] = lines[2].replace(" ", "\t")
     idx.write_text("\n".join(lines) + "\n")
     with pytest.raises(ValueError, match=r"test_thermal_1\.txt, line 3:"):
-        RegDB(str(root), trial=1)
+        RegDB.read(str(root), trial=1)
     lines[2] = "Thermal/1/missing.bmp 0"
     idx.write_text("\n".join(lines) + "\n")
     with pytest.raises(FileNotFoundError, match=r"test_thermal_1\.txt, line 3: image .*missing\.bmp"):
-        RegDB(str(root), trial=1)
+        RegDB.read(str(root), trial=1)
     with pytest.raises(FileNotFoundError, match="train_visible_1.txt"):
         read_idx_file(str(root / "idx" / "nope" / "train_visible_1.txt"))
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fastreid_ext.config import get_cfg
-from fastreid_ext.data import DATASET_REGISTRY
+from fastreid_ext.data import DATASET_REGISTRY, prepare_datasets
 from fastreid_ext.data.attributes.sysu_mat import load_camera_matrix
 from fastreid_ext.data.datasets.sysu_mm01 import SYSU_MM01, parse_sysu_path, read_id_file
 
@@ -92,16 +92,21 @@ def test_malformed_id_file(tmp_path, sysu_root):
     shutil.copytree(sysu_root / "SYSU-MM01", root)
     (root / "exp" / "test_id.txt").write_text("1,2,x3\n")
     with pytest.raises(ValueError, match=r"test_id\.txt, line 1: 'x3'"):
-        SYSU_MM01(str(root))
+        SYSU_MM01.read(str(root))
     (root / "exp" / "val_id.txt").unlink()
     with pytest.raises(FileNotFoundError, match="val_id.txt"):
         read_id_file(str(root / "exp" / "val_id.txt"))
 
 
-def test_attributes_disabled_and_auto_generate(tmp_path):
-    cfg = _cfg(tmp_path, DATASETS__ATTRIBUTES__ENABLED=False, DATASETS__SYNTHETIC__AUTO_GENERATE=True,
+def test_attributes_disabled_and_explicit_synthetic_preparation(tmp_path):
+    cfg = _cfg(tmp_path, DATASETS__ATTRIBUTES__ENABLED=False, DATASETS__SYNTHETIC__PRESET="default",
                DATASETS__SYNTHETIC__NUM_IDS=6, DATASETS__SYNTHETIC__IMAGES_PER_CAMERA=1)
+    with pytest.raises(FileNotFoundError, match="make_synthetic"):  # building reads, never writes
+        DATASET_REGISTRY.build("SYSU_MM01", cfg)
+    assert os.listdir(tmp_path) == []
+    assert prepare_datasets(cfg) == [str(tmp_path / "SYSU-MM01")]
     ds = DATASET_REGISTRY.build("SYSU_MM01", cfg)
     assert (tmp_path / "SYSU-MM01" / "exp" / "test_id.txt").is_file()
     assert ds.attribute_names == [] and ds.train[0].attributes.shape == (0,)
     assert len({r.pid for r in ds.train}) + len({r.pid for r in ds.query}) == 6
+    assert prepare_datasets(cfg) == []  # an existing folder is left alone

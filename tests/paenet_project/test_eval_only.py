@@ -22,7 +22,7 @@ def _run(cwd, repo_root, *args):
 @pytest.mark.parametrize("variant", ["reference"])
 def test_eval_only_reproduces_training_results(tmp_path, repo_root, sysu_root, variant):
     out = tmp_path / "out"
-    opts = ["DATASETS.ROOT", sysu_root, "DATASETS.SYNTHETIC.AUTO_GENERATE", "False", "OUTPUT_DIR", out,
+    opts = ["DATASETS.ROOT", sysu_root, "OUTPUT_DIR", out,
             "PAENET.VARIANT", variant, "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]",
             "DATALOADER.IDS_PER_BATCH", "2", "DATALOADER.NUM_INSTANCES", "2", "DATALOADER.ITERS_PER_EPOCH", "3",
             "SOLVER.MAX_EPOCH", "1", "SOLVER.WARMUP_EPOCHS", "0", "SOLVER.STEPS", "[1]", "SOLVER.CHECKPOINT_PERIOD", "1",

@@ -1,23 +1,41 @@
 """``ImageRecord`` (one image, the unit every part exchanges) and the ``CrossModalDataset`` base.
 
 Records are frozen with read-only arrays so a record shared by the train list, the sampler's index
-and a test loader cannot be changed behind another part's back.
+and a test loader cannot be changed behind another part's back. ``CrossModalDataset.read`` is the one
+reading template (root, layout check, attribute lookup, records); a dataset on disk only lists its
+images. Reading never writes: synthetic data is made beforehand (``fastreid_ext.data.prepare``).
 """
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from tabulate import tabulate
 
+from ...utils.errors import UserError
+from ..attributes import load_attributes
 from ..attributes.names import unknown
 
-__all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES", "synthetic_options"]
+__all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES", "DatasetNotFoundError", "datasets_root"]
 
 MODALITIES = ("visible", "infrared")
 logger = logging.getLogger(__name__)
+DEFAULT_ROOT = "datasets"
+
+
+class DatasetNotFoundError(UserError, FileNotFoundError):
+    """A dataset folder or one of its listed files is missing (a user error and a missing file)."""
+
+
+def datasets_root(cfg) -> str:
+    """The absolute DATASETS.ROOT: the config value, else ``$FASTREID_DATASETS``, else ``datasets``.
+
+    Read when a dataset is built (not at import), so the variable can be set after importing.
+    """
+    return os.path.abspath(os.path.expanduser(cfg.DATASETS.ROOT or os.environ.get("FASTREID_DATASETS") or DEFAULT_ROOT))
 
 
 def _frozen_array(values, dtype) -> np.ndarray:
@@ -72,13 +90,19 @@ class ImageRecord:
 class CrossModalDataset:
     """Base of the registered datasets: ``train``, ``query``, ``gallery`` lists of ``ImageRecord``.
 
-    Subclasses fill the lists in ``__init__`` and call ``log_summary()``; the evaluator reads
-    ``protocol`` ("sysu" or "regdb") to pick the search protocol.
+    The evaluator reads ``protocol`` ("sysu" or "regdb") to pick the search protocol. A dataset in
+    a folder of its own subclasses this and says only what differs: ``dataset_dir``, ``cameras``,
+    ``attribute_source``, ``check_layout``, ``list_images`` and, if it has options,
+    ``options_from_config``; ``from_config``/``read`` do the rest. A dataset built otherwise (e.g. a
+    plugin's) may call ``__init__`` with its record lists directly.
     """
 
     name: str = "dataset"
     protocol: str = ""
     default_evaluator: str = "CrossModalityEvaluator"
+    dataset_dir: str = ""  # the dataset's folder under DATASETS.ROOT
+    cameras: dict[int, str] = {}  # camid -> modality
+    attribute_source: str = ""  # default attribute file/folder, relative to the dataset folder
 
     def __init__(self, train, query, gallery, attribute_names=()):
         self.train: list[ImageRecord] = list(train)
@@ -94,12 +118,77 @@ class CrossModalDataset:
                         f"expected {n} ({self.attribute_names})."
                     )
 
-    def attributes_of(self, pid: int, camid: int):
-        """``(values, known_mask)`` of an identity in a camera from the reader's attribute table
-        (``self._attrs``, set by subclasses), or an empty vector when the dataset has none."""
-        attrs = getattr(self, "_attrs", None)
-        return attrs.lookup(pid, camid) if attrs is not None else unknown(0)
+    # ------------------------------------------------------------------ the reading template
+    @classmethod
+    def from_config(cls, cfg):
+        """Root from DATASETS.ROOT, attributes from DATASETS.ATTRIBUTES, then ``read``."""
+        root = os.path.join(datasets_root(cfg), cls.dataset_dir)
+        options = cls.options_from_config(cfg)
+        return cls.read(root, attributes=cls.attributes_from_config(cfg, root), **options)
 
+    @classmethod
+    def read(cls, root: str, attributes=None, **options):
+        """Read the dataset at ``root`` (its own folder); ``attributes``: an AttributeTable or None."""
+        root = os.path.abspath(root)
+        cls.check_layout(root, **options)
+        splits = cls.list_images(root, **options)
+        records = {
+            split: [cls.record(path, pid, camid, attributes, attr_pid) for path, pid, camid, attr_pid in entries]
+            for split, entries in splits.items()
+        }
+        ds = cls(records["train"], records["query"], records["gallery"], attributes.names if attributes is not None else ())
+        ds.root = root
+        for key, value in options.items():
+            setattr(ds, key, value)
+        if attributes is not None:
+            attributes.report()
+        ds.log_summary()
+        return ds
+
+    @classmethod
+    def record(cls, path: str, pid: int, camid: int, attributes, attr_pid: int) -> ImageRecord:
+        """One record; its attributes are those of identity ``attr_pid`` in camera ``camid``."""
+        vals, mask = attributes.lookup(attr_pid, camid) if attributes is not None else unknown(0)
+        return ImageRecord(path, pid, camid, cls.cameras[camid], vals, mask)
+
+    @classmethod
+    def attributes_from_config(cls, cfg, root: str):
+        """The AttributeTable of DATASETS.ATTRIBUTES (PATH, else ``attribute_source`` in the dataset
+        folder when present), or None. Its size must match MODEL.NUM_ATTRIBUTES when that is set."""
+        a = cfg.DATASETS.ATTRIBUTES
+        if not a.ENABLED:
+            return None
+        path = a.PATH or os.path.join(root, cls.attribute_source)
+        if not a.PATH and (not cls.attribute_source or not os.path.exists(path)):
+            logger.warning("%s: no attribute file at %s (see datasets/README.md); no attributes.", cls.name, path)
+            return None
+        table = load_attributes(path, cls.cameras, list(a.NAMES), a.FALLBACK)
+        expected = int(cfg.MODEL.NUM_ATTRIBUTES)
+        if expected and len(table.names) != expected:
+            raise UserError(
+                f"{path}: holds {len(table.names)} attributes ({', '.join(table.names)}), but MODEL.NUM_ATTRIBUTES "
+                f"is {expected}; fix the file, DATASETS.ATTRIBUTES.NAMES or MODEL.NUM_ATTRIBUTES (0 = from the data)."
+            )
+        return table
+
+    @classmethod
+    def options_from_config(cls, cfg) -> dict:
+        """Dataset-specific keyword options of ``read`` (e.g. RegDB's trial); none by default."""
+        return {}
+
+    @classmethod
+    def check_layout(cls, root: str, **options) -> None:
+        """Raise DatasetNotFoundError naming ``root`` and the expected layout when it does not fit."""
+        if not os.path.isdir(root):
+            raise DatasetNotFoundError(f"{cls.name}: dataset folder {root} not found.")
+
+    @classmethod
+    def list_images(cls, root: str, **options) -> dict[str, list[tuple[str, int, int, int]]]:
+        """``{"train"|"query"|"gallery": [(absolute path, pid, camid, attribute pid), ...]}`` in the
+        order the protocol needs."""
+        raise NotImplementedError(f"{cls.__name__} must implement list_images(root) or build its records itself.")
+
+    # ------------------------------------------------------------------ summaries
     @property
     def num_train_pids(self) -> int:
         return len({r.pid for r in self.train})
@@ -121,14 +210,3 @@ class CrossModalDataset:
     def log_summary(self) -> None:
         attrs = ", ".join(self.attribute_names) if self.attribute_names else "none"
         logger.info("Loaded %s (attributes: %s):\n%s", self.name, attrs, self.summary_table())
-
-
-def synthetic_options(cfg, images_key: str) -> dict:
-    """Generator keyword arguments from DATASETS.SYNTHETIC (0 = the generator's default); the
-    per-identity image count is called ``images_key`` by the dataset's generator."""
-    opts = {"seed": cfg.DATASETS.SYNTHETIC.SEED}
-    if cfg.DATASETS.SYNTHETIC.NUM_IDS > 0:
-        opts["num_ids"] = cfg.DATASETS.SYNTHETIC.NUM_IDS
-    if cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA > 0:
-        opts[images_key] = cfg.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA
-    return opts

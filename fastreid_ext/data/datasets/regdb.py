@@ -1,4 +1,4 @@
-"""RegDB (protocols §3): one trial's train/test split from ``idx/*_{trial}.txt``.
+"""RegDB (docs/protocols.md#regdb): one trial's train/test split from ``idx/*_{trial}.txt``.
 
 ``pid`` is the label of the idx line (training labels are made contiguous by the loader anyway);
 attributes are looked up by the identity folder number (``Visible/<id>/...``), because labels are
@@ -7,16 +7,14 @@ evaluator swaps them for thermal→visible.
 """
 from __future__ import annotations
 
-import logging
 import os
 
-from ..attributes import load_attributes
-from .bases import CrossModalDataset, ImageRecord, synthetic_options
+from ...utils.errors import UserError
+from .bases import CrossModalDataset, DatasetNotFoundError
 from .build import DATASET_REGISTRY
 
 __all__ = ["RegDB", "read_idx_file", "REGDB_CAMERAS"]
 
-logger = logging.getLogger(__name__)
 REGDB_CAMERAS = {1: "visible", 2: "infrared"}
 EXPECTED_LAYOUT = (
     "RegDB/Visible/<id>/*.bmp, RegDB/Thermal/<id>/*.bmp and RegDB/idx/{train,test}_{visible,thermal}_{t}.txt "
@@ -27,7 +25,7 @@ EXPECTED_LAYOUT = (
 def read_idx_file(path: str) -> list[tuple[str, int]]:
     """(relative path, label) per line; a malformed line raises naming the file and line number."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"RegDB index file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
+        raise DatasetNotFoundError(f"RegDB index file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
     out = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
@@ -36,10 +34,10 @@ def read_idx_file(path: str) -> list[tuple[str, int]]:
                 continue
             parts = line.rsplit(" ", 1)
             if len(parts) != 2 or not parts[0].strip() or not parts[1].lstrip("-").isdigit():
-                raise ValueError(f"{path}, line {lineno}: '{line}' is not '<relative path> <integer label>'.")
+                raise UserError(f"{path}, line {lineno}: '{line}' is not '<relative path> <integer label>'.")
             out.append((parts[0].strip(), int(parts[1])))
     if not out:
-        raise ValueError(f"{path}: no entries (expected lines '<relative path> <label>').")
+        raise UserError(f"{path}: no entries (expected lines '<relative path> <label>').")
     return out
 
 
@@ -56,58 +54,46 @@ class RegDB(CrossModalDataset):
     name = "RegDB"
     protocol = "regdb"
     dataset_dir = "RegDB"
-
-    def __init__(self, root: str, trial: int = 1, attributes=None):
-        if not 1 <= int(trial) <= 10:
-            raise ValueError(f"DATASETS.REGDB.TRIAL is {trial}, expected 1..10.")
-        self.root = os.path.abspath(root)
-        self.trial = int(trial)
-        missing = [d for d in ("Visible", "Thermal", "idx") if not os.path.isdir(os.path.join(self.root, d))]
-        if missing:
-            raise FileNotFoundError(
-                f"RegDB not found or incomplete at {self.root}: missing {missing}. Expected layout: {EXPECTED_LAYOUT}. "
-                "Set DATASETS.ROOT, or DATASETS.SYNTHETIC.AUTO_GENERATE=True for the synthetic demo data."
-            )
-        self._attrs = attributes
-        splits = {}
-        for split in ("train", "test"):
-            for mod, camid in (("visible", 1), ("thermal", 2)):
-                path = os.path.join(self.root, "idx", f"{split}_{mod}_{self.trial}.txt")
-                splits[(split, mod)] = self._records(path, camid)
-        super().__init__(
-            splits[("train", "visible")] + splits[("train", "thermal")],
-            splits[("test", "visible")],
-            splits[("test", "thermal")],
-            attributes.names if attributes is not None else (),
-        )
-        if attributes is not None:
-            attributes.report()
-        self.log_summary()
-
-    def _records(self, idx_path: str, camid: int) -> list[ImageRecord]:
-        out = []
-        for lineno, (rel, label) in enumerate(read_idx_file(idx_path), start=1):
-            path = os.path.join(self.root, rel)
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"{idx_path}, line {lineno}: image {path} does not exist. Expected layout: {EXPECTED_LAYOUT}.")
-            vals, mask = self.attributes_of(identity_folder(rel), camid)
-            out.append(ImageRecord(path, label, camid, REGDB_CAMERAS[camid], vals, mask))
-        return out
+    cameras = REGDB_CAMERAS
+    attribute_source = "attributes.csv"
 
     @classmethod
-    def from_config(cls, cfg):
-        root = os.path.join(cfg.DATASETS.ROOT, cls.dataset_dir)
-        if not os.path.isdir(root) and cfg.DATASETS.SYNTHETIC.AUTO_GENERATE:
-            from ..synthetic import generate_regdb
+    def options_from_config(cls, cfg) -> dict:
+        return {"trial": cfg.DATASETS.REGDB.TRIAL}
 
-            logger.info("RegDB missing at %s: generating the synthetic demo dataset.", root)
-            generate_regdb(root, **synthetic_options(cfg, "images_per_id"))
-        a = cfg.DATASETS.ATTRIBUTES
-        attrs = None
-        if a.ENABLED:
-            path = a.PATH or os.path.join(root, "attributes.csv")
-            if a.PATH or os.path.isfile(path):
-                attrs = load_attributes(path, REGDB_CAMERAS, list(a.NAMES), a.FALLBACK)
-            else:
-                logger.warning("RegDB: no attribute file at %s (see datasets/README.md); no attributes.", path)
-        return cls(root, trial=cfg.DATASETS.REGDB.TRIAL, attributes=attrs)
+    @classmethod
+    def check_layout(cls, root: str, trial: int = 1) -> None:
+        if not 1 <= int(trial) <= 10:
+            raise UserError(f"DATASETS.REGDB.TRIAL is {trial}, expected 1..10.")
+        missing = [d for d in ("Visible", "Thermal", "idx") if not os.path.isdir(os.path.join(root, d))]
+        if missing:
+            raise DatasetNotFoundError(
+                f"RegDB not found or incomplete at {root}: missing {missing}. Expected layout: {EXPECTED_LAYOUT}. "
+                "Set DATASETS.ROOT, or make the synthetic demo data first (tools/make_synthetic.py)."
+            )
+
+    @classmethod
+    def list_images(cls, root: str, trial: int = 1):
+        """query = test visible, gallery = test thermal; train = visible then thermal."""
+        lists = {
+            (split, mod): cls._images(root, os.path.join(root, "idx", f"{split}_{mod}_{int(trial)}.txt"), camid)
+            for split in ("train", "test")
+            for mod, camid in (("visible", 1), ("thermal", 2))
+        }
+        return {
+            "train": lists[("train", "visible")] + lists[("train", "thermal")],
+            "query": lists[("test", "visible")],
+            "gallery": lists[("test", "thermal")],
+        }
+
+    @staticmethod
+    def _images(root: str, idx_path: str, camid: int) -> list[tuple[str, int, int, int]]:
+        out = []
+        for lineno, (rel, label) in enumerate(read_idx_file(idx_path), start=1):
+            path = os.path.join(root, rel)
+            if not os.path.isfile(path):
+                raise DatasetNotFoundError(
+                    f"{idx_path}, line {lineno}: image {path} does not exist. Expected layout: {EXPECTED_LAYOUT}."
+                )
+            out.append((path, label, camid, identity_folder(rel)))
+        return out

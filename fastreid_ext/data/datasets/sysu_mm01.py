@@ -1,4 +1,4 @@
-"""SYSU-MM01 (protocols §1, §2.1): training = train+val ids, query = cams 3/6, gallery pool = cams 1/2/4/5.
+"""SYSU-MM01 (docs/protocols.md#sysu-mm01): training = train+val ids, query = cams 3/6, gallery pool = cams 1/2/4/5.
 
 Orders (the evaluator and the reference rely on them):
 * ``train``: every visible image (sorted pids; cams 1, 2, 4, 5; sorted filenames), then every
@@ -9,21 +9,18 @@ Orders (the evaluator and the reference rely on them):
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 
-from ..attributes import load_attributes
-from .bases import CrossModalDataset, ImageRecord, synthetic_options
+from ...utils.errors import UserError
+from .bases import CrossModalDataset, DatasetNotFoundError
 from .build import DATASET_REGISTRY
 
 __all__ = ["SYSU_MM01", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
 
-logger = logging.getLogger(__name__)
 VISIBLE_CAMS = (1, 2, 4, 5)
 INFRARED_CAMS = (3, 6)
 SYSU_CAMERAS = {c: ("visible" if c in VISIBLE_CAMS else "infrared") for c in range(1, 7)}
-ID_FILES = ("train_id.txt", "val_id.txt", "test_id.txt")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 EXPECTED_LAYOUT = (
     "SYSU-MM01/{cam1..cam6}/<pid:04d>/<nnnn>.jpg and SYSU-MM01/exp/{train,val,test}_id.txt "
@@ -44,31 +41,32 @@ def parse_sysu_path(path: str) -> tuple[int, int]:
 
 
 def read_id_file(path: str) -> list[int]:
-    """The ids of an ``exp/*_id.txt`` file: the first line, comma-separated integers (as the reference)."""
+    """The ids of an ``exp/*_id.txt`` file: one line of comma-separated integers.
+
+    The reference code reads only the first line, so ids on a later line would be silently lost:
+    they are refused instead, naming the file and the line.
+    """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"SYSU id file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
+        raise DatasetNotFoundError(f"SYSU id file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
     with open(path, encoding="utf-8") as f:
-        line = f.readline().strip()
+        lines = f.read().splitlines()
+    extra = [n for n, ln in enumerate(lines[1:], start=2) if ln.strip()]
+    if extra:
+        raise UserError(
+            f"{path}, line {extra[0]}: '{lines[extra[0] - 1].strip()[:40]}' after line 1; the ids must all be on "
+            "line 1, comma-separated (later lines would be ignored by the SYSU-MM01 protocol)."
+        )
     ids = []
-    for tok in line.split(","):
+    for tok in (lines[0] if lines else "").strip().split(","):
         tok = tok.strip()
         if not tok:
             continue
         if not tok.isdigit():
-            raise ValueError(f"{path}, line 1: '{tok}' is not an identity number (expected comma-separated integers).")
+            raise UserError(f"{path}, line 1: '{tok}' is not an identity number (expected comma-separated integers).")
         ids.append(int(tok))
     if not ids:
-        raise ValueError(f"{path}: line 1 holds no ids (expected comma-separated integers).")
+        raise UserError(f"{path}: line 1 holds no ids (expected comma-separated integers).")
     return ids
-
-
-def check_layout(root: str) -> None:
-    missing = [d for d in [f"cam{c}" for c in range(1, 7)] + ["exp"] if not os.path.isdir(os.path.join(root, d))]
-    if missing:
-        raise FileNotFoundError(
-            f"SYSU-MM01 not found or incomplete at {root}: missing {missing}. Expected layout: {EXPECTED_LAYOUT}. "
-            "Set DATASETS.ROOT, or DATASETS.SYNTHETIC.AUTO_GENERATE=True for the synthetic demo data."
-        )
 
 
 @DATASET_REGISTRY.register()
@@ -76,57 +74,52 @@ class SYSU_MM01(CrossModalDataset):
     name = "SYSU_MM01"
     protocol = "sysu"
     dataset_dir = "SYSU-MM01"
+    cameras = SYSU_CAMERAS
+    attribute_source = "sysu_attribute"
 
-    def __init__(self, root: str, attributes=None):
-        """``root``: the SYSU-MM01 folder; ``attributes``: an AttributeTable or None."""
-        self.root = os.path.abspath(root)
-        check_layout(self.root)
-        exp = os.path.join(self.root, "exp")
-        train_ids = sorted(set(read_id_file(os.path.join(exp, "train_id.txt")) + read_id_file(os.path.join(exp, "val_id.txt"))))
+    @classmethod
+    def check_layout(cls, root: str) -> None:
+        missing = [d for d in [f"cam{c}" for c in range(1, 7)] + ["exp"] if not os.path.isdir(os.path.join(root, d))]
+        if missing:
+            raise DatasetNotFoundError(
+                f"SYSU-MM01 not found or incomplete at {root}: missing {missing}. Expected layout: {EXPECTED_LAYOUT}. "
+                "Set DATASETS.ROOT, or make the synthetic demo data first (tools/make_synthetic.py)."
+            )
+
+    @classmethod
+    def list_images(cls, root: str):
+        exp = os.path.join(root, "exp")
+        train_files = [os.path.join(exp, f) for f in ("train_id.txt", "val_id.txt")]
+        train_ids = sorted(set(read_id_file(train_files[0]) + read_id_file(train_files[1])))
         test_ids = sorted(set(read_id_file(os.path.join(exp, "test_id.txt"))))
-        self._attrs = attributes
-        train = self._collect(train_ids, VISIBLE_CAMS) + self._collect(train_ids, INFRARED_CAMS)
-        query = self._collect(test_ids, INFRARED_CAMS)
-        gallery = self._collect(test_ids, VISIBLE_CAMS)
-        for split, recs, ids in (("train", train, train_ids), ("query", query, test_ids), ("gallery", gallery, test_ids)):
-            if not recs:
-                raise FileNotFoundError(f"SYSU-MM01 at {self.root}: no {split} images for ids {ids[:5]}... Expected layout: {EXPECTED_LAYOUT}.")
-        super().__init__(train, query, gallery, attributes.names if attributes is not None else ())
-        if attributes is not None:
-            attributes.report()
-        self.log_summary()
+        overlap = sorted(set(train_ids) & set(test_ids))
+        if overlap:
+            raise UserError(
+                f"{os.path.join(exp, 'test_id.txt')}: ids {overlap[:10]} ({len(overlap)} in all) are also in "
+                f"{' or '.join(train_files)}; test identities must be unseen in training."
+            )
+        splits = {
+            "train": cls._images(root, train_ids, VISIBLE_CAMS) + cls._images(root, train_ids, INFRARED_CAMS),
+            "query": cls._images(root, test_ids, INFRARED_CAMS),
+            "gallery": cls._images(root, test_ids, VISIBLE_CAMS),
+        }
+        for split, ids in (("train", train_ids), ("query", test_ids), ("gallery", test_ids)):
+            if not splits[split]:
+                raise DatasetNotFoundError(
+                    f"SYSU-MM01 at {root}: no {split} images for ids {ids[:5]}... Expected layout: {EXPECTED_LAYOUT}."
+                )
+        return splits
 
-    def _collect(self, pids, cams) -> list[ImageRecord]:
+    @staticmethod
+    def _images(root: str, pids, cams) -> list[tuple[str, int, int, int]]:
         out = []
         for pid in pids:
             for cam in cams:
-                folder = os.path.join(self.root, f"cam{cam}", f"{pid:04d}")
+                folder = os.path.join(root, f"cam{cam}", f"{pid:04d}")
                 if not os.path.isdir(folder):
                     continue
                 for fname in sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTS)):
                     path = os.path.join(folder, fname)
                     camid, p = parse_sysu_path(path)
-                    vals, mask = self.attributes_of(p, camid)
-                    out.append(ImageRecord(path, p, camid, SYSU_CAMERAS[camid], vals, mask))
+                    out.append((path, p, camid, p))
         return out
-
-    @classmethod
-    def from_config(cls, cfg):
-        root = os.path.join(cfg.DATASETS.ROOT, cls.dataset_dir)
-        if not os.path.isdir(root) and cfg.DATASETS.SYNTHETIC.AUTO_GENERATE:
-            from ..synthetic import generate_sysu
-
-            logger.info("SYSU-MM01 missing at %s: generating the synthetic demo dataset.", root)
-            generate_sysu(root, **synthetic_options(cfg, "images_per_camera"))
-        return cls(root, attributes=_attributes_from_config(cfg, root))
-
-
-def _attributes_from_config(cfg, root):
-    a = cfg.DATASETS.ATTRIBUTES
-    if not a.ENABLED:
-        return None
-    path = a.PATH or os.path.join(root, "sysu_attribute")
-    if not a.PATH and not os.path.isdir(path):
-        logger.warning("SYSU-MM01: no attribute files at %s (see datasets/README.md); training without attributes.", path)
-        return None
-    return load_attributes(path, SYSU_CAMERAS, list(a.NAMES), a.FALLBACK)
