@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import BatchSampler, DataLoader
 
 from ..utils.device import resolve_device
+from ..utils.errors import UserError
 from .common import CommDataset, collate_batch
 from .datasets import build_dataset
 from .samplers import CrossModalityIdentitySampler, InferenceSampler
@@ -66,6 +67,8 @@ def build_train_loader(cfg) -> DataLoader:
         records, _transforms(cfg, True), labels=[label_of[k] for k in keys], attribute_names=attr_names,
         skip_unreadable=cfg.INPUT.SKIP_UNREADABLE,
     )
+    if dataset.skipped:
+        _check_both_modalities(dataset, {j: (names[i], pid) for (i, pid), j in label_of.items()})
     sampler = CrossModalityIdentitySampler(
         dataset.labels, [r.modality_index for r in dataset.records], cfg.DATALOADER.IDS_PER_BATCH,
         cfg.DATALOADER.NUM_INSTANCES, seed=max(int(cfg.SEED), 0), iters_per_epoch=cfg.DATALOADER.ITERS_PER_EPOCH,
@@ -78,6 +81,23 @@ def build_train_loader(cfg) -> DataLoader:
         kwargs["num_workers"],
     )
     return DataLoader(dataset, batch_sampler=sampler, **kwargs)
+
+
+def _check_both_modalities(dataset, key_of: dict) -> None:
+    """After INPUT.SKIP_UNREADABLE: every training identity must keep both modalities (named by its
+    dataset and person id, not the internal label)."""
+    seen: dict[int, set] = {}
+    for rec, label in zip(dataset.records, dataset.labels):
+        seen.setdefault(label, set()).add(rec.modality)
+    for label, mods in sorted(seen.items()):
+        if len(mods) < 2:
+            name, pid = key_of[label]
+            missing = "infrared" if "visible" in mods else "visible"
+            raise UserError(
+                f"{name}: person id {pid} has no readable {missing} image left after INPUT.SKIP_UNREADABLE skipped "
+                f"{len(dataset.skipped)} files (first: {dataset.skipped[0]}); cross-modality training needs both "
+                "modalities of every identity: replace the unreadable files or remove the id from the training split."
+            )
 
 
 def build_test_loader(cfg, records, attribute_names=()) -> DataLoader:

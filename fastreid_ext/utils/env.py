@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import torch
 
-__all__ = ["seed_all_rng", "worker_init_reset_seed", "collect_env_info", "get_rng_state", "set_rng_state"]
+__all__ = ["seed_all_rng", "collect_env_info", "get_rng_state", "set_rng_state"]
 
 
 def seed_all_rng(seed: int | None = None) -> int:
@@ -20,13 +20,6 @@ def seed_all_rng(seed: int | None = None) -> int:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return seed
-
-
-def worker_init_reset_seed(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: numpy/python seeded from torch's per-worker seed (base seed + id)."""
-    seed = torch.initial_seed() % 2**31
-    random.seed(seed + worker_id)
-    np.random.seed((seed + worker_id) % 2**32)
 
 
 def get_rng_state() -> dict:

@@ -66,9 +66,6 @@ class EventStorage:
             out[k] = (self._history[k].median(window_size) if self._smoothing_hints[k] else v, it)
         return out
 
-    def step(self) -> None:
-        self.iter += 1
-
     def __enter__(self) -> "EventStorage":
         _STACK.append(self)
         return self

@@ -5,9 +5,8 @@ import functools
 import logging
 import os
 import sys
-import time
 
-__all__ = ["setup_logger", "log_every_n_seconds"]
+__all__ = ["setup_logger"]
 
 _FMT = "[%(asctime)s %(name)s]: %(message)s"
 _DATEFMT = "%m/%d %H:%M:%S"
@@ -36,16 +35,3 @@ def setup_logger(output: str | None = None, distributed_rank: int = 0, name: str
         fh.setFormatter(logging.Formatter(_FMT, datefmt=_DATEFMT))
         logger.addHandler(fh)
     return logger
-
-
-_LAST_LOG: dict[tuple, float] = {}
-
-
-def log_every_n_seconds(lvl: int, msg: str, n: float = 1.0, name: str = "fastreid_ext") -> None:
-    """Log ``msg`` at most once every ``n`` seconds per call site."""
-    frame = sys._getframe(1)
-    key = (frame.f_code.co_filename, frame.f_lineno)
-    now = time.time()
-    if now - _LAST_LOG.get(key, 0.0) >= n:
-        logging.getLogger(name).log(lvl, msg)
-        _LAST_LOG[key] = now

@@ -1,4 +1,4 @@
-"""Cross-modality identity sampler (protocols §5.3) as an infinite, resumable batch sampler.
+"""Cross-modality identity sampler (docs/protocols.md#sampling) as an infinite, resumable batch sampler.
 
 Each batch: P distinct identities (without replacement), K visible and K infrared indices per
 identity (with replacement, as the reference), ordered ``[vis id1×K … vis idP×K, ir id1×K … ir idP×K]``.
@@ -12,16 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from ...utils import comm
+
 __all__ = ["CrossModalityIdentitySampler"]
-
-
-def _dist_rank_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 class CrossModalityIdentitySampler(Sampler):
@@ -59,9 +54,8 @@ class CrossModalityIdentitySampler(Sampler):
         self.ir = {lab: np.array(v) for lab, v in pos[1].items()}
         self.P, self.K = int(num_ids), int(num_instances)
         self.seed = int(seed)
-        r, w = _dist_rank_world()
-        self.rank = r if rank is None else int(rank)
-        self.world_size = w if world_size is None else int(world_size)
+        self.rank = comm.get_rank() if rank is None else int(rank)
+        self.world_size = comm.get_world_size() if world_size is None else int(world_size)
         n = max(int((modalities == 0).sum()), int((modalities == 1).sum()))
         self.iters_per_epoch = int(iters_per_epoch) or n // (self.P * self.K * self.world_size) + 1
         self.batch_size = 2 * self.P * self.K

@@ -2,17 +2,17 @@
 the record order the evaluator relies on."""
 from __future__ import annotations
 
-import torch.distributed as dist
 from torch.utils.data import Sampler
+
+from ...utils import comm
 
 __all__ = ["InferenceSampler"]
 
 
 class InferenceSampler(Sampler):
     def __init__(self, size: int, rank: int | None = None, world_size: int | None = None):
-        initialised = dist.is_available() and dist.is_initialized()
-        self.rank = rank if rank is not None else (dist.get_rank() if initialised else 0)
-        self.world_size = world_size if world_size is not None else (dist.get_world_size() if initialised else 1)
+        self.rank = comm.get_rank() if rank is None else int(rank)
+        self.world_size = comm.get_world_size() if world_size is None else int(world_size)
         per = (size + self.world_size - 1) // self.world_size
         self.indices = range(min(size, self.rank * per), min(size, (self.rank + 1) * per))
 
