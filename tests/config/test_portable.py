@@ -91,3 +91,18 @@ def test_relative_root_follows_the_environment_when_unset(tmp_path, monkeypatch)
     cfg.OUTPUT_DIR = "o"
     saved = yaml.safe_load(open(save_config(cfg)))
     assert saved["DATASETS"]["ROOT"] == str(tmp_path / "rel" / "data")
+
+
+def test_cli_setup_prepares_synthetic_data_once_and_saves_a_replay_that_never_generates(tmp_path, monkeypatch):
+    from fastreid_ext.engine.cli import default_argument_parser, setup
+
+    monkeypatch.chdir(tmp_path)
+    args = default_argument_parser().parse_args([
+        "--config-file", os.path.join(os.path.dirname(__file__), "..", "..", "configs", "Baseline", "sysu.yml"),
+        "DATASETS.ROOT", "data", "OUTPUT_DIR", "out", "DATASETS.SYNTHETIC.PRESET", "default",
+        "DATASETS.SYNTHETIC.NUM_IDS", "6", "DATASETS.SYNTHETIC.IMAGES_PER_CAMERA", "1",
+    ])
+    setup(args)
+    assert (tmp_path / "data" / "SYSU-MM01" / "exp" / "test_id.txt").is_file()
+    saved = yaml.safe_load(open(tmp_path / "out" / "config.yaml"))
+    assert saved["DATASETS"]["ROOT"] == str(tmp_path / "data") and saved["DATASETS"]["SYNTHETIC"]["PRESET"] == ""
