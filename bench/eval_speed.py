@@ -1,4 +1,4 @@
-"""Speed and memory of the evaluation metrics against the community per-query loop (spec §2.3).
+"""Speed and memory of the evaluation metrics against the community per-query loop (docs/protocols.md#sysu-metric).
 
   .venv/bin/python bench/eval_speed.py --only sysu    # SYSU protocol (all/indoor x single/multi, 10 trials) + RegDB
   .venv/bin/python bench/eval_speed.py --only large   # 20,000 x 100,000, 2048-d; community loop on 2,500 queries
@@ -26,7 +26,7 @@ from fastreid_ext.evaluation.protocol_runs import REPORTED_RANKS, Pool, RankingO
 from fastreid_ext.evaluation.sysu_protocol import draw_sysu_gallery, group_gallery_pool
 
 
-# ---- the community algorithm (AGW eval_metrics.py, spec §2.3), as written there -------------------
+# ---- the community algorithm (AGW eval_metrics.py, docs/protocols.md#sysu-metric), as written there -------------------
 def community_eval_sysu(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=20):
     num_q, num_g = distmat.shape
     if num_g < max_rank:

@@ -1,4 +1,4 @@
-"""Train/test transforms on torchvision ``transforms.v2`` (protocols §5.2), built from ``INPUT.*``.
+"""Train/test transforms on torchvision ``transforms.v2`` (docs/protocols.md#transforms), built from ``INPUT.*``.
 
 Input: a uint8 RGB tensor (3, H, W). Train: resize to SIZE_TRAIN → pad (constant 0) → random crop
 back to SIZE_TRAIN → horizontal flip → [channel augmentation, visible images only] → float → ImageNet
@@ -54,6 +54,6 @@ def build_transforms(cfg, is_train: bool, modality: str = "visible") -> v2.Compo
         t.append(ChannelAugmentation(inp.CHANNEL_AUG.PROB))
     t += normalize
     if inp.REA.ENABLED:
-        # reference quirk (protocols §5.2): the rectangle holds the mean constants *after* normalisation
+        # reference quirk (docs/protocols.md#transforms): the rectangle holds the mean constants *after* normalisation
         t.append(v2.RandomErasing(p=float(inp.REA.PROB), scale=(0.02, 0.4), ratio=(0.3, 1 / 0.3), value=list(inp.PIXEL_MEAN)))
     return v2.Compose(t)

@@ -1,4 +1,4 @@
-"""The released PAENet attribute files read by our readers, checked against protocols §4."""
+"""The released PAENet attribute files read by our readers, checked against docs/protocols.md#attribute-files."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""The baseline configs reproduce the reference recipe (spec §5.5, §6.5) through the solver."""
+"""The baseline configs reproduce the reference recipe (docs/protocols.md#optimizer-schedule, #total-loss) through the solver."""
 import pytest
 import torch
 

@@ -1,4 +1,4 @@
-"""GeM (spec §6.6), average pooling and BNNeck (spec §7.1)."""
+"""GeM (docs/protocols.md#gem), average pooling and BNNeck (docs/protocols.md#paenet-forward)."""
 import pytest
 import torch
 

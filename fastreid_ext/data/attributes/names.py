@@ -9,7 +9,7 @@ __all__ = ["SYSU_ATTRIBUTE_NAMES", "AttributeTable", "unknown"]
 
 # The 8 PAENet attributes in paper order (= the row order of the released SYSU .mat files).
 # Polarity (value 1 means): female, long hair, wears glasses, long sleeves (unverified, see
-# protocols §4.1), dress/skirt, long lower-body clothing, backpack, satchel/shoulder bag.
+# docs/protocols.md#sysu-attributes), dress/skirt, long lower-body clothing, backpack, satchel/shoulder bag.
 SYSU_ATTRIBUTE_NAMES = (
     "gender",
     "hair_length",

@@ -1,6 +1,6 @@
 """Reader of the released one-hot spreadsheet ``regdb_attribute/label_finished.xlsx``.
 
-Despite its folder name it annotates the 96 SYSU-MM01 *test* ids (protocols §4.2): header ``ID`` +
+Despite its folder name it annotates the 96 SYSU-MM01 *test* ids (docs/protocols.md#xlsx-attributes): header ``ID`` +
 26 one-hot columns in 11 groups. Only six of the 8 PAENet attributes can be expressed; the rest
 (and any group that is empty or has several cells set, e.g. row '0085') are unknown.
 Annotations are per identity, the same in every camera.

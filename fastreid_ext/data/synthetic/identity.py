@@ -23,7 +23,7 @@ def _hsv(h, s, v):
 
 @dataclass(frozen=True)
 class IdentityTraits:
-    attributes: tuple  # 8 ints, protocols §4.1 order and polarity
+    attributes: tuple  # 8 ints, order and polarity of docs/protocols.md#sysu-attributes
     height: float  # person height as a fraction of the frame
     shoulder: float  # half shoulder width / height
     hip: float  # half hip width / height

@@ -1,4 +1,4 @@
-"""Two-stream ResNet: modality-specific early stages, shared late stages (spec §5.4).
+"""Two-stream ResNet: modality-specific early stages, shared late stages (docs/protocols.md#backbone-split).
 
 Built from a torchvision ResNet whose stages are split at ``SHARED_FROM``; the stage names are kept
 (``specific.visible.conv1.weight``, ``shared.layer4.0.conv2.weight``) so torchvision and official

@@ -7,7 +7,7 @@ __all__ = ["BNNeck", "build_neck"]
 
 
 class BNNeck(nn.BatchNorm1d):
-    """BatchNorm1d with a frozen zero bias and weight ~ N(1, 0.01), as the reference (spec §7.1).
+    """BatchNorm1d with a frozen zero bias and weight ~ N(1, 0.01), as the reference (docs/protocols.md#paenet-forward).
 
     A subclass (not a wrapper) so the state-dict keys stay ``bottleneck.weight`` etc., as in the
     official checkpoints.

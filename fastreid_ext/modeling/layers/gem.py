@@ -1,4 +1,4 @@
-"""Generalised-mean pooling, as the reference computes it (spec §6.6)."""
+"""Generalised-mean pooling, as the reference computes it (docs/protocols.md#gem)."""
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,4 @@
-"""Identity cross-entropy (spec §6.1), optional label smoothing."""
+"""Identity cross-entropy (docs/protocols.md#identity-loss), optional label smoothing."""
 from __future__ import annotations
 
 import torch

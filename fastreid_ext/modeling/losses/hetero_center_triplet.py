@@ -1,4 +1,5 @@
-"""Hetero-center triplet loss (spec §6.2), with centres per (modality, label) from the labels (trap T7)."""
+"""Hetero-center triplet loss (docs/protocols.md#hetero-center-triplet), with centres per (modality,
+label) taken from the labels (not from the batch layout, trap T7 in docs/protocols.md#reference-traps)."""
 from __future__ import annotations
 
 import torch

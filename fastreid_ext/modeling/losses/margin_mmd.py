@@ -1,7 +1,9 @@
-"""Multi-kernel MMD between modalities: per identity with a margin (MMD-ID, spec §6.3) and global.
+"""Multi-kernel MMD between modalities: per identity with a margin (MMD-ID, docs/protocols.md#margin-mmd)
+and global.
 
 Kernels as the reference ``guassian_kernel``: bandwidth σ = mean off-diagonal squared distance
-(detached), σ_j = σ·mul^(j − n//2) + 1e-9, k = Σ_j exp(−D/σ_j). P and K come from the batch (trap T6).
+(detached), σ_j = σ·mul^(j − n//2) + 1e-9, k = Σ_j exp(−D/σ_j). P and K come from the
+batch (trap T6 in docs/protocols.md#reference-traps).
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""MMD-ReID baseline: two-stream ResNet → pool → BNNeck → identity classifier (spec §5.4, §6).
+"""MMD-ReID baseline: two-stream ResNet → pool → BNNeck → identity classifier
+(docs/protocols.md#backbone-split and #losses).
 
 Other meta-architectures build on its attributes (``backbone``, ``pool``, ``bottleneck``,
 ``classifier``, ``feat_dim``, ``device``) and methods (``preprocess``, ``extract``, ``losses``);
