@@ -80,3 +80,14 @@ def test_datasets_root_from_environment_at_build_time(sysu_root, monkeypatch):
     assert cfg.DATASETS.ROOT == ""
     ds = DATASET_REGISTRY.build("SYSU_MM01", cfg)
     assert ds.root == str(sysu_root / "SYSU-MM01") and ds.train
+
+
+def test_attribute_file_mistakes_are_user_errors(tmp_path, sysu_root):
+    wrong = tmp_path / "attributes.txt"
+    wrong.write_text("pid,gender\n1,1\n")
+    with pytest.raises(UserError, match=r"attributes\.txt': unsupported file type '\.txt'"):
+        DATASET_REGISTRY.build("SYSU_MM01", _cfg(sysu_root, **{"DATASETS.ATTRIBUTES.PATH": str(wrong)}))
+    missing = str(tmp_path / "nowhere.csv")
+    with pytest.raises(UserError) as e:
+        DATASET_REGISTRY.build("SYSU_MM01", _cfg(sysu_root, **{"DATASETS.ATTRIBUTES.PATH": missing}))
+    assert isinstance(e.value, FileNotFoundError) and missing in str(e.value)

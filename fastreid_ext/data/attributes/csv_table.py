@@ -16,6 +16,8 @@ import os
 
 import numpy as np
 
+from ...utils.errors import UserError
+from ..errors import MissingDataError
 from .names import unknown
 
 __all__ = ["CsvAttributes"]
@@ -25,19 +27,19 @@ logger = logging.getLogger(__name__)
 class CsvAttributes:
     def __init__(self, path: str, names=()):
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"Attribute CSV not found: {path} (expected header 'pid[,camid],a1,...,an').")
+            raise MissingDataError(f"Attribute CSV not found: {path} (expected header 'pid[,camid],a1,...,an').")
         self.path = path
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
         if not rows or not rows[0] or rows[0][0].strip().lower() != "pid":
             found = rows[0] if rows else []
-            raise ValueError(f"{path}: line 1 must be a header 'pid[,camid],a1,...,an', found {found}.")
+            raise UserError(f"{path}: line 1 must be a header 'pid[,camid],a1,...,an', found {found}.")
         header = [h.strip() for h in rows[0]]
         has_cam = len(header) > 1 and header[1].lower() == "camid"
         first = 2 if has_cam else 1
         file_names = header[first:]
         if names and len(names) != len(file_names):
-            raise ValueError(
+            raise UserError(
                 f"{path}: {len(file_names)} attribute columns found ({file_names}), expected {len(names)} "
                 f"(DATASETS.ATTRIBUTES.NAMES = {list(names)})."
             )
@@ -48,15 +50,15 @@ class CsvAttributes:
             if not row or all(not c.strip() for c in row):
                 continue
             if len(row) != len(header):
-                raise ValueError(f"{path}, line {lineno}: {len(row)} fields, expected {len(header)} as in the header.")
+                raise UserError(f"{path}, line {lineno}: {len(row)} fields, expected {len(header)} as in the header.")
             try:
                 pid = int(row[0])
                 cam = int(row[1]) if has_cam and row[1].strip() not in ("", "*") else None
                 vals = np.array([int(v) for v in row[first:]], dtype=np.int64)
             except ValueError as e:
-                raise ValueError(f"{path}, line {lineno}: {e} (expected integers; -1 = unknown).") from e
+                raise UserError(f"{path}, line {lineno}: {e} (expected integers; -1 = unknown).") from e
             if np.setdiff1d(vals, [-1, 0, 1]).size:
-                raise ValueError(f"{path}, line {lineno}: values must be 1, 0 or -1, found {vals.tolist()}.")
+                raise UserError(f"{path}, line {lineno}: values must be 1, 0 or -1, found {vals.tolist()}.")
             entry = (np.clip(vals, 0, 1).astype(np.float32), vals >= 0)
             (self._by_pid if cam is None else self._by_pid_cam)[(pid if cam is None else (pid, cam))] = entry
         self._missing: set[int] = set()

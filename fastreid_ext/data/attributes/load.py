@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from ...utils.errors import UserError
+from ..errors import MissingDataError
 from .csv_table import CsvAttributes
 from .onehot_xlsx import OneHotXlsxAttributes
 from .sysu_mat import SysuMatAttributes
@@ -19,7 +21,7 @@ def load_attributes(path: str, cameras: dict[int, str], names=(), fallback: str 
         csvs = sorted(f for f in os.listdir(path) if f.endswith(".csv"))
         if len(csvs) == 1:
             return CsvAttributes(os.path.join(path, csvs[0]), names)
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"Attribute folder {path} holds neither cam{{k}}_att.mat files (cameras {sorted(cameras)}) nor exactly one .csv "
             f"(found {csvs})."
         )
@@ -29,5 +31,5 @@ def load_attributes(path: str, cameras: dict[int, str], names=(), fallback: str 
     if ext in (".xlsx", ".xlsm"):
         return OneHotXlsxAttributes(path, names)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"DATASETS.ATTRIBUTES.PATH '{path}' does not exist (expected a folder of cam{{k}}_att.mat, a .csv or an .xlsx).")
-    raise ValueError(f"DATASETS.ATTRIBUTES.PATH '{path}': unsupported file type '{ext}' (expected .csv, .xlsx or a folder of .mat files).")
+        raise MissingDataError(f"DATASETS.ATTRIBUTES.PATH '{path}' does not exist (expected a folder of cam{{k}}_att.mat, a .csv or an .xlsx).")
+    raise UserError(f"DATASETS.ATTRIBUTES.PATH '{path}': unsupported file type '{ext}' (expected .csv, .xlsx or a folder of .mat files).")

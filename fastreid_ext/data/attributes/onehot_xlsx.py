@@ -13,6 +13,8 @@ import os
 import numpy as np
 import openpyxl
 
+from ...utils.errors import UserError
+from ..errors import MissingDataError
 from .names import SYSU_ATTRIBUTE_NAMES, unknown
 
 __all__ = ["OneHotXlsxAttributes", "XLSX_GROUPS", "XLSX_MAPPING"]
@@ -42,7 +44,7 @@ EXPECTED_COLUMNS = 27
 class OneHotXlsxAttributes:
     def __init__(self, path: str, names=()):
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"Attribute spreadsheet not found: {path} (expected the released label_finished.xlsx).")
+            raise MissingDataError(f"Attribute spreadsheet not found: {path} (expected the released label_finished.xlsx).")
         self.path = path
         self.names = list(names) if names else list(SYSU_ATTRIBUTE_NAMES)
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -51,7 +53,7 @@ class OneHotXlsxAttributes:
         wb.close()
         if not rows or len(rows[0]) < EXPECTED_COLUMNS or str(rows[0][0]).strip() != "ID":
             shape = (len(rows), len(rows[0]) if rows else 0)
-            raise ValueError(
+            raise UserError(
                 f"{path}: sheet '{ws.title}' has shape {shape} with header {rows[0][:3] if rows else []}..., "
                 f"expected a header row 'ID' + 26 one-hot columns ({EXPECTED_COLUMNS} columns)."
             )
@@ -61,7 +63,7 @@ class OneHotXlsxAttributes:
             try:
                 pid = int(str(row[0]).strip())
             except ValueError as e:
-                raise ValueError(f"{path}, row {rowno}: ID '{row[0]}' is not an integer identity.") from e
+                raise UserError(f"{path}, row {rowno}: ID '{row[0]}' is not an integer identity.") from e
             cells = [1 if v not in (None, "", 0) else 0 for v in row[:EXPECTED_COLUMNS]]
             valid = {g: sum(cells[i] for i in cols) == 1 for g, cols in XLSX_GROUPS.items()}
             bad = [g for g, ok in valid.items() if not ok]

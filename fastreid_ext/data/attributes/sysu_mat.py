@@ -19,6 +19,8 @@ from collections import Counter
 import numpy as np
 import scipy.io as sio
 
+from ...utils.errors import UserError
+from ..errors import MissingDataError
 from .names import SYSU_ATTRIBUTE_NAMES, unknown
 
 __all__ = ["SysuMatAttributes", "FALLBACKS"]
@@ -30,21 +32,21 @@ logger = logging.getLogger(__name__)
 def load_camera_matrix(path: str, camid: int) -> np.ndarray:
     """The (n, N_k) 0/1 matrix stored as ``cam{camid}_att`` in ``path``, validated."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"SYSU attribute file not found: {path} (expected cam{camid}_att.mat holding 'cam{camid}_att').")
+        raise MissingDataError(f"SYSU attribute file not found: {path} (expected cam{camid}_att.mat holding 'cam{camid}_att').")
     key = f"cam{camid}_att"
     try:
         mat = sio.loadmat(path)
     except Exception as e:  # scipy raises several types for broken files
-        raise ValueError(f"Cannot read SYSU attribute file {path}: {e}") from e
+        raise UserError(f"Cannot read SYSU attribute file {path}: {e}") from e
     if key not in mat:
         found = sorted(k for k in mat if not k.startswith("__"))
-        raise ValueError(f"{path}: variable '{key}' not found (variables: {found}).")
+        raise UserError(f"{path}: variable '{key}' not found (variables: {found}).")
     arr = np.asarray(mat[key])
     if arr.ndim != 2:
-        raise ValueError(f"{path}: '{key}' has shape {arr.shape}, expected a 2-D array (n_attributes, n_ids).")
+        raise UserError(f"{path}: '{key}' has shape {arr.shape}, expected a 2-D array (n_attributes, n_ids).")
     bad = np.setdiff1d(np.unique(arr), [0, 1])
     if bad.size:
-        raise ValueError(f"{path}: '{key}' must hold 0/1 values, found {bad[:5].tolist()}.")
+        raise UserError(f"{path}: '{key}' must hold 0/1 values, found {bad[:5].tolist()}.")
     return arr.astype(np.float32)
 
 
@@ -54,7 +56,7 @@ class SysuMatAttributes:
     def __init__(self, folder: str, cameras: dict[int, str], names=(), fallback: str = "other_camera"):
         """``cameras`` maps camid → modality ("visible"/"infrared"); ``names`` [] = SYSU defaults."""
         if fallback not in FALLBACKS:
-            raise ValueError(f"DATASETS.ATTRIBUTES.FALLBACK is '{fallback}', expected one of {FALLBACKS}.")
+            raise UserError(f"DATASETS.ATTRIBUTES.FALLBACK is '{fallback}', expected one of {FALLBACKS}.")
         self.folder = folder
         self.fallback = fallback
         self.cameras = dict(sorted(cameras.items()))
@@ -63,7 +65,7 @@ class SysuMatAttributes:
         expected_rows = len(names) if names else rows[next(iter(rows))]
         for c, m in self.matrices.items():
             if m.shape[0] != expected_rows:
-                raise ValueError(
+                raise UserError(
                     f"{os.path.join(folder, f'cam{c}_att.mat')}: shape {m.shape} found, expected "
                     f"({expected_rows}, N) to match "
                     + ("DATASETS.ATTRIBUTES.NAMES" if names else f"cam{next(iter(rows))}_att.mat")

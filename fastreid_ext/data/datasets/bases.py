@@ -18,16 +18,13 @@ from tabulate import tabulate
 from ...utils.errors import UserError
 from ..attributes import load_attributes
 from ..attributes.names import unknown
+from ..errors import MissingDataError
 
-__all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES", "DatasetNotFoundError", "datasets_root"]
+__all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES", "datasets_root"]
 
 MODALITIES = ("visible", "infrared")
 logger = logging.getLogger(__name__)
 DEFAULT_ROOT = "datasets"
-
-
-class DatasetNotFoundError(UserError, FileNotFoundError):
-    """A dataset folder or one of its listed files is missing (a user error and a missing file)."""
 
 
 def datasets_root(cfg) -> str:
@@ -178,9 +175,9 @@ class CrossModalDataset:
 
     @classmethod
     def check_layout(cls, root: str, **options) -> None:
-        """Raise DatasetNotFoundError naming ``root`` and the expected layout when it does not fit."""
+        """Raise MissingDataError naming ``root`` and the expected layout when it does not fit."""
         if not os.path.isdir(root):
-            raise DatasetNotFoundError(f"{cls.name}: dataset folder {root} not found.")
+            raise MissingDataError(f"{cls.name}: dataset folder {root} not found.")
 
     @classmethod
     def list_images(cls, root: str, **options) -> dict[str, list[tuple[str, int, int, int]]]:
