@@ -204,8 +204,7 @@ def _one_step(cfg, batch, expected_losses):
 @pytest.mark.parametrize("depth,batch_kw", [(18, dict(p=2, k=2, size=(128, 64))), (18, dict(p=2, k=2, size=(64, 32))),
                                             (50, dict(p=2, k=1, size=(64, 32)))])
 def test_agw_config_one_training_step(repo_root, make_batch, depth, batch_kw):
-    cfg = load_config(str(repo_root / "configs/AGW/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth,
-                                                                       "MODEL.BACKBONE.NON_LOCAL.NUM_BLOCKS", []])
+    cfg = load_config(str(repo_root / "configs/AGW/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
     batch = make_batch(**batch_kw)
     model, losses, before = _one_step(cfg, batch, {"loss_cls", "loss_wrt"})
     assert model.feat_dim == (2048 if depth == 50 else 512)
@@ -251,6 +250,7 @@ def test_agw_and_hct_recipes(repo_root):
     assert list(cfg.INPUT.SIZE_TRAIN) == [288, 144] and not cfg.INPUT.REA.ENABLED
     assert list(cfg.MODEL.LOSSES.NAME) == ["CrossEntropyLoss", "WeightedRegularizedTripletLoss"]
     model = build_model(cfg)
+    assert model.backbone.num_blocks == [0, 1, 1, 0]  # ResNet-18 here; ResNet-50: [0, 2, 3, 0] (layout test)
     by_lr = {}
     for g in build_optimizer(cfg, model).param_groups:
         assert g["momentum"] == 0.9 and g["nesterov"] and g["weight_decay"] == 5e-4
