@@ -249,8 +249,11 @@ def test_agw_and_hct_recipes(repo_root):
     assert (list(cfg.SOLVER.STEPS), cfg.SOLVER.WARMUP_EPOCHS, cfg.SOLVER.BASE_LR) == ([20, 50], 10, 0.1)
     assert list(cfg.INPUT.SIZE_TRAIN) == [288, 144] and not cfg.INPUT.REA.ENABLED
     assert list(cfg.MODEL.LOSSES.NAME) == ["CrossEntropyLoss", "WeightedRegularizedTripletLoss"]
+    assert cfg.MODEL.BACKBONE.DEPTH == 50 and cfg.MODEL.BACKBONE.SHARED_FROM == "layer1"
+    # the lr groups do not depend on the depth; ResNet-18 builds faster
+    cfg = load_config(str(repo_root / "configs/AGW/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", 18])
     model = build_model(cfg)
-    assert model.backbone.num_blocks == [0, 1, 1, 0]  # ResNet-18 here; ResNet-50: [0, 2, 3, 0] (layout test)
+    assert model.backbone.num_blocks == [0, 1, 1, 0]  # ResNet-50: [0, 2, 3, 0] (layout test)
     by_lr = {}
     for g in build_optimizer(cfg, model).param_groups:
         assert g["momentum"] == 0.9 and g["nesterov"] and g["weight_decay"] == 5e-4
