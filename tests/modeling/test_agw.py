@@ -202,7 +202,7 @@ def _one_step(cfg, batch, expected_losses):
 
 
 @pytest.mark.parametrize("depth,batch_kw", [(18, dict(p=2, k=2, size=(128, 64))), (18, dict(p=2, k=2, size=(64, 32))),
-                                            (50, dict(p=2, k=1, size=(64, 32)))])
+                                            pytest.param(50, dict(p=2, k=1, size=(64, 32)), marks=pytest.mark.slow)])
 def test_agw_config_one_training_step(repo_root, make_batch, depth, batch_kw):
     cfg = load_config(str(repo_root / "configs/AGW/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
     batch = make_batch(**batch_kw)
@@ -224,7 +224,7 @@ def test_agw_config_one_training_step(repo_root, make_batch, depth, batch_kw):
 
 
 @pytest.mark.parametrize("depth,batch_kw", [(18, dict(p=2, k=2, size=(128, 64))), (18, dict(p=2, k=2, size=(64, 32))),
-                                            (50, dict(p=2, k=1, size=(64, 32)))])
+                                            pytest.param(50, dict(p=2, k=1, size=(64, 32)), marks=pytest.mark.slow)])
 def test_hct_config_one_training_step(repo_root, make_batch, depth, batch_kw):
     cfg = load_config(str(repo_root / "configs/HCT/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
     batch = make_batch(**batch_kw)
