@@ -17,6 +17,7 @@ from fvcore.common.checkpoint import Checkpointer, _IncompatibleKeys, _strip_pre
 
 from ..utils import comm
 from ..utils.file_io import PathManager
+from .agw_community import is_agw_state_dict
 from .loading import load_checkpoint_file, normalize_checkpoint
 
 __all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "atomic_torch_save", "atomic_write_text"]
@@ -80,6 +81,7 @@ class ReidCheckpointer(Checkpointer):
 
     # ----------------------------------------------------------------- loading
     def _load_file(self, f: str) -> dict[str, Any]:
+        self._source = f
         ckpt = normalize_checkpoint(load_checkpoint_file(f, trusted=self.trusted), f)
         fmt = ckpt.pop("__format__", None)
         if fmt:
@@ -93,6 +95,11 @@ class ReidCheckpointer(Checkpointer):
         remap = getattr(self.model, "remap_checkpoint_keys", None)
         if callable(remap):
             sd = remap(sd)
+        if is_agw_state_dict(sd):  # the model did not claim the community AGW names
+            raise ValueError(
+                f"'{getattr(self, '_source', 'the checkpoint')}' is a community AGW checkpoint (embed_net with "
+                f"non-local blocks, keys NL_*), but the model is {type(self.model).__name__}; expected "
+                f"MODEL.META_ARCHITECTURE: AGWBaseline with MODEL.BACKBONE.NAME: NonLocalTwoStreamResNet.")
         checkpoint["model"] = sd
         return super()._load_model(checkpoint)
 

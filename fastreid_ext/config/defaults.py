@@ -43,6 +43,12 @@ _C.MODEL.BACKBONE.PRETRAIN_PATH = ""
 # Run the convolutions in channels-last (NHWC) memory format: the same function, faster on CPU
 # (oneDNN) and on GPU tensor cores.
 _C.MODEL.BACKBONE.CHANNELS_LAST = True
+# NonLocalTwoStreamResNet (AGW): non-local blocks after the last NUM_BLOCKS[i] blocks of layer{i+1};
+# [] = the AGW layout, the last half of layer2 and layer3 ([0, 2, 3, 0] for ResNet-50, [0, 1, 1, 0]
+# for ResNet-18). INTER_CHANNELS: width of theta/phi/g (community AGW checkpoints: 1).
+_C.MODEL.BACKBONE.NON_LOCAL = CN()
+_C.MODEL.BACKBONE.NON_LOCAL.NUM_BLOCKS = []
+_C.MODEL.BACKBONE.NON_LOCAL.INTER_CHANNELS = 1
 
 _C.MODEL.HEADS = CN()
 # 0: taken from the training dataset.
@@ -76,6 +82,10 @@ _C.MODEL.LOSSES.GLOBAL_MMD = CN()
 _C.MODEL.LOSSES.GLOBAL_MMD.NUM_KERNELS = 5
 _C.MODEL.LOSSES.GLOBAL_MMD.KERNEL_MUL = 2.0
 _C.MODEL.LOSSES.GLOBAL_MMD.SCALE = 0.25
+# WeightedRegularizedTripletLoss (AGW): softmax-weighted positives/negatives, soft margin.
+_C.MODEL.LOSSES.WRT = CN()
+_C.MODEL.LOSSES.WRT.NORM_FEAT = False
+_C.MODEL.LOSSES.WRT.SCALE = 1.0
 
 # -----------------------------------------------------------------------------
 # INPUT
