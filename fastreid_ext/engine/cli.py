@@ -34,12 +34,15 @@ def default_argument_parser(epilog: str | None = None) -> argparse.ArgumentParse
 
 
 def setup(args):
-    """Built-ins and plugins (IMPORTS) imported in this process, config loaded and frozen, default_setup."""
+    """Built-ins and plugins (IMPORTS) imported in this process; config loaded, completed from the training
+    data (``resolve_dataset_keys``), frozen, then saved once by ``default_setup``."""
     from ..config import load_config
-    from .defaults import default_setup, import_builtins
+    from .defaults import default_setup, import_builtins, resolve_dataset_keys
 
     import_builtins()
-    cfg = load_config(args.config_file or None, args.opts or [])
+    cfg = load_config(args.config_file or None, args.opts or [], freeze=False)
+    resolve_dataset_keys(cfg)
+    cfg.freeze()
     default_setup(cfg, args)
     return cfg
 

@@ -21,6 +21,7 @@ __all__ = [
     "synchronize",
     "all_gather",
     "gather",
+    "broadcast",
     "shared_random_seed",
     "reduce_dict",
 ]
@@ -78,6 +79,15 @@ def gather(data: Any, dst: int = 0) -> list[Any]:
     out: list[Any] | None = [None] * world if get_rank() == dst else None
     dist.gather_object(data, out, dst=dst)
     return out if out is not None else []
+
+
+def broadcast(data: Any, src: int = 0) -> Any:
+    """``src``'s picklable object on every rank (all ranks must call it; others may pass None)."""
+    if get_world_size() == 1:
+        return data
+    box = [data if get_rank() == src else None]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]
 
 
 def shared_random_seed() -> int:

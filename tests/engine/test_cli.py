@@ -25,7 +25,7 @@ def _yml(tmp_path, plugin: str | None, out: str, **extra) -> str:
         "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
         "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 3, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
                    "LOG_PERIOD": 1},
-        "TEST": {"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0},
+        "TEST": {"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0, "SELECT_ON_TEST": True},
     }
     if plugin:
         cfg["IMPORTS"] = [plugin]

@@ -17,7 +17,7 @@ from ..attributes import load_attributes
 from .bases import CrossModalDataset, ImageRecord, synthetic_options
 from .build import DATASET_REGISTRY
 
-__all__ = ["SYSU_MM01", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
+__all__ = ["SYSU_MM01", "SYSU_MM01_val", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
 
 logger = logging.getLogger(__name__)
 VISIBLE_CAMS = (1, 2, 4, 5)
@@ -76,14 +76,19 @@ class SYSU_MM01(CrossModalDataset):
     name = "SYSU_MM01"
     protocol = "sysu"
     dataset_dir = "SYSU-MM01"
+    eval_id_file = "test_id.txt"  # the ids of query and gallery
 
-    def __init__(self, root: str, attributes=None):
-        """``root``: the SYSU-MM01 folder; ``attributes``: an AttributeTable or None."""
+    def __init__(self, root: str, attributes=None, hold_out_val: bool = False):
+        """``root``: the SYSU-MM01 folder; ``attributes``: an AttributeTable or None; ``hold_out_val``:
+        train on train_id.txt only (the official recipe trains on train + val ids)."""
         self.root = os.path.abspath(root)
         check_layout(self.root)
         exp = os.path.join(self.root, "exp")
-        train_ids = sorted(set(read_id_file(os.path.join(exp, "train_id.txt")) + read_id_file(os.path.join(exp, "val_id.txt"))))
-        test_ids = sorted(set(read_id_file(os.path.join(exp, "test_id.txt"))))
+        train_ids = read_id_file(os.path.join(exp, "train_id.txt"))
+        if not hold_out_val:
+            train_ids += read_id_file(os.path.join(exp, "val_id.txt"))
+        train_ids = sorted(set(train_ids))
+        test_ids = sorted(set(read_id_file(os.path.join(exp, self.eval_id_file))))
         self._attrs = attributes
         train = self._collect(train_ids, VISIBLE_CAMS) + self._collect(train_ids, INFRARED_CAMS)
         query = self._collect(test_ids, INFRARED_CAMS)
@@ -118,7 +123,21 @@ class SYSU_MM01(CrossModalDataset):
 
             logger.info("SYSU-MM01 missing at %s: generating the synthetic demo dataset.", root)
             generate_sysu(root, **synthetic_options(cfg, "images_per_camera"))
-        return cls(root, attributes=_attributes_from_config(cfg, root))
+        return cls(root, attributes=_attributes_from_config(cfg, root), hold_out_val=cfg.DATASETS.SYSU.HOLD_OUT_VAL)
+
+
+@DATASET_REGISTRY.register()
+class SYSU_MM01_val(SYSU_MM01):
+    """Validation split for model selection: query/gallery are the ids of exp/val_id.txt under the
+    test protocol; ``train`` holds train_id.txt only (train with DATASETS.SYSU.HOLD_OUT_VAL True)."""
+
+    name = "SYSU_MM01_val"
+    eval_id_file = "val_id.txt"
+
+    @classmethod
+    def from_config(cls, cfg):
+        root = os.path.join(cfg.DATASETS.ROOT, cls.dataset_dir)
+        return cls(root, attributes=_attributes_from_config(cfg, root), hold_out_val=True)
 
 
 def _attributes_from_config(cfg, root):
