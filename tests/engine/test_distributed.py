@@ -1,6 +1,7 @@
 """Distributed training on CPU (GLOO): two ranks end with one model and one set of results, every rank's
 hooks see the same metrics, and the launch styles (one machine, two "machines", torchrun) train the
 same weights. Tiny runs: ResNet-18 at 64x32 on the synthetic SYSU-MM01, or the tinyreid plugin."""
+import json
 import os
 import socket
 import subprocess
@@ -96,6 +97,7 @@ def test_two_ranks_end_with_one_model_and_the_same_metrics(repo_root, sysu_root,
     test_iters = sorted(it for it, m in r0["seen"].items() if any(k.startswith("SYSU_MM01/") for k in m))
     assert test_iters == [max(r0["seen"])] and len(r0["seen"]) == 2
     assert (out / "model_best.pth").is_file()
+    assert json.load(open(out / "results.json"))["model_selection"]["data"] == "validation"
 
 
 def test_syncbn_on_cpu_is_a_clear_error_and_bn_stays(monkeypatch):
