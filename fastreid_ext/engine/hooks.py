@@ -146,8 +146,9 @@ class BestCheckpointer(HookBase):
             evals = sorted(k for k in latest if "/" in k)
             if evals and not self._warned:
                 self._warned = True
-                logger.warning("BestCheckpointer: metric %r not in the evaluation results %s; TEST.METRIC must be one "
-                               "of them. Not saving a best checkpoint.", self.metric or "*Rank-1", evals)
+                wanted = self.metric or f"a Rank-1 of {list(self.datasets) or 'any dataset'} not computed with gt attributes"
+                logger.warning("BestCheckpointer: no %s in the evaluation results %s; set TEST.METRIC to one of them. "
+                               "Not saving a best checkpoint.", wanted, evals)
             return
         value, it = latest[key]
         results_iter = min(it, self.trainer.max_iter - 1)  # the final evaluation is put after the loop
