@@ -96,6 +96,9 @@ def resolve_dataset_keys(cfg) -> dict:
                                  f"DATASETS.NAMES {list(cfg.DATASETS.NAMES)}; hold its identities out of training "
                                  f"(for SYSU-MM01: DATASETS.SYSU.HOLD_OUT_VAL True).")
     if updates:
+        if cfg.is_frozen():
+            raise ValueError(f"resolve_dataset_keys: the config is frozen but {sorted(updates)} are 0; call it "
+                             "before cfg.freeze() (cli.setup does).")
         cfg.merge_from_list([x for kv in updates.items() for x in kv])
         logger.info("From the training data: %s", updates)
     return updates
@@ -361,8 +364,9 @@ class DefaultTrainer(SimpleTrainer):
 
     @classmethod
     def test(cls, cfg, model: torch.nn.Module, quick: bool = False, evaluators: list | None = None) -> dict:
-        """Evaluate on every DATASETS.TESTS entry; merged ``{task: {metric: value}}``, the same on every rank
-        (evaluators may return results on the main process only; its results are broadcast)."""
+        """Evaluate with ``evaluators`` (default: every DATASETS.TESTS and DATASETS.VAL entry); merged
+        ``{task: {metric: value}}``, the same on every rank (evaluators may return results on the main
+        process only; the main process's results are broadcast)."""
         evaluators = evaluators if evaluators is not None else cls.build_evaluators(cfg)
         results: dict = {}
         was_training = model.training
