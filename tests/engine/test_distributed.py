@@ -133,11 +133,11 @@ def _tiny_yml(tmp_path, plugin: str, out: str) -> str:
         "OUTPUT_DIR": out, "SEED": 5, "IMPORTS": [plugin],
         "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
         "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data")},
-        "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2, "ITERS_PER_EPOCH": 2},
+        "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
         "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
-        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 2, "WARMUP_EPOCHS": 0, "STEPS": [10], "CHECKPOINT_PERIOD": 10,
+        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 1, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
                    "LOG_PERIOD": 1},
-        "TEST": {"EVAL_PERIOD": 0},
+        "TEST": {"EVAL_PERIOD": 0, "SELECT_ON_TEST": True},
     }
     path = tmp_path / f"{os.path.basename(out)}.yml"
     path.write_text(yaml.safe_dump(cfg))
@@ -145,6 +145,7 @@ def _tiny_yml(tmp_path, plugin: str, out: str) -> str:
 
 
 def _wait(procs, timeout=240):
+    outs = []
     for p in procs:
         try:
             stdout, stderr = p.communicate(timeout=timeout)
@@ -153,6 +154,8 @@ def _wait(procs, timeout=240):
                 q.kill()
             raise
         assert p.returncode == 0, f"rc={p.returncode}\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        outs.append(stdout)
+    return outs
 
 
 def _popen(args, cwd):
@@ -166,10 +169,22 @@ def _final(out):
 
 
 @pytest.mark.slow
-def test_two_machines_and_torchrun_train_what_num_gpus_2_trains(tmp_path):
+def test_two_process_gloo_job_and_two_machines_and_torchrun_train_the_same(tmp_path):
     plugin = copy_plugin(tmp_path / "p")
     outs = {k: str(tmp_path / k) for k in ("gpus", "machines", "torchrun")}
-    _wait([_popen([TRAIN_NET, "--config-file", _tiny_yml(tmp_path, plugin, outs["gpus"]), "--num-gpus", 2], tmp_path)])
+    stdout, = _wait([_popen([TRAIN_NET, "--config-file", _tiny_yml(tmp_path, plugin, outs["gpus"]), "--num-gpus", 2],
+                            tmp_path)])
+    # the --num-gpus 2 job itself
+    out = outs["gpus"]
+    assert "World size: 2" in stdout
+    assert open(os.path.join(out, "last_checkpoint")).read() == "model_final.pth"
+    # one epoch = one periodic checkpoint (the sampler splits an epoch between the 2 ranks)
+    periodic = [f for f in os.listdir(out) if f.startswith("model_0")]
+    final = torch.load(os.path.join(out, "model_final.pth"), weights_only=True)
+    assert periodic == [f"model_{final['iteration']:07d}.pth"]
+    assert os.path.isfile(os.path.join(out, "log.txt.rank1"))
+    assert not any(f.startswith("model_") and f.endswith(".pth.rank1") for f in os.listdir(out))
+    assert os.path.isfile(os.path.join(out, "model_best.pth"))  # selected on TinyData: asked by SELECT_ON_TEST
     url = f"tcp://127.0.0.1:{_free_port()}"
     yml = _tiny_yml(tmp_path, plugin, outs["machines"])
     _wait([_popen([TRAIN_NET, "--config-file", yml, "--num-gpus", 1, "--num-machines", 2, "--machine-rank", r,
