@@ -50,6 +50,11 @@ _C.MODEL.BACKBONE.NON_LOCAL = CN()
 _C.MODEL.BACKBONE.NON_LOCAL.NUM_BLOCKS = []
 _C.MODEL.BACKBONE.NON_LOCAL.INTER_CHANNELS = 1
 
+# Normalisation layers of the backbone and necks in a multi-process run: "BN" (per-process batch
+# statistics; DDP broadcasts rank 0's running statistics) | "SyncBN" (statistics over the whole
+# distributed batch; torch.nn.SyncBatchNorm runs on CUDA only). One process: always plain BN.
+_C.MODEL.NORM = "BN"
+
 _C.MODEL.HEADS = CN()
 # 0: taken from the training dataset.
 _C.MODEL.HEADS.NUM_CLASSES = 0
@@ -114,6 +119,13 @@ _C.DATASETS = CN()
 _C.DATASETS.ROOT = ""
 _C.DATASETS.NAMES = ["SYSU_MM01"]  # training
 _C.DATASETS.TESTS = ["SYSU_MM01"]  # evaluation
+# Validation datasets for model selection (e.g. ["SYSU_MM01_val"]: the val ids of exp/val_id.txt,
+# evaluated with the test protocol); their identities must be held out of training
+# (DATASETS.SYSU.HOLD_OUT_VAL True). [] = no validation: the last checkpoint is the result.
+_C.DATASETS.VAL = []
+_C.DATASETS.SYSU = CN()
+# False (official): train on train_id.txt + val_id.txt. True: train on train_id.txt only.
+_C.DATASETS.SYSU.HOLD_OUT_VAL = False
 _C.DATASETS.REGDB = CN()
 _C.DATASETS.REGDB.TRIAL = 1  # 1..10
 _C.DATASETS.ATTRIBUTES = CN()
@@ -189,9 +201,13 @@ _C.TEST.EVAL_START_EPOCH = 10  # periodic evaluation from this epoch on (referen
 _C.TEST.IMS_PER_BATCH = 64
 # "" = the dataset's default evaluator.
 _C.TEST.EVALUATOR = ""
-# Metric for the best checkpoint, a key of the flattened results
-# ("<dataset>/<protocol>/[<attr source>/]<feature>/<metric>"); "" = the first Rank-1 reported.
+# Model selection (model_best.pth). Metric: a key of the flattened results
+# ("<dataset>/<protocol>/[<attr source>/]<feature>/<metric>"); "" = the first Rank-1 of the
+# DATASETS.VAL results that is not computed with ground-truth attributes. Without DATASETS.VAL no
+# checkpoint is selected, unless SELECT_ON_TEST is True or METRIC names a test task; the log and
+# results.json then say "selected on test data".
 _C.TEST.METRIC = ""
+_C.TEST.SELECT_ON_TEST = False
 _C.TEST.MAX_RANK = 20
 # Features evaluated, the first is the primary one: FC (retrieval, after BNNeck), POOL (pre-BN).
 _C.TEST.FEATURES = ["FC", "POOL"]

@@ -34,16 +34,19 @@ def default_argument_parser(epilog: str | None = None) -> argparse.ArgumentParse
 
 
 def setup(args):
-    """Built-ins and plugins (IMPORTS) imported in this process, config loaded and frozen, synthetic data
-    prepared if the config asks for it, default_setup."""
+    """Built-ins and plugins (IMPORTS) imported in this process; config loaded, synthetic data prepared if
+    the config asks for it, completed from the training data (``resolve_dataset_keys``), frozen, then
+    saved once by ``default_setup``."""
     from ..config import load_config
-    from .defaults import default_setup, import_builtins
+    from .defaults import default_setup, import_builtins, resolve_dataset_keys
 
     from ..data.prepare import prepare_datasets
 
     import_builtins()
-    cfg = load_config(args.config_file or None, args.opts or [])
+    cfg = load_config(args.config_file or None, args.opts or [], freeze=False)
     prepare_datasets(cfg)  # the one step that may write data (DATASETS.SYNTHETIC.PRESET), before anything reads it
+    resolve_dataset_keys(cfg)
+    cfg.freeze()
     default_setup(cfg, args)
     return cfg
 

@@ -1,7 +1,9 @@
-"""``DefaultTrainer`` (the standard recipe built from the config), ``default_setup`` and ``create_ddp_model``.
+"""``DefaultTrainer`` (the standard recipe built from the config), ``default_setup``, ``create_ddp_model``
+and ``resolve_dataset_keys``.
 
-Build order: train loader (→ ``MODEL.HEADS.NUM_CLASSES`` / ``MODEL.NUM_ATTRIBUTES`` when 0), model,
-optimizer, DDP wrapper, LR scheduler, checkpointer, hooks. Every ``build_*`` is a classmethod a
+Config flow: load → ``resolve_dataset_keys`` (``MODEL.HEADS.NUM_CLASSES`` / ``MODEL.NUM_ATTRIBUTES``
+from the training datasets) → freeze → ``default_setup`` saves it once. Build order: train loader,
+model (norm choice), optimizer, DDP wrapper, LR scheduler, checkpointer, hooks. Every ``build_*`` is a classmethod a
 project can override. Contract functions of the other parts are imported lazily, so importing the
 engine stays light.
 """
@@ -26,7 +28,8 @@ from . import hooks as H
 from .hook_registry import build_user_hooks
 from .train_loop import SimpleTrainer
 
-__all__ = ["DefaultTrainer", "default_setup", "create_ddp_model", "import_builtins", "save_config"]
+__all__ = ["DefaultTrainer", "default_setup", "create_ddp_model", "import_builtins", "save_config",
+           "resolve_dataset_keys", "model_selection", "sync_buffers"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +42,86 @@ def import_builtins() -> None:
 
 
 def create_ddp_model(model: torch.nn.Module, **kwargs: Any) -> torch.nn.Module:
-    """DistributedDataParallel when the world size is > 1, else the model itself."""
+    """DistributedDataParallel when the world size is > 1, else the model itself. Buffers (BN running
+    statistics) are broadcast from rank 0 at every forward unless ``broadcast_buffers=False`` is given."""
     if comm.get_world_size() == 1:
         return model
     if next(model.parameters()).device.type == "cuda":
         kwargs.setdefault("device_ids", [comm.get_local_rank()])
+    kwargs.setdefault("broadcast_buffers", True)
     return DistributedDataParallel(model, **kwargs)
+
+
+def sync_buffers(model: torch.nn.Module, src: int = 0) -> None:
+    """Copy ``src``'s buffers to every rank, so evaluation and the saved state see one model (DDP
+    broadcasts buffers before each forward; the last training forward updates each rank's own)."""
+    if comm.get_world_size() == 1:
+        return
+    import torch.distributed as dist
+
+    for b in model.buffers():
+        dist.broadcast(b.data, src=src)
+
+
+def _train_records(cfg) -> tuple[list, list]:
+    """(datasets of DATASETS.NAMES, their train records): the identities the model is trained on."""
+    from ..data.datasets import build_dataset
+
+    datasets = [build_dataset(cfg, name) for name in cfg.DATASETS.NAMES]
+    return datasets, [r for ds in datasets for r in ds.train]
+
+
+def resolve_dataset_keys(cfg) -> dict:
+    """Fill ``MODEL.HEADS.NUM_CLASSES`` / ``MODEL.NUM_ATTRIBUTES`` left at 0 from the training datasets
+    (read, not loaded) and check that no DATASETS.VAL image is trained on. Call before freezing."""
+    import_builtins()
+    need_classes = cfg.MODEL.HEADS.NUM_CLASSES == 0
+    need_attrs = cfg.MODEL.NUM_ATTRIBUTES == 0
+    if not cfg.DATASETS.NAMES or not (need_classes or need_attrs or cfg.DATASETS.VAL):
+        return {}
+    datasets, records = _train_records(cfg)
+    updates: dict = {}
+    if need_classes:
+        updates["MODEL.HEADS.NUM_CLASSES"] = len({(i, r.pid) for i, ds in enumerate(datasets) for r in ds.train})
+    names = next((list(ds.attribute_names) for ds in datasets if getattr(ds, "attribute_names", None)), [])
+    if need_attrs and names:
+        updates["MODEL.NUM_ATTRIBUTES"] = len(names)
+    if cfg.DATASETS.VAL:
+        from ..data.datasets import build_dataset
+
+        trained = {os.path.abspath(r.img_path) for r in records}
+        for name in cfg.DATASETS.VAL:
+            ds = build_dataset(cfg, name)
+            shared = sum(os.path.abspath(r.img_path) in trained for r in list(ds.query) + list(ds.gallery))
+            if shared:
+                raise ValueError(f"DATASETS.VAL: {name} shares {shared} images with the training set of "
+                                 f"DATASETS.NAMES {list(cfg.DATASETS.NAMES)}; hold its identities out of training "
+                                 f"(for SYSU-MM01: DATASETS.SYSU.HOLD_OUT_VAL True).")
+    if updates:
+        if cfg.is_frozen():
+            raise ValueError(f"resolve_dataset_keys: the config is frozen but {sorted(updates)} are 0; call it "
+                             "before cfg.freeze() (cli.setup does).")
+        cfg.merge_from_list([x for kv in updates.items() for x in kv])
+        logger.info("From the training data: %s", updates)
+    return updates
+
+
+def model_selection(cfg) -> dict:
+    """How ``model_best.pth`` is chosen: ``{"data": "validation" | "test" | "none", "datasets": [...],
+    "metric": key or "" (auto), "note": text for the log and results.json}``."""
+    val, tests, metric = list(cfg.DATASETS.VAL), list(cfg.DATASETS.TESTS), cfg.TEST.METRIC
+    if metric:
+        head = metric.split("/")[0]
+        if head in val:
+            return {"data": "validation", "datasets": [head], "metric": metric, "note": f"selected on validation data ({metric})"}
+        return {"data": "test", "datasets": tests, "metric": metric,
+                "note": f"selected on test data ({metric}, asked by TEST.METRIC)"}
+    if val:
+        return {"data": "validation", "datasets": val, "metric": "", "note": f"selected on validation data {val}"}
+    if cfg.TEST.SELECT_ON_TEST:
+        return {"data": "test", "datasets": tests, "metric": "", "note": "selected on test data (TEST.SELECT_ON_TEST)"}
+    return {"data": "none", "datasets": [], "metric": "",
+            "note": "no model selection (no DATASETS.VAL): the result is the last checkpoint"}
 
 
 def _portable_imports(cfg, config_file: str | None) -> list[str]:
@@ -108,10 +185,12 @@ class DefaultTrainer(SimpleTrainer):
     def __init__(self, cfg):
         import_builtins()
         data_loader = self.build_train_loader(cfg)
-        self._resolve_dataset_keys(cfg, data_loader.dataset)
-        model = self.build_model(cfg)
+        cfg = self._resolve_dataset_keys(cfg, data_loader.dataset)
+        from ..modeling.meta_arch.build import convert_norm
+
+        model = convert_norm(self.build_model(cfg), cfg.MODEL.NORM)
         optimizer = self.build_optimizer(cfg, model)
-        ddp = create_ddp_model(model, broadcast_buffers=False)
+        ddp = create_ddp_model(model)
         super().__init__(ddp, data_loader, optimizer, amp_enabled=cfg.SOLVER.AMP.ENABLED,
                          amp_dtype=cfg.SOLVER.AMP.DTYPE, device=next(model.parameters()).device)
         self.cfg = cfg
@@ -120,10 +199,9 @@ class DefaultTrainer(SimpleTrainer):
         self.scheduler = self.build_lr_scheduler(cfg, optimizer, self.iters_per_epoch)
         self.checkpointer = ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED,
                                              trainer=weakref.proxy(self))
-        self.last_results: dict | None = None
-        self.last_flat_results: dict | None = None
-        self.last_results_iter: int | None = None
+        self._last_eval_results: dict | None = None
         self._evaluators: list | None = None
+        self.selection = model_selection(cfg)
         self.register_hooks(self.build_hooks())
 
     # ------------------------------------------------------------------ building
@@ -136,21 +214,23 @@ class DefaultTrainer(SimpleTrainer):
         return int(n)
 
     @staticmethod
-    def _resolve_dataset_keys(cfg, dataset) -> None:
+    def _resolve_dataset_keys(cfg, dataset):
+        """Counts still 0 (the caller skipped ``resolve_dataset_keys``): taken from the loader's dataset
+        into a copy of the config; the caller's config and its config.yaml are left alone."""
         updates = {}
         if cfg.MODEL.HEADS.NUM_CLASSES == 0 and getattr(dataset, "num_classes", None):
             updates["MODEL.HEADS.NUM_CLASSES"] = int(dataset.num_classes)
         if cfg.MODEL.NUM_ATTRIBUTES == 0 and getattr(dataset, "attribute_names", None):
             updates["MODEL.NUM_ATTRIBUTES"] = len(dataset.attribute_names)
         if not updates:
-            return
-        was_frozen = cfg.is_frozen()
+            return cfg
+        logger.warning("From the training loader: %s (resolve_dataset_keys(cfg) before freezing the config puts "
+                       "them into config.yaml).", updates)
+        cfg = cfg.clone()
         cfg.defrost()
         cfg.merge_from_list([x for kv in updates.items() for x in kv])
-        if was_frozen:
-            cfg.freeze()
-        logger.info("From the training data: %s", updates)
-        save_config(cfg)  # config.yaml then replays with the resolved counts
+        cfg.freeze()
+        return cfg
 
     @classmethod
     def build_train_loader(cls, cfg):
@@ -183,6 +263,7 @@ class DefaultTrainer(SimpleTrainer):
         out = self.cfg.OUTPUT_DIR
         writers = [CommonMetricPrinter(self.max_iter, self.iters_per_epoch)]
         if out:
+            os.makedirs(out, exist_ok=True)
             writers.append(JSONWriter(os.path.join(out, "metrics.json")))
             try:
                 writers.append(TensorboardWriter(out))
@@ -191,12 +272,17 @@ class DefaultTrainer(SimpleTrainer):
         return writers
 
     def build_hooks(self) -> list:
-        """Order: timer, LR, user hooks (TRAIN.HOOKS), eval, best ckpt, periodic ckpt, loss guard, writers."""
+        """Order: timer, LR, user hooks (TRAIN.HOOKS), eval, best ckpt (only when a model is selected, see
+        ``model_selection``), periodic ckpt, loss guard, writers."""
         cfg = self.cfg
         ret = [H.IterationTimer(), H.LRScheduler(self.optimizer, self.scheduler)]
         ret += build_user_hooks(cfg, self)
         ret.append(H.EvalHook(cfg.TEST.EVAL_PERIOD, self._eval_for_hook, start_epoch=cfg.TEST.EVAL_START_EPOCH))
-        ret.append(H.BestCheckpointer(self.checkpointer, cfg.TEST.METRIC))
+        sel = self.selection
+        log = logger.warning if sel["data"] == "test" else logger.info
+        log("Model selection: %s.", sel["note"])
+        if sel["data"] != "none":
+            ret.append(H.BestCheckpointer(self.checkpointer, sel["metric"], datasets=sel["datasets"]))
         ret.append(H.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD * self.iters_per_epoch,
                                           max_to_keep=cfg.SOLVER.MAX_TO_KEEP))
         if cfg.SOLVER.CHECK_FINITE_LOSS:
@@ -218,33 +304,65 @@ class DefaultTrainer(SimpleTrainer):
 
     def train(self) -> dict | None:  # type: ignore[override]
         super().train(self.start_iter, self.max_iter)
-        return self.last_results
+        sync_buffers(self.model)
+        if self.iter >= self.max_iter and comm.is_main_process():
+            self._note_model_selection()
+        return self._last_eval_results
+
+    def _note_model_selection(self) -> None:
+        """Say in every results.json of the test datasets how the model was selected."""
+        import json
+
+        best = next((h for h in self._hooks if isinstance(h, H.BestCheckpointer)), None)
+        info = {k: self.selection[k] for k in ("data", "datasets", "note")}
+        info["metric"] = best.resolved_metric if best is not None else ""
+        info["best_iter"] = best.best_iter if best is not None else None
+        info["best_metric"] = best.best_metric if best is not None else None
+        tests = set(self.cfg.DATASETS.TESTS)
+        for name, ev in self._evaluators or []:
+            path = os.path.join(getattr(ev, "output_dir", "") or "", "results.json")
+            if name not in tests or not os.path.isfile(path):
+                continue
+            with open(path) as f:
+                payload = json.load(f)
+            payload["model_selection"] = info
+            atomic_write_text(json.dumps(payload, indent=2), path)
 
     def _eval_for_hook(self, quick: bool) -> dict:
+        """Quick (periodic) evaluation: the DATASETS.VAL sets when there are any (test data stays unseen
+        while training), else DATASETS.TESTS; the final evaluation: tests then validation sets."""
         if self._evaluators is None:
             self._evaluators = self.build_evaluators(self.cfg)
+        evaluators = self._evaluators
+        val = set(self.cfg.DATASETS.VAL)
+        if quick and val:
+            evaluators = [(n, e) for n, e in evaluators if n in val]
         model = self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
-        return self.test(self.cfg, model, quick=quick, evaluators=self._evaluators)
+        sync_buffers(model)
+        self._last_eval_results = self.test(self.cfg, model, quick=quick, evaluators=evaluators)
+        return self._last_eval_results
 
     @classmethod
     def build_evaluators(cls, cfg) -> list[tuple[str, Any]]:
-        """One (dataset name, evaluator) per DATASETS.TESTS entry."""
+        """One (dataset name, evaluator) per DATASETS.TESTS entry, then per DATASETS.VAL entry. The
+        results of a single test dataset go to OUTPUT_DIR, others to OUTPUT_DIR/inference/<name>."""
         import_builtins()
         from ..data.datasets import build_dataset
         from ..evaluation import build_evaluator
 
-        names = list(cfg.DATASETS.TESTS)
+        tests, val = list(cfg.DATASETS.TESTS), [n for n in cfg.DATASETS.VAL if n not in cfg.DATASETS.TESTS]
         out = []
-        for name in names:
-            out_dir = cfg.OUTPUT_DIR if len(names) == 1 else os.path.join(cfg.OUTPUT_DIR, "inference", name)
+        for name in tests + val:
+            single = len(tests) == 1 and name in tests
+            out_dir = cfg.OUTPUT_DIR if single else os.path.join(cfg.OUTPUT_DIR, "inference", name)
             out.append((name, build_evaluator(cfg, build_dataset(cfg, name), out_dir)))
         return out
 
     @classmethod
     def test(cls, cfg, model: torch.nn.Module, quick: bool = False, evaluators: list | None = None) -> dict:
-        """Evaluate on every DATASETS.TESTS entry; merged ``{task: {metric: value}}``."""
-        from tabulate import tabulate
-
+        """Evaluate with ``evaluators`` (default: every DATASETS.TESTS and DATASETS.VAL entry); merged
+        ``{task: {metric: value}}``, the same on every rank (evaluators may return results on the main
+        process only; the main process's results are broadcast)."""
         evaluators = evaluators if evaluators is not None else cls.build_evaluators(cfg)
         results: dict = {}
         was_training = model.training
@@ -257,9 +375,4 @@ class DefaultTrainer(SimpleTrainer):
                     results[task if task not in results else f"{name}/{task}"] = metrics
         finally:
             model.train(was_training)
-        if comm.is_main_process() and results:
-            flat = H.flatten_results(results)  # evaluators log their own tables; this is the summary
-            rows = sorted((k, v) for k, v in flat.items() if k.endswith(("Rank-1", "mAP")))
-            logger.info("Evaluation summary (%s):\n%s", "quick" if quick else "full",
-                        tabulate(rows, headers=["metric", "value"], floatfmt=".2f"))
-        return results
+        return comm.broadcast(results)

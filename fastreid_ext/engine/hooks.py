@@ -18,7 +18,7 @@ from ..utils.events import EventWriter
 from .train_loop import HookBase
 
 __all__ = ["IterationTimer", "LRScheduler", "PeriodicCheckpointer", "BestCheckpointer", "EvalHook",
-           "PeriodicWriter", "NonFiniteLossGuard", "flatten_results", "first_rank1_key"]
+           "PeriodicWriter", "NonFiniteLossGuard", "flatten_results"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,6 @@ def flatten_results(results: dict, prefix: str = "") -> dict[str, float]:
         else:
             flat[key] = float(v)
     return flat
-
-
-def first_rank1_key(flat: dict[str, float]) -> str | None:
-    return next((k for k in flat if k.endswith("Rank-1")), None)
 
 
 class IterationTimer(HookBase):
@@ -116,32 +112,50 @@ class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
 
 
 class BestCheckpointer(HookBase):
-    """Saves ``model_best.pth`` when the evaluation metric improves; the best value is in the hook state,
-    so it survives ``--resume``. ``metric=""`` picks the first key ending in ``Rank-1``."""
+    """Saves ``model_best.pth`` when the evaluation metric improves, reading the latest evaluation
+    results from the event storage (``EvalHook`` puts them there). The best value is in the hook state,
+    so it survives ``--resume``. ``metric=""``: the first key ending in ``Rank-1`` whose dataset is one
+    of ``datasets`` (any when empty) and whose attribute source is not ``gt`` (ground truth leaks labels)."""
 
-    def __init__(self, checkpointer, metric: str = "", mode: str = "max", file_prefix: str = "model_best"):
+    def __init__(self, checkpointer, metric: str = "", mode: str = "max", file_prefix: str = "model_best",
+                 datasets: list[str] | tuple[str, ...] = ()):
         if mode not in ("max", "min"):
             raise ValueError(f"BestCheckpointer mode must be 'max' or 'min', got {mode!r}.")
         self.checkpointer = checkpointer
         self.metric = metric
+        self.datasets = tuple(datasets)
         self.mode = mode
         self.file_prefix = file_prefix
         self.best_metric: float | None = None
         self.best_iter: int | None = None
+        self.resolved_metric = metric
         self._seen_iter = -1
+        self._warned = False
+
+    def _auto_key(self, keys) -> str | None:
+        for k in keys:
+            parts = k.split("/")
+            if k.endswith("Rank-1") and "gt" not in parts[1:] and (not self.datasets or parts[0] in self.datasets):
+                return k
+        return None
 
     def _maybe_save(self) -> None:
-        results_iter = getattr(self.trainer, "last_results_iter", None)
-        flat = getattr(self.trainer, "last_flat_results", None)
-        if not flat or results_iter is None or results_iter == self._seen_iter:
+        latest = self.trainer.storage.latest() if self.trainer.storage is not None else {}
+        key = self.metric or self._auto_key(latest)
+        if key is None or key not in latest:
+            evals = sorted(k for k in latest if "/" in k)
+            if evals and not self._warned:
+                self._warned = True
+                wanted = self.metric or f"a Rank-1 of {list(self.datasets) or 'any dataset'} not computed with gt attributes"
+                logger.warning("BestCheckpointer: no %s in the evaluation results %s; set TEST.METRIC to one of them. "
+                               "Not saving a best checkpoint.", wanted, evals)
+            return
+        value, it = latest[key]
+        results_iter = min(it, self.trainer.max_iter - 1)  # the final evaluation is put after the loop
+        if results_iter == self._seen_iter:
             return
         self._seen_iter = results_iter
-        key = self.metric or first_rank1_key(flat)
-        if key is None or key not in flat:
-            logger.warning("BestCheckpointer: metric %r not in the evaluation results %s; TEST.METRIC must be one "
-                           "of them. Not saving a best checkpoint.", self.metric or "*Rank-1", sorted(flat))
-            return
-        value = flat[key]
+        self.resolved_metric = key
         if math.isnan(value):
             return
         better = self.best_metric is None or (value > self.best_metric if self.mode == "max" else value < self.best_metric)
@@ -180,19 +194,15 @@ class EvalHook(HookBase):
         self._start_epoch = int(start_epoch)
         self._func = eval_function
 
-    def _do_eval(self, quick: bool, iteration: int) -> None:
+    def _do_eval(self, quick: bool) -> None:
         results = self._func(quick)
         comm.synchronize()
         if not results:
             return
         if not isinstance(results, dict):
             raise TypeError(f"Evaluation must return a dict {{task: {{metric: value}}}}, got {type(results).__name__}.")
-        flat = flatten_results(results)
-        self.trainer.last_results = results
-        self.trainer.last_flat_results = flat
-        self.trainer.last_results_iter = iteration
         if self.trainer.storage is not None:
-            self.trainer.storage.put_scalars(smoothing_hint=False, **flat)
+            self.trainer.storage.put_scalars(smoothing_hint=False, **flatten_results(results))
 
     def after_step(self) -> None:
         next_iter = self.trainer.iter + 1
@@ -201,11 +211,11 @@ class EvalHook(HookBase):
             return
         epoch = next_iter // ipe - 1
         if epoch >= self._start_epoch and epoch % self._period == 0:
-            self._do_eval(quick=True, iteration=self.trainer.iter)
+            self._do_eval(quick=True)
 
     def after_train(self) -> None:
         if self.finished:
-            self._do_eval(quick=False, iteration=self.trainer.iter - 1)
+            self._do_eval(quick=False)
         self._func = None  # drop references to loaders/evaluators
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -16,13 +15,11 @@ __all__ = [
     "get_world_size",
     "get_rank",
     "get_local_rank",
-    "get_local_size",
     "is_main_process",
     "synchronize",
     "all_gather",
     "gather",
-    "shared_random_seed",
-    "reduce_dict",
+    "broadcast",
 ]
 
 
@@ -41,10 +38,6 @@ def get_rank() -> int:
 def get_local_rank() -> int:
     """Rank within the machine: from LOCAL_RANK (launch and torchrun both set it), else 0."""
     return int(os.environ.get("LOCAL_RANK", 0)) if _initialized() else 0
-
-
-def get_local_size() -> int:
-    return int(os.environ.get("LOCAL_WORLD_SIZE", get_world_size())) if _initialized() else 1
 
 
 def is_main_process() -> bool:
@@ -80,13 +73,10 @@ def gather(data: Any, dst: int = 0) -> list[Any]:
     return out if out is not None else []
 
 
-def shared_random_seed() -> int:
-    """A random int drawn on rank 0 and shared by all ranks (all ranks must call it)."""
-    seed = int(np.random.randint(2**31))
-    return all_gather(seed)[0]
-
-
-def reduce_dict(values: dict[str, float]) -> dict[str, float]:
-    """Mean of scalar metrics over ranks (each rank must pass the same keys)."""
-    gathered = all_gather(values)
-    return {k: float(np.mean([g[k] for g in gathered])) for k in values}
+def broadcast(data: Any, src: int = 0) -> Any:
+    """``src``'s picklable object on every rank (all ranks must call it; others may pass None)."""
+    if get_world_size() == 1:
+        return data
+    box = [data if get_rank() == src else None]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]

@@ -96,6 +96,7 @@ def tiny_cfg(tmp_path, **overrides):
     cfg.SOLVER.LOG_PERIOD = 1
     cfg.TEST.EVAL_PERIOD = 1
     cfg.TEST.EVAL_START_EPOCH = 1
+    cfg.TEST.SELECT_ON_TEST = True  # TinyData has no validation split; these runs exercise model_best
     cfg.DATALOADER.NUM_WORKERS = 0
     cfg.DATALOADER.IDS_PER_BATCH = 2
     cfg.DATALOADER.NUM_INSTANCES = 2

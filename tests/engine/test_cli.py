@@ -1,5 +1,6 @@
 """End-to-end runs of tools/train_net.py in subprocesses: a researcher's plugin package used only
-through IMPORTS, config.yaml replay with --eval-only, kill-and-resume exactness, a 2-process GLOO job."""
+through IMPORTS, config.yaml replay with --eval-only, kill-and-resume exactness (the 2-process GLOO jobs are
+in test_distributed.py)."""
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def _yml(tmp_path, plugin: str | None, out: str, **extra) -> str:
         "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
         "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 3, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
                    "LOG_PERIOD": 1},
-        "TEST": {"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0},
+        "TEST": {"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0, "SELECT_ON_TEST": True},
     }
     if plugin:
         cfg["IMPORTS"] = [plugin]
@@ -99,18 +100,3 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path):
     out_best = torch.load(os.path.join(out, "model_final.pth"), weights_only=True)["trainer"]["hooks"]["BestCheckpointer"]
     assert ref_best == out_best
 
-
-def test_two_process_gloo_job(tmp_path):
-    plugin = copy_plugin(tmp_path / "p")
-    out = str(tmp_path / "ddp")
-    yml = _yml(tmp_path, plugin, out, SOLVER={"MAX_EPOCH": 1}, TEST={"EVAL_PERIOD": 0},
-               DATALOADER={"NUM_WORKERS": 0})
-    p = _run(tmp_path, "--config-file", yml, "--num-gpus", 2)
-    assert "World size: 2" in p.stdout
-    assert open(os.path.join(out, "last_checkpoint")).read() == "model_final.pth"
-    # one epoch = one periodic checkpoint (the sampler splits an epoch between the 2 ranks)
-    periodic = [f for f in os.listdir(out) if f.startswith("model_0")]
-    final = torch.load(os.path.join(out, "model_final.pth"), weights_only=True)
-    assert periodic == [f"model_{final['iteration']:07d}.pth"]
-    assert os.path.isfile(os.path.join(out, "log.txt.rank1"))
-    assert not any(f.startswith("model_") and f.endswith(".pth.rank1") for f in os.listdir(out))

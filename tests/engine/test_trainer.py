@@ -6,9 +6,11 @@ import os
 
 import pytest
 import torch
+import yaml
 
 from engine_testkit import FakeLoaderTrainer, tiny_cfg
 from fastreid_ext.engine import HookBase, TrainerBase
+from fastreid_ext.engine.defaults import default_setup, resolve_dataset_keys
 from fastreid_ext.utils.env import seed_all_rng
 
 
@@ -165,14 +167,27 @@ def test_amp_bf16_on_cpu(tiny_plugin, tmp_path):
     assert all(math.isfinite(float(p.detach().sum())) for p in trainer.model.parameters())
 
 
-def test_num_classes_resolved_from_loader(tiny_plugin, tmp_path):
+def test_num_classes_resolved_in_setup_and_config_saved_once(tiny_plugin, tmp_path):
+    cfg = tiny_cfg(tmp_path, SOLVER__MAX_EPOCH=1)
+    assert resolve_dataset_keys(cfg) == {"MODEL.HEADS.NUM_CLASSES": 4}  # TinyData: 4 training ids
+    cfg.freeze()
+    default_setup(cfg, None)
+    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+    saved, mtime = open(path).read(), os.stat(path).st_mtime_ns
+    assert yaml.safe_load(saved) == yaml.safe_load(cfg.dump())  # config.yaml is the frozen config
+    trainer = FakeLoaderTrainer(cfg)
+    assert trainer.cfg is cfg and trainer.model.classifier.out_features == 4
+    assert open(path).read() == saved and os.stat(path).st_mtime_ns == mtime  # not rewritten
+
+
+def test_trainer_never_mutates_or_saves_the_callers_config(tiny_plugin, tmp_path):
     cfg = tiny_cfg(tmp_path, SOLVER__MAX_EPOCH=1)
     cfg.freeze()
-    trainer = FakeLoaderTrainer(cfg)
-    assert cfg.MODEL.HEADS.NUM_CLASSES == 4 and cfg.is_frozen()
+    trainer = FakeLoaderTrainer(cfg)  # counts left at 0: taken from the loader into a copy
+    assert cfg.MODEL.HEADS.NUM_CLASSES == 0 and cfg.is_frozen()
+    assert trainer.cfg.MODEL.HEADS.NUM_CLASSES == 4 and trainer.cfg.is_frozen()
     assert trainer.model.classifier.out_features == 4
-    saved = open(os.path.join(cfg.OUTPUT_DIR, "config.yaml")).read()
-    assert "NUM_CLASSES: 4" in saved
+    assert not os.path.exists(os.path.join(cfg.OUTPUT_DIR, "config.yaml"))
 
 
 def test_user_hooks_order_and_unknown_hook(tiny_plugin, tmp_path):

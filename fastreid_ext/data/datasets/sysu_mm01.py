@@ -17,7 +17,7 @@ from ..errors import MissingDataError
 from .bases import CrossModalDataset
 from .build import DATASET_REGISTRY
 
-__all__ = ["SYSU_MM01", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
+__all__ = ["SYSU_MM01", "SYSU_MM01_val", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
 
 VISIBLE_CAMS = (1, 2, 4, 5)
 INFRARED_CAMS = (3, 6)
@@ -77,9 +77,15 @@ class SYSU_MM01(CrossModalDataset):
     dataset_dir = "SYSU-MM01"
     cameras = SYSU_CAMERAS
     attribute_source = "sysu_attribute"
+    eval_id_file = "test_id.txt"  # the ids of query and gallery
 
     @classmethod
-    def check_layout(cls, root: str) -> None:
+    def options_from_config(cls, cfg) -> dict:
+        """``hold_out_val``: train on train_id.txt only (the official recipe trains on train + val ids)."""
+        return {"hold_out_val": bool(cfg.DATASETS.SYSU.HOLD_OUT_VAL)}
+
+    @classmethod
+    def check_layout(cls, root: str, **options) -> None:
         missing = [d for d in [f"cam{c}" for c in range(1, 7)] + ["exp"] if not os.path.isdir(os.path.join(root, d))]
         if missing:
             raise MissingDataError(
@@ -88,16 +94,18 @@ class SYSU_MM01(CrossModalDataset):
             )
 
     @classmethod
-    def list_images(cls, root: str):
+    def list_images(cls, root: str, hold_out_val: bool = False):
         exp = os.path.join(root, "exp")
-        train_files = [os.path.join(exp, f) for f in ("train_id.txt", "val_id.txt")]
-        train_ids = sorted(set(read_id_file(train_files[0]) + read_id_file(train_files[1])))
-        test_ids = sorted(set(read_id_file(os.path.join(exp, "test_id.txt"))))
+        train_files = [os.path.join(exp, f) for f in (("train_id.txt",) if hold_out_val else ("train_id.txt", "val_id.txt"))]
+        train_ids = sorted({pid for f in train_files for pid in read_id_file(f)})
+        test_ids = sorted(set(read_id_file(os.path.join(exp, cls.eval_id_file))))
         overlap = sorted(set(train_ids) & set(test_ids))
         if overlap:
             raise UserError(
-                f"{os.path.join(exp, 'test_id.txt')}: ids {overlap[:10]} ({len(overlap)} in all) are also in "
-                f"{' or '.join(train_files)}; test identities must be unseen in training."
+                f"{os.path.join(exp, cls.eval_id_file)}: ids {overlap[:10]} ({len(overlap)} in all) are also in "
+                f"{' or '.join(train_files)}; evaluation identities must be unseen in training"
+                + ("" if cls.eval_id_file == "test_id.txt" else " (for the validation split set DATASETS.SYSU.HOLD_OUT_VAL True)")
+                + "."
             )
         splits = {
             "train": cls._images(root, train_ids, VISIBLE_CAMS) + cls._images(root, train_ids, INFRARED_CAMS),
@@ -124,3 +132,16 @@ class SYSU_MM01(CrossModalDataset):
                     camid, p = parse_sysu_path(path)
                     out.append((path, p, camid, p))
         return out
+
+
+@DATASET_REGISTRY.register()
+class SYSU_MM01_val(SYSU_MM01):
+    """Validation split for model selection: query/gallery are the ids of exp/val_id.txt under the
+    test protocol; ``train`` holds train_id.txt only (train with DATASETS.SYSU.HOLD_OUT_VAL True)."""
+
+    name = "SYSU_MM01_val"
+    eval_id_file = "val_id.txt"
+
+    @classmethod
+    def options_from_config(cls, cfg) -> dict:
+        return {"hold_out_val": True}
