@@ -15,6 +15,8 @@ import sys
 from types import ModuleType
 from typing import Iterable
 
+from .errors import UserError
+
 __all__ = ["import_plugins", "imported_plugins", "PluginImportError"]
 
 # entry as written (and its resolved absolute path for path entries) -> module
@@ -22,7 +24,7 @@ _IMPORTED: dict[str, ModuleType] = {}
 _ORDER: list[str] = []
 
 
-class PluginImportError(ImportError):
+class PluginImportError(UserError, ImportError):
     """A plugin named in IMPORTS could not be imported."""
 
 
