@@ -40,10 +40,12 @@ def numpy_safe_globals() -> list:
 
 def _unreadable(path: str, key: str, err: BaseException) -> CheckpointReadError:
     size = os.path.getsize(path) if os.path.isfile(path) else -1
-    what = "is empty" if size == 0 else f"is not a complete torch checkpoint ({size} bytes; truncated or another format)"
-    detail = (str(err).splitlines() or [type(err).__name__])[0][:200]
-    return CheckpointReadError(f"{key} '{path}' {what}: {type(err).__name__}: {detail}. Expected a file written by "
-                               f"torch.save (e.g. OUTPUT_DIR/model_final.pth).")
+    expected = "expected a file written by torch.save (e.g. OUTPUT_DIR/model_final.pth)"
+    if size == 0:
+        return CheckpointReadError(f"{key} '{path}' is empty (0 bytes); {expected}.")
+    detail = " ".join(str(err).split())[:200]
+    return CheckpointReadError(f"{key} '{path}' is not a complete torch checkpoint ({size} bytes; truncated or "
+                               f"another format: {type(err).__name__}{': ' + detail if detail else ''}); {expected}.")
 
 
 def load_checkpoint_file(path: str, trusted: bool = False, key: str = "Checkpoint") -> Any:
