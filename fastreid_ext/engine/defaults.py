@@ -224,8 +224,20 @@ class DefaultTrainer(SimpleTrainer):
             self.start_iter = 0
 
     def train(self) -> dict | None:  # type: ignore[override]
+        if self.start_iter < self.max_iter:
+            self.check_before_training()
         super().train(self.start_iter, self.max_iter)
         return self.last_results
+
+    def check_before_training(self) -> None:
+        """Build the test side now and validate it (see ``preflight``), so that a typo in a test-side key or
+        a corrupt test image fails before the first iteration, not at the first evaluation."""
+        from .preflight import build_test_side, check_test_side
+
+        if self._evaluators is None:
+            self._evaluators = build_test_side(self.cfg, self.build_evaluators)
+        model = self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+        check_test_side(self.cfg, model, self._evaluators)
 
     def after_train(self) -> None:
         """A finished run writes ``model_final.pth`` before the final evaluation (the periodic
