@@ -30,7 +30,9 @@ def default_argument_parser(epilog: str | None = None) -> argparse.ArgumentParse
             "  Evaluate:   tools/train_net.py --config-file output/config.yaml --eval-only MODEL.WEIGHTS output/model_final.pth\n"
             "  2 GPUs:     tools/train_net.py --config-file cfg.yml --num-gpus 2   (on a CPU-only machine: 2 CPU\n"
             "              processes with the GLOO backend)\n"
-            "  torchrun:   torchrun --nproc-per-node 2 tools/train_net.py --config-file cfg.yml\n"),
+            "  torchrun:   torchrun --nproc-per-node 2 tools/train_net.py --config-file cfg.yml\n"
+            "A mistake in the config, data, weights or plugins ends the run with one line naming the file/key/value\n"
+            "and exit code 2; --debug (or env FASTREID_DEBUG=1) shows the full traceback instead.\n"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default="", metavar="FILE", help="path to the yml config")
     parser.add_argument("--resume", action="store_true",
