@@ -102,7 +102,8 @@ class LRScheduler(HookBase):
 
 class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
     """fvcore's PeriodicCheckpointer as a hook: ``model_{iter:07d}.pth`` every ``period`` iterations,
-    ``model_final.pth`` after a finished run (after the final evaluation, so it holds the best metric).
+    ``model_final.pth`` after a finished run (after the final evaluation, so it holds the best metric;
+    ``DefaultTrainer`` also writes it just before that evaluation, so a failing evaluation loses nothing).
 
     ``max_to_keep`` counts the periodic files on disk, so files written before a ``--resume`` are
     pruned too. The checkpointer refuses to save a model holding NaN/inf.
@@ -251,7 +252,8 @@ class PeriodicWriter(HookBase):
 
 class NonFiniteLossGuard(HookBase):
     """Stops training (before the optimizer step, so the weights and the last checkpoint stay good)
-    with an error naming the non-finite loss terms, the iteration and the last checkpoint."""
+    with an error naming the non-finite loss terms, the iteration and the last checkpoint. That one is
+    good: the checkpointer never writes (nor tags as last) a model holding NaN/inf tensors."""
 
     def __init__(self, checkpointer=None):
         self._checkpointer = checkpointer
