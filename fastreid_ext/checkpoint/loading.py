@@ -7,17 +7,25 @@ full unpickling is refused with an error naming the file and the key to set.
 """
 from __future__ import annotations
 
+import os
 import pickle
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["UntrustedCheckpointError", "load_checkpoint_file", "normalize_checkpoint", "numpy_safe_globals"]
+from ..utils.errors import UserError
+
+__all__ = ["UntrustedCheckpointError", "CheckpointReadError", "load_checkpoint_file", "normalize_checkpoint",
+           "numpy_safe_globals"]
 
 
-class UntrustedCheckpointError(pickle.UnpicklingError):
+class UntrustedCheckpointError(pickle.UnpicklingError, UserError):
     """The file needs full unpickling (arbitrary code) and was not marked trusted."""
+
+
+class CheckpointReadError(UserError):
+    """The file is missing, empty, truncated or not a torch checkpoint at all."""
 
 
 def numpy_safe_globals() -> list:
@@ -30,19 +38,40 @@ def numpy_safe_globals() -> list:
     return out
 
 
-def load_checkpoint_file(path: str, trusted: bool = False) -> Any:
-    """The unpickled object of ``path`` on cpu, under the weights_only policy above."""
-    if trusted:
-        return torch.load(path, map_location="cpu", weights_only=False)
+def _unreadable(path: str, key: str, err: BaseException) -> CheckpointReadError:
+    size = os.path.getsize(path) if os.path.isfile(path) else -1
+    expected = "expected a file written by torch.save (e.g. OUTPUT_DIR/model_final.pth)"
+    if size == 0:
+        return CheckpointReadError(f"{key} '{path}' is empty (0 bytes); {expected}.")
+    detail = " ".join(str(err).split())[:200]
+    return CheckpointReadError(f"{key} '{path}' is not a complete torch checkpoint ({size} bytes; truncated or "
+                               f"another format: {type(err).__name__}{': ' + detail if detail else ''}); {expected}.")
+
+
+def load_checkpoint_file(path: str, trusted: bool = False, key: str = "Checkpoint") -> Any:
+    """The unpickled object of ``path`` on cpu, under the weights_only policy above.
+
+    ``key`` names where the path came from (``MODEL.WEIGHTS``...) in the error for a missing, empty,
+    truncated or foreign file.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointReadError(f"{key} '{path}' does not exist.")
     try:
+        if trusted:
+            return torch.load(path, map_location="cpu", weights_only=False)
         with torch.serialization.safe_globals(numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UntrustedCheckpointError(
-            f"Checkpoint '{path}' cannot be loaded with torch.load(weights_only=True): it holds objects "
-            f"beyond tensors, containers and numpy arrays ({str(e).splitlines()[0][:300]}). If you trust "
-            f"this file, set MODEL.WEIGHTS_TRUSTED True (full unpickling can run arbitrary code)."
-        ) from None
+        why = next((ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln), None)
+        if not trusted and why:
+            raise UntrustedCheckpointError(
+                f"Checkpoint '{path}' cannot be loaded with torch.load(weights_only=True): it holds objects "
+                f"beyond tensors, containers and numpy arrays ({why[:300]}). If you trust "
+                f"this file, set MODEL.WEIGHTS_TRUSTED True (full unpickling can run arbitrary code)."
+            ) from None
+        raise _unreadable(path, key, e) from None
+    except (EOFError, KeyError, RuntimeError, ValueError, UnicodeDecodeError) as e:
+        raise _unreadable(path, key, e) from None
 
 
 def _is_state_dict(obj: Any) -> bool:
@@ -62,7 +91,7 @@ def normalize_checkpoint(obj: Any, path: str) -> dict[str, Any]:
     if _is_state_dict(obj):
         return {"model": dict(obj), "__format__": "raw_state_dict"}
     what = f"dict with keys {sorted(map(str, obj))[:10]}" if isinstance(obj, dict) else type(obj).__name__
-    raise ValueError(
+    raise UserError(
         f"Checkpoint '{path}' has an unknown layout ({what}); expected a dict with 'model' (this toolkit), "
         f"'net' (official PAENet .t file), 'state_dict', or a raw name → tensor state dict."
     )

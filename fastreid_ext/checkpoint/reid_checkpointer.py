@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import re
+import secrets
 from typing import Any
 
 import torch
@@ -17,20 +18,33 @@ from fvcore.common.checkpoint import Checkpointer, _IncompatibleKeys, _strip_pre
 
 from ..utils import comm
 from ..utils.file_io import PathManager
+from ..utils.errors import UserError
+from .loading import CheckpointReadError, load_checkpoint_file, normalize_checkpoint
 from .agw_community import is_agw_state_dict
-from .loading import load_checkpoint_file, normalize_checkpoint
 
-__all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "atomic_torch_save", "atomic_write_text"]
+__all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "NonFiniteCheckpointError", "atomic_torch_save",
+           "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files"]
 
 
-class EvalOnlyWeightsError(RuntimeError):
+class EvalOnlyWeightsError(UserError, RuntimeError):
     """Weights for evaluation are missing, or retrieval parameters are missing / mis-shaped."""
 
 
+class NonFiniteCheckpointError(FloatingPointError):
+    """The model holds NaN/inf (diverged training): nothing was written, the last checkpoint stays the good one."""
+
+
+_TMP_RE = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}\.tmp$")
+
+
 def _atomic_replace(path: str, write_fn) -> None:
-    """Write through ``write_fn(file)`` into a temp file beside ``path``, fsync, then ``os.replace``."""
+    """Write through ``write_fn(file)`` into a temp file beside ``path``, fsync, then ``os.replace``.
+
+    The temp file is created with mode 0o666 so the result honours the umask like any other file.
+    """
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=d)
+    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             write_fn(f)
@@ -41,6 +55,42 @@ def _atomic_replace(path: str, write_fn) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: str) -> list[str]:
+    """Delete the temp files that a killed save left in ``folder`` (their writer process is gone)."""
+    removed = []
+    if not folder or not os.path.isdir(folder):
+        return removed
+    for name in sorted(os.listdir(folder)):
+        m = _TMP_RE.match(name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            path = os.path.join(folder, name)
+            try:
+                os.remove(path)
+                removed.append(path)
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def non_finite_tensors(state: dict[str, Any]) -> list[str]:
+    """Names of the floating-point tensors of ``state`` holding NaN or inf (one device sync)."""
+    items = [(k, v) for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel()]
+    if not items:
+        return []
+    flags = torch.stack([torch.isfinite(v).all() for _, v in items]).cpu()
+    return [k for (k, _), ok in zip(items, flags.tolist()) if not ok]
 
 
 def atomic_torch_save(obj: Any, path: str) -> None:
@@ -59,12 +109,23 @@ class ReidCheckpointer(Checkpointer):
         self.path_manager = PathManager
         self.trusted = trusted
         self.logger = logging.getLogger(__name__)
+        self._source = "MODEL.WEIGHTS"  # names the config key / option of the file being loaded, for errors
+        if self.save_to_disk:
+            for path in remove_stale_temp_files(self.save_dir):
+                self.logger.warning("Removed %s, left by a save that was killed while writing.", path)
 
     # ------------------------------------------------------------------ saving
     def save(self, name: str, **kwargs: Any) -> None:
         if not self.save_dir or not self.save_to_disk:
             return
         data = {"model": self.model.state_dict()}
+        bad = non_finite_tensors(data["model"])
+        if bad:
+            last = self.get_checkpoint_file() if self.has_checkpoint() else ""
+            raise NonFiniteCheckpointError(
+                f"Not saving {name}.pth: the model holds NaN/inf in {len(bad)} tensors ({', '.join(bad[:5])}"
+                f"{', ...' if len(bad) > 5 else ''}), so training diverged. Last good checkpoint: "
+                f"{last or 'none written yet'}. Lower SOLVER.BASE_LR or check the data.")
         for key, obj in self.checkpointables.items():
             data[key] = obj.state_dict()
         data.update(kwargs)
@@ -80,9 +141,22 @@ class ReidCheckpointer(Checkpointer):
             atomic_write_text(last_filename_basename, os.path.join(self.save_dir, "last_checkpoint"))
 
     # ----------------------------------------------------------------- loading
+    def resume_or_load(self, path: str, *, resume: bool = True) -> dict[str, Any]:
+        self._source = "--resume checkpoint (OUTPUT_DIR/last_checkpoint)" if resume and self.has_checkpoint() \
+            else "MODEL.WEIGHTS"
+        try:
+            return super().resume_or_load(path, resume=resume)
+        finally:
+            self._source = "MODEL.WEIGHTS"
+
+    def load(self, path: str, checkpointables: list[str] | None = None) -> dict[str, Any]:
+        if path and "://" not in path and not os.path.isfile(path):
+            raise CheckpointReadError(f"{self._source} '{path}' does not exist.")
+        return super().load(path, checkpointables)
+
     def _load_file(self, f: str) -> dict[str, Any]:
-        self._source = f
-        ckpt = normalize_checkpoint(load_checkpoint_file(f, trusted=self.trusted), f)
+        self._file = f
+        ckpt = normalize_checkpoint(load_checkpoint_file(f, trusted=self.trusted, key=self._source), f)
         fmt = ckpt.pop("__format__", None)
         if fmt:
             self.logger.info("Loaded %s as %s", f, fmt)
@@ -97,7 +171,7 @@ class ReidCheckpointer(Checkpointer):
             sd = remap(sd)
         if is_agw_state_dict(sd):  # the model did not claim the community AGW names
             raise ValueError(
-                f"'{getattr(self, '_source', 'the checkpoint')}' is a community AGW checkpoint (embed_net with "
+                f"'{getattr(self, '_file', 'the checkpoint')}' is a community AGW checkpoint (embed_net with "
                 f"non-local blocks, keys NL_*), but the model is {type(self.model).__name__}; expected "
                 f"MODEL.META_ARCHITECTURE: AGWBaseline with MODEL.BACKBONE.NAME: NonLocalTwoStreamResNet.")
         checkpoint["model"] = sd

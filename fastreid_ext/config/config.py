@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 import yaml
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
 
+from ..utils.errors import UserKeyError
 from ..utils.plugins import import_plugins, resolve_plugin_entries
 
 __all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports"]
@@ -21,19 +22,54 @@ BASE_KEY = "_BASE_"
 _KEY_ADDERS: dict[str, Callable[["CfgNode"], None]] = {}
 
 
-class ConfigError(KeyError):
+class ConfigError(UserKeyError):
     """A config file or command-line override does not fit the known keys or their types."""
 
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
-        return str(self.args[0])
+
+def _base_path(base: str, referencing_file: str) -> str:
+    """Where fvcore looks for a ``_BASE_`` entry: relative to the file that names it."""
+    base = os.path.expanduser(base)
+    return base if base.startswith(("/", "https://", "http://")) else os.path.join(os.path.dirname(referencing_file), base)
+
+
+def _read_mapping(filename: str) -> dict:
+    """The raw yaml of one config file, refused unless it is a non-empty mapping with existing bases."""
+    if not os.path.isfile(filename):
+        raise ConfigError(f"Config file '{filename}' does not exist.")
+    try:
+        with open(filename) as f:
+            raw = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"Config file '{filename}' is not valid YAML: {' '.join(str(e).split())}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"Config file '{filename}' cannot be read: {e}") from None
+    if raw is None:
+        raise ConfigError(f"Config file '{filename}' is empty; expected a mapping of KEY: value entries.")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Config file '{filename}' holds a {type(raw).__name__}; expected a mapping of KEY: value "
+                          f"entries (e.g. 'MODEL: {{META_ARCHITECTURE: PAENet}}').")
+    bases = raw.get(BASE_KEY, [])
+    for base in [bases] if isinstance(bases, str) else bases if isinstance(bases, list) else [None]:
+        if not isinstance(base, str):
+            raise ConfigError(f"_BASE_ in '{filename}' is {bases!r}; expected a file path or a list of paths.")
+        path = _base_path(base, filename)
+        if not path.startswith(("https://", "http://")) and not os.path.isfile(path):
+            raise ConfigError(f"_BASE_ '{base}' named in '{filename}' does not exist (looked for '{path}').")
+    return raw
 
 
 class CfgNode(_FvcoreCfgNode):
     """fvcore CfgNode whose merge errors name the offending key and file."""
 
+    @classmethod
+    def load_yaml_with_base(cls, filename: str, allow_unsafe: bool = False) -> dict:
+        _read_mapping(filename)  # each file of the _BASE_ chain passes through here
+        try:
+            return super().load_yaml_with_base(filename, allow_unsafe=allow_unsafe)
+        except AssertionError as e:  # "Cannot inherit key ... from base"
+            raise ConfigError(f"Config file '{filename}': {e}") from None
+
     def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
-        if not os.path.isfile(cfg_filename):
-            raise ConfigError(f"Config file '{cfg_filename}' does not exist.")
         loaded = self.load_yaml_with_base(cfg_filename, allow_unsafe=allow_unsafe)
         try:
             self.merge_from_other_cfg(type(self)(loaded))
@@ -89,8 +125,7 @@ def _files_defining(filename: str, key: str) -> list[str]:
         return found
     bases = raw.get(BASE_KEY, [])
     for base in [bases] if isinstance(bases, str) else bases:
-        base_path = base if os.path.isabs(base) else os.path.join(os.path.dirname(filename), base)
-        found += _files_defining(os.path.expanduser(base_path), key)
+        found += _files_defining(_base_path(base, filename), key)
     node: Any = raw
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -122,8 +157,6 @@ def read_imports(config_file: str | None, opts: Sequence[Any] = ()) -> list[str]
     """First pass: the IMPORTS of a config file (its _BASE_ chain included) and of the overrides."""
     entries: list[str] = []
     if config_file:
-        if not os.path.isfile(config_file):
-            raise ConfigError(f"Config file '{config_file}' does not exist.")
         raw = CfgNode.load_yaml_with_base(config_file)
         entries += _as_list(raw.get("IMPORTS", []), config_file)
     opts = list(opts)

@@ -1,10 +1,24 @@
-"""Command line: ``default_argument_parser``, ``setup(args)`` (runs inside every worker) and ``main(args)``."""
+"""Command line: ``default_argument_parser``, ``setup(args)`` (runs inside every worker) and ``main(args)``.
+
+``run_cli`` is the top-level handler: a :class:`~fastreid_ext.utils.errors.UserError` (bad config,
+data, attributes, weights, plugin) ends the run with one line on stderr and exit code 2, also when it
+happens inside a spawned worker; ``--debug`` or ``FASTREID_DEBUG=1`` shows the full traceback instead.
+"""
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
+import os
+import shutil
+import sys
+import tempfile
 
-__all__ = ["default_argument_parser", "setup", "main", "run_cli"]
+from ..utils.errors import UserError, one_line
+
+__all__ = ["default_argument_parser", "parse_args", "setup", "main", "run_cli", "USER_ERROR_EXIT_CODE"]
+
+USER_ERROR_EXIT_CODE = 2  # as argparse uses for a bad command line
 
 
 def default_argument_parser(epilog: str | None = None) -> argparse.ArgumentParser:
@@ -16,7 +30,9 @@ def default_argument_parser(epilog: str | None = None) -> argparse.ArgumentParse
             "  Evaluate:   tools/train_net.py --config-file output/config.yaml --eval-only MODEL.WEIGHTS output/model_final.pth\n"
             "  2 GPUs:     tools/train_net.py --config-file cfg.yml --num-gpus 2   (on a CPU-only machine: 2 CPU\n"
             "              processes with the GLOO backend)\n"
-            "  torchrun:   torchrun --nproc-per-node 2 tools/train_net.py --config-file cfg.yml\n"),
+            "  torchrun:   torchrun --nproc-per-node 2 tools/train_net.py --config-file cfg.yml\n"
+            "A mistake in the config, data, weights or plugins ends the run with one line naming the file/key/value\n"
+            "and exit code 2; --debug (or env FASTREID_DEBUG=1) shows the full traceback instead.\n"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config-file", default="", metavar="FILE", help="path to the yml config")
     parser.add_argument("--resume", action="store_true",
@@ -28,9 +44,44 @@ def default_argument_parser(epilog: str | None = None) -> argparse.ArgumentParse
     parser.add_argument("--machine-rank", type=int, default=0, help="the rank of this machine")
     parser.add_argument("--dist-url", default="auto",
                         help="init URL of the process group; 'auto' picks a free local port (single machine)")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of configuration/data errors (also: env FASTREID_DEBUG=1)")
     parser.add_argument("opts", default=None, nargs=argparse.REMAINDER,
                         help="config overrides as KEY VALUE pairs, e.g. SOLVER.BASE_LR 0.01")
     return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """``parser.parse_args`` that also accepts options written after the ``KEY VALUE`` overrides.
+
+    argparse's REMAINDER would otherwise swallow e.g. a trailing ``--eval-only`` as a config key.
+    A token at a key position that starts with ``-`` but is no option of the parser is refused.
+    """
+    args = parser.parse_args(argv)
+    opts = list(args.opts or [])
+    if opts[:1] == ["--"]:
+        opts = opts[1:]
+    known = parser._option_string_actions
+    moved: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(opts):
+        tok = str(opts[i])
+        name = tok.split("=", 1)[0]
+        if len(rest) % 2 == 0 and tok.startswith("-") and name in known:
+            takes_value = known[name].nargs != 0 and "=" not in tok
+            moved += opts[i:i + 1 + int(takes_value)]
+            i += 1 + int(takes_value)
+            continue
+        if len(rest) % 2 == 0 and tok.startswith("--"):
+            parser.error(f"unknown option '{tok}' among the KEY VALUE overrides {opts}; options are "
+                         f"{sorted(k for k in known if k.startswith('--'))}")
+        rest.append(tok)
+        i += 1
+    if moved:
+        parser.parse_args(moved, namespace=args)
+    args.opts = rest
+    return args
 
 
 def setup(args):
@@ -80,10 +131,59 @@ def _log_final_table(results) -> None:
     logging.getLogger(__name__).info("Final results (mean ± std over trials, percent):\n%s", summary_table(results))
 
 
+def _debug(args) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("FASTREID_DEBUG", "") not in ("", "0")
+
+
+def _line(err: UserError) -> str:
+    return f"{type(err).__name__}: {one_line(err)}"
+
+
+def _report(err: UserError) -> None:
+    print(f"error: {_line(err)}", file=sys.stderr, flush=True)
+
+
+def main_reporting_user_errors(args, report_dir: str | None = None, parent_pid: int | None = None):
+    """``main(args)``; a UserError becomes one line + exit code 2. In a spawned worker the line goes to
+    ``report_dir`` and the parent prints it once (all ranks usually fail alike)."""
+    try:
+        return main(args)
+    except UserError as e:
+        if _debug(args):
+            raise
+        if report_dir and os.getpid() != parent_pid:
+            from ..utils import comm
+
+            with open(os.path.join(report_dir, f"rank{comm.get_rank():05d}.txt"), "w") as f:
+                f.write(_line(e))
+        else:
+            _report(e)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+
+
 def run_cli(argv=None) -> None:
     """Parse ``argv`` and launch ``main`` (what ``tools/train_net.py`` does)."""
+    from torch.multiprocessing import ProcessExitedException
+
     from .launch import launch
 
-    args = default_argument_parser().parse_args(argv)
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    args = parse_args(default_argument_parser(), argv)
+    report_dir = tempfile.mkdtemp(prefix="fastreid_ext_errors_")
+    try:
+        launch(main_reporting_user_errors, args.num_gpus, num_machines=args.num_machines,
+               machine_rank=args.machine_rank, dist_url=args.dist_url, args=(args, report_dir, os.getpid()))
+    except UserError as e:  # raised by launch itself (e.g. --num-gpus larger than the devices)
+        if _debug(args):
+            raise
+        _report(e)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+    except ProcessExitedException as e:
+        reports = sorted(glob.glob(os.path.join(report_dir, "rank*.txt")))
+        if e.exit_code != USER_ERROR_EXIT_CODE or not reports:
+            raise
+        with open(reports[0]) as f:
+            rank = int(os.path.basename(reports[0])[4:9])
+            print(f"error (rank {rank}): {f.read()}", file=sys.stderr, flush=True)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)

@@ -295,14 +295,19 @@ class DefaultTrainer(SimpleTrainer):
     def resume_or_load(self, resume: bool = True) -> None:
         """``resume`` and a ``last_checkpoint`` in OUTPUT_DIR: continue that run (iteration, optimizer,
         scheduler, hooks, scaler, RNG). Otherwise load only the model weights of MODEL.WEIGHTS (if set)."""
-        self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
-        if resume and self.checkpointer.has_checkpoint():
-            self.start_iter = self.iter + 1
+        resuming = resume and self.checkpointer.has_checkpoint()
+        extra = self.checkpointer.resume_or_load(self.cfg.MODEL.WEIGHTS, resume=resume)
+        if resuming:
+            # "iteration" is the last finished iteration (model_final: max_iter - 1); the trainer's
+            # own counter is one past it in a final checkpoint, so it must not be used here
+            self.start_iter = int(extra.get("iteration", self.iter)) + 1
             logger.info("Resuming at iteration %d (epoch %d)", self.start_iter, self.start_iter // self.iters_per_epoch)
         else:
             self.start_iter = 0
 
     def train(self) -> dict | None:  # type: ignore[override]
+        if self.start_iter < self.max_iter:
+            self.check_before_training()
         super().train(self.start_iter, self.max_iter)
         sync_buffers(self.model)
         if self.iter >= self.max_iter and comm.is_main_process():
@@ -327,6 +332,32 @@ class DefaultTrainer(SimpleTrainer):
                 payload = json.load(f)
             payload["model_selection"] = info
             atomic_write_text(json.dumps(payload, indent=2), path)
+
+    def check_before_training(self) -> None:
+        """Build the test side now and validate it (see ``preflight``), so that a typo in a test-side key or
+        a corrupt test image fails before the first iteration, not at the first evaluation."""
+        from .preflight import build_test_side, check_test_side
+
+        if self._evaluators is None:
+            self._evaluators = build_test_side(self.cfg, self.build_evaluators)
+        model = self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
+        check_test_side(self.cfg, model, self._evaluators)
+
+    def after_train(self) -> None:
+        """A finished run writes ``model_final.pth`` before the final evaluation (the periodic
+        checkpointer writes it again afterwards, with the final best metric), so an evaluation that
+        fails loses no training; its error then says how to re-run only the evaluation."""
+        if self.iter < self.max_iter:
+            return super().after_train()
+        self.checkpointer.save("model_final", iteration=self.iter - 1)
+        try:
+            super().after_train()
+        except Exception as e:
+            out = self.cfg.OUTPUT_DIR
+            e.add_note(f"Training finished and {os.path.join(out, 'model_final.pth')} is saved; to re-run only the "
+                       f"evaluation: tools/train_net.py --config-file {os.path.join(out, 'config.yaml')} --eval-only "
+                       f"MODEL.WEIGHTS {os.path.join(out, 'model_final.pth')}")
+            raise
 
     def _eval_for_hook(self, quick: bool) -> dict:
         """Quick (periodic) evaluation: the DATASETS.VAL sets when there are any (test data stays unseen

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import re
 import time
 from typing import Any, Callable
 
@@ -96,11 +98,31 @@ class LRScheduler(HookBase):
 
 class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
     """fvcore's PeriodicCheckpointer as a hook: ``model_{iter:07d}.pth`` every ``period`` iterations,
-    ``model_final.pth`` after a finished run (after the final evaluation, so it holds the best metric)."""
+    ``model_final.pth`` after a finished run (after the final evaluation, so it holds the best metric;
+    ``DefaultTrainer`` also writes it just before that evaluation, so a failing evaluation loses nothing).
+
+    ``max_to_keep`` counts the periodic files on disk, so files written before a ``--resume`` are
+    pruned too. The checkpointer refuses to save a model holding NaN/inf.
+    """
 
     def __init__(self, checkpointer, period: int, max_to_keep: int | None = None, file_prefix: str = "model"):
         super().__init__(checkpointer, period, max_iter=None, max_to_keep=max_to_keep or None,
                          file_prefix=file_prefix)
+        self._pattern = re.compile(rf"^{re.escape(file_prefix)}_(\d{{7}})\.pth$")
+
+    def step(self, iteration: int, **kwargs: Any) -> None:
+        iteration = int(iteration)
+        if (iteration + 1) % self.period:
+            return
+        self.checkpointer.save(f"{self.file_prefix}_{iteration:07d}", iteration=iteration, **kwargs)
+        if self.max_to_keep is not None:
+            self._prune()
+
+    def _prune(self) -> None:
+        folder = self.checkpointer.save_dir
+        found = sorted((int(m.group(1)), name) for name in os.listdir(folder) if (m := self._pattern.match(name)))
+        for _, name in found[:-self.max_to_keep]:
+            os.remove(os.path.join(folder, name))
 
     def after_step(self) -> None:
         if self.period > 0 and self.checkpointer.save_to_disk:  # main process only (also prunes files)
@@ -240,7 +262,8 @@ class PeriodicWriter(HookBase):
 
 class NonFiniteLossGuard(HookBase):
     """Stops training (before the optimizer step, so the weights and the last checkpoint stay good)
-    with an error naming the non-finite loss terms, the iteration and the last checkpoint."""
+    with an error naming the non-finite loss terms, the iteration and the last checkpoint. That one is
+    good: the checkpointer never writes (nor tags as last) a model holding NaN/inf tensors."""
 
     def __init__(self, checkpointer=None):
         self._checkpointer = checkpointer

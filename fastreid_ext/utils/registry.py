@@ -12,6 +12,8 @@ from typing import Any
 
 from fvcore.common.registry import Registry as _FvcoreRegistry
 
+from .errors import UserKeyError
+
 __all__ = ["Registry"]
 
 
@@ -38,7 +40,7 @@ class Registry(_FvcoreRegistry):
             from .plugins import imported_plugins  # local: plugins imports nothing from here
 
             plugins = imported_plugins()
-            raise KeyError(
+            raise UserKeyError(
                 f"No object named '{name}' found in the '{self._name}' registry. "
                 f"Registered names: {sorted(self._obj_map) or 'none'}. "
                 f"Plugins imported: {plugins or 'none'}. If '{name}' is defined in your own "

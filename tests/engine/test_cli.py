@@ -56,8 +56,9 @@ def test_plugin_package_through_imports_and_eval_only_replay(tmp_path):
     # not importable by name: only IMPORTS (a path) brings it in
     p = subprocess.run([sys.executable, "-c", "import tinyreid"], cwd=tmp_path, capture_output=True, text=True)
     assert p.returncode != 0 and "No module named 'tinyreid'" in p.stderr
-    no_imports = _run(tmp_path, "--config-file", _yml(tmp_path, None, out), expect_rc=1)
+    no_imports = _run(tmp_path, "--config-file", _yml(tmp_path, None, out), expect_rc=2)  # a user error: one line
     assert "No object named 'TinyData'" in no_imports.stderr and "IMPORTS" in no_imports.stderr
+    assert "Traceback" not in no_imports.stderr
 
     _run(tmp_path, "--config-file", _yml(tmp_path, plugin, out), "TRAIN.HOOKS", '["StepCounter"]')
     assert os.path.isfile(os.path.join(out, "model_final.pth"))
@@ -73,8 +74,9 @@ def test_plugin_package_through_imports_and_eval_only_replay(tmp_path):
          "MODEL.WEIGHTS", os.path.join(out, "model_final.pth"), "OUTPUT_DIR", ev)
     assert os.path.isfile(os.path.join(ev, "results.json"))
     refused = _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
-                   "MODEL.WEIGHTS", str(tmp_path / "missing.pth"), "OUTPUT_DIR", ev, expect_rc=1)
+                   "MODEL.WEIGHTS", str(tmp_path / "missing.pth"), "OUTPUT_DIR", ev, expect_rc=2)
     assert "EvalOnlyWeightsError" in refused.stderr and "missing.pth" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_kill_and_resume_matches_uninterrupted_run(tmp_path):

@@ -18,6 +18,9 @@ import torch
 from torch import nn
 from torchvision import models
 
+from ...checkpoint.loading import load_checkpoint_file
+from ...utils.errors import UserError, UserFileNotFoundError
+
 __all__ = ["load_pretrained", "read_state_dict", "map_to_two_stream"]
 
 logger = logging.getLogger(__name__)
@@ -27,13 +30,13 @@ _OFFICIAL = {"visible_module.visible.": "visible", "thermal_module.thermal.": "i
 
 def read_state_dict(path: str) -> dict[str, torch.Tensor]:
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"MODEL.BACKBONE.PRETRAIN_PATH '{path}' does not exist.")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+        raise UserFileNotFoundError(f"MODEL.BACKBONE.PRETRAIN_PATH '{path}' does not exist.")
+    obj = load_checkpoint_file(path, key="MODEL.BACKBONE.PRETRAIN_PATH")
     for key in ("state_dict", "model", "net"):
         if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
             obj = obj[key]
     if not isinstance(obj, dict):
-        raise ValueError(f"MODEL.BACKBONE.PRETRAIN_PATH '{path}' holds a {type(obj).__name__}; expected a state dict.")
+        raise UserError(f"MODEL.BACKBONE.PRETRAIN_PATH '{path}' holds a {type(obj).__name__}; expected a state dict.")
     return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in obj.items()}
 
 
