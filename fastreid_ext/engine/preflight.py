@@ -33,8 +33,8 @@ def build_test_side(cfg, build_evaluators: Callable[[Any], list]) -> list:
     """The (name, evaluator) pairs, built now: unknown evaluators/datasets and missing test folders fail here."""
     try:
         return build_evaluators(cfg)
-    except UserError:
-        raise
+    except UserError as e:  # already names its file or key: add which setting asked for it
+        raise type(e)(f"DATASETS.TESTS {list(cfg.DATASETS.TESTS)}: {e}") from e
     except (OSError, KeyError, ValueError) as e:
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
         raise UserError(f"DATASETS.TESTS {list(cfg.DATASETS.TESTS)} (TEST.EVALUATOR '{cfg.TEST.EVALUATOR}'): the test "
