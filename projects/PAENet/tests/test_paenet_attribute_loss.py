@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from paenet.modeling.attribute_loss import masked_attribute_bce
+from paenet.attribute_recognition import masked_attribute_bce
 
 
 def test_masked_bce_matches_mean_over_known_entries():

@@ -1,9 +1,9 @@
 """PAE building blocks against their defining formulas (sizes chosen to be unlike 2048 / 8 / 18×9)."""
 import torch
 
-from paenet.modeling.channel_cross_attention import ChannelTokenCrossAttention
-from paenet.modeling.spatial_attention import AttributeSpatialAttention
-from paenet.modeling.switch_norm import SwitchNorm1d
+from paenet.reference_variant import ChannelTokenCrossAttention
+from paenet.paper_variant import AttributeSpatialAttention
+from paenet.reference_variant import SwitchNorm1d
 
 
 def test_channel_token_attention_matches_materialised_formula():
