@@ -148,7 +148,7 @@ def test_training_step_equals_the_official_computation(make_cfg, official_checkp
     ref_grads = {k: (g if g is not None else torch.zeros_like(leaves[k])) for k, g in ref_grads.items()}
     mapped, _ = official_to_paenet(ref_grads, N_ATTR)
 
-    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-6), (float(ours), float(reference))
+    assert torch.allclose(ours, reference, rtol=1e-5, atol=1e-6), (ours.item(), reference.item())
     assert set(params) <= set(mapped), sorted(set(params) - set(mapped))
     worst = ("", 0.0)
     for name, g in our_grads.items():
@@ -158,4 +158,4 @@ def test_training_step_equals_the_official_computation(make_cfg, official_checkp
         if ref.norm() > 1e-8 and err > worst[1]:
             worst = (name, err)
         assert err <= 1e-4 or float((g - ref).abs().max()) <= 1e-7, f"{name}: relative gradient error {err:.3g}"
-    print(f"loss {float(ours):.6f} vs {float(reference):.6f}; per-identity MMD² {mmd_values}; worst gradient {worst}")
+    print(f"loss {ours.item():.6f} vs {reference.item():.6f}; per-identity MMD² {mmd_values}; worst gradient {worst}")
