@@ -5,8 +5,8 @@ matrix materialised (softmax and dropout copies), Embedding-II's conv1/conv2 run
 to the map size, the n identical region copies stacked and averaged, the dead ``Attrfea`` path
 (BN1d(n·C) → Linear(n·C → C) → BN1d(C), fed with the n pooled copies) and the never-called
 classifier kept as parameters, so the optimizer updates them as officially. The dead paths are
-modelled from spec §7.2 (their inputs are not fully specified there), so the replica is a cost
-model, not a second golden implementation: its live outputs equal the reference variant's.
+modelled from the description of the dead code in docs/protocols.md (their inputs are not fully
+specified there), so the replica is a cost model, not a second golden implementation: its live outputs equal the reference variant's.
 """
 from __future__ import annotations
 

@@ -2,4 +2,4 @@
 
 Importing this package registers the PAENet meta-architecture and its config keys.
 """
-from . import config, modeling  # noqa: F401  (registration)
+from . import config, meta_arch  # noqa: F401  (registration)

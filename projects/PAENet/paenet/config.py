@@ -11,14 +11,15 @@ __all__ = ["add_paenet_config"]
 def add_paenet_config(cfg: CN) -> None:
     _C = cfg
     _C.PAENET = CN()
-    # The meta-architecture PAE and AAL attach to (any registered one exposing the
-    # CrossModalBaseline interface: extract/pool/classifier/losses/preprocess/feat_dim).
+    # The meta-architecture PAE and AAL attach to: any registered one with the PAENetBase members
+    # (projects/PAENet/README.md); PAENet adds its terms to the base's own losses.
     _C.PAENET.BASE_ARCHITECTURE = "CrossModalBaseline"
-    # "reference": what the official model_mine.py computes (spec §7.1, loads official checkpoints);
-    # "paper": the method as the paper describes it (projects/PAENet/README.md).
+    # "reference": what the official model_mine.py computes (loads official checkpoints);
+    # "paper": the method as the paper's equations describe it (projects/PAENet/README.md).
     _C.PAENET.VARIANT = "reference"
 
     _C.PAENET.PAE = CN()
+    # False = every embedding off: no attribute input anywhere, the gates are a function of the image.
     _C.PAENET.PAE.ENABLED = True
     _C.PAENET.PAE.EMBEDDING_I = True
     # Reference variant: Embedding-II is the identity (as officially), so this switch changes nothing there.
@@ -26,14 +27,28 @@ def add_paenet_config(cfg: CN) -> None:
     _C.PAENET.PAE.EMBEDDING_III = True
 
     _C.PAENET.AAL = CN()
+    # False: no attribute heads and no L_atr; the identity feature (Eq. 10) is unchanged (= λ = 0
+    # without the untrained heads).
     _C.PAENET.AAL.ENABLED = True
     _C.PAENET.AAL.LOSS_WEIGHT = 1.0  # λ
+    # "mean" over the known entries (official code) | "sum" (the paper's Eq. 9 sums over the batch).
+    _C.PAENET.AAL.LOSS_REDUCTION = "mean"
+
+    # Label-free path: an attribute recognizer on the pooled image feature (no attribute input),
+    # trained with the masked attribute BCE; test source "predicted" feeds its output to PAE.
+    _C.PAENET.RECOGNIZER = CN()
+    _C.PAENET.RECOGNIZER.ENABLED = False
+    _C.PAENET.RECOGNIZER.LOSS_WEIGHT = 1.0
+    # What PAE is fed in training: gt | predicted (the recognizer's, detached) | mix (per sample,
+    # predicted with probability TRAIN_PREDICTED_PROB). predicted/mix need the recognizer.
+    _C.PAENET.TRAIN_ATTRIBUTE_INPUT = "gt"
+    _C.PAENET.TRAIN_PREDICTED_PROB = 0.5
 
     # Attribute source when a batch has no "attribute_source" (the evaluator sets it per
     # TEST.ATTRIBUTE_SOURCES entry): gt | predicted | zeros.
     _C.PAENET.DEFAULT_ATTRIBUTE_SOURCE = "gt"
-    # "predicted": a first pass with all-zero attributes gives the probabilities p; the second pass
-    # is fed (p > THRESHOLD) ("threshold", binary like the training inputs) or p ("probability").
+    # How predicted probabilities p are fed to PAE: (p > THRESHOLD) ("threshold", binary like the
+    # annotations) or p ("probability").
     _C.PAENET.PREDICTED_ATTRIBUTES = "threshold"
     _C.PAENET.PREDICTED_THRESHOLD = 0.5
 
@@ -43,5 +58,8 @@ def add_paenet_config(cfg: CN) -> None:
     _C.PAENET.PAPER.FFN_RATIO = 1.0  # Embedding-I FFN hidden width / C
     _C.PAENET.PAPER.SPATIAL_REDUCTION = 4  # Embedding-II conv width C / r
     _C.PAENET.PAPER.GATE_REDUCTION = 16  # Embedding-III gate bottleneck C / r
-    _C.PAENET.PAPER.AAL_REDUCTION = 16  # W1 bottleneck C / r
+    # Eq. 8's W1: "literal" (σ of the concatenated f_i, no parameters, times n copies of f) |
+    # "learned" (σ(MLP(BN(concat f_i))), bottleneck C / AAL_REDUCTION).
+    _C.PAENET.PAPER.AAL_WEIGHTING = "literal"
+    _C.PAENET.PAPER.AAL_REDUCTION = 16
     _C.PAENET.PAPER.ATTRIBUTE_DIM = 0  # f_atr width; 0 = C / 4

@@ -1,9 +1,9 @@
 """PAE building blocks against their defining formulas (sizes chosen to be unlike 2048 / 8 / 18×9)."""
 import torch
 
-from paenet.modeling.channel_cross_attention import ChannelTokenCrossAttention
-from paenet.modeling.spatial_attention import AttributeSpatialAttention
-from paenet.modeling.switch_norm import SwitchNorm1d
+from paenet.reference_variant import ChannelTokenCrossAttention
+from paenet.paper_variant import AttributeSpatialAttention
+from paenet.reference_variant import SwitchNorm1d
 
 
 def test_channel_token_attention_matches_materialised_formula():
@@ -48,3 +48,28 @@ def test_paper_spatial_attention_uses_the_real_map():
         assert att.std() > 1e-3  # not the uniform 1/(H·W) of the official broadcast input
         x = fmap + f_e1[:, :, None, None]
         assert torch.allclose(m(fmap, f_e1, f_a), (x * att).sum((2, 3)), atol=1e-5)
+
+
+def test_paper_heads_eq8_literal_and_learned():
+    """Literal Eq. 8: W1 = σ([f_1 … f_n]) has no parameters and weighs n copies of f = pool(F);
+    the learned option is σ(MLP(BN(concat))) weighing the f_i."""
+    from paenet.paper_variant import PaperAttributeHeads
+
+    torch.manual_seed(0)
+    c, n, b = 40, 3, 4
+    gates, pooled = torch.rand(b, n, c), torch.rand(b, c)
+    literal = PaperAttributeHeads(c, n).eval()
+    assert {k.split(".")[0] for k, _ in literal.named_parameters()} == {"fc_atr", "classifier_weight", "classifier_bias"}
+    f_i = gates * pooled[:, None, :]
+    f_atr = literal.fc_atr(torch.sigmoid(f_i) * pooled[:, None, :])
+    expected = torch.stack([f_atr[:, i] @ literal.classifier_weight[i] + literal.classifier_bias[i] for i in range(n)], 1)
+    assert torch.allclose(literal(gates, pooled), expected, atol=1e-6)
+    learned = PaperAttributeHeads(c, n, weighting="learned", reduction=4).eval()
+    assert hasattr(learned, "w1") and hasattr(learned, "concat_norm")
+    w1 = torch.sigmoid(learned.w1(learned.concat_norm(f_i.flatten(1))))
+    f_atr = learned.fc_atr(w1[:, None, :] * f_i)
+    assert torch.allclose(learned.attribute_features(gates, pooled), f_atr, atol=1e-6)
+    import pytest
+
+    with pytest.raises(ValueError, match="AAL_WEIGHTING"):
+        PaperAttributeHeads(c, n, weighting="other")

@@ -1,7 +1,8 @@
 """Ablation switches and test-time attribute sources change the computed function.
 
 Each ablated model gets the full model's weights for every parameter they share, so the switch
-is the only difference between the two."""
+is the only difference between the two. AAL off drops the heads and L_atr only: the identity
+feature (Eq. 10) and so the retrieval features stay the same."""
 import pytest
 import torch
 
@@ -38,7 +39,9 @@ def test_switch_changes_function(build_small, batch, variant, switch):
     a, b = _eval(full, batch), _eval(ablated, batch)
     same = torch.allclose(a["FC"], b["FC"], atol=1e-6)
     if variant == "reference" and switch == "embedding_ii_off":
-        assert same  # Embedding-II is the identity in the official code (spec §7.3 #3)
+        assert same  # Embedding-II is the identity in the official code (docs/protocols.md)
+    elif switch == "aal_off":
+        assert same and torch.equal(a["POOL"], b["POOL"])  # Eq. 10 is left alone
     else:
         assert not same
     assert ("attribute_probs" in b) == (switch != "aal_off")
@@ -64,21 +67,29 @@ def test_lambda_scales_attribute_loss(build_small, batch, variant):
 
 @pytest.mark.parametrize("variant", ["reference", "paper"])
 def test_attribute_sources(build_small, batch, variant):
-    model = build_small(variant=variant)
+    model = build_small(variant=variant, extra=["PAENET.RECOGNIZER.ENABLED", "True"])
     sign = torch.tensor([1.0, -1.0]).repeat(N)[:N]
-    with torch.no_grad():  # untrained heads predict ~0.5 everywhere: make some attributes positive
-        if variant == "reference":
-            model.aal.heads.weight.copy_(sign[:, None] * model.aal.heads.weight.abs() * 1e3)
-        else:
-            model.aal.heads.classifier_bias.copy_(3 * sign)
+    with torch.no_grad():  # an untrained recognizer predicts ~0.5 everywhere: make some attributes positive
+        model.recognizer.classifier.bias.copy_(3 * sign)
     gt, zeros, pred = (_eval(model, batch, s) for s in ("gt", "zeros", "predicted"))
     assert not torch.allclose(gt["FC"], zeros["FC"], atol=1e-6)
-    # predicted = a zero-attribute pass, thresholded, fed back as if it were the ground truth
-    a_hat = (zeros["attribute_probs"] > 0.5).float()
+    # predicted = the recognizer's probabilities, thresholded, fed as if they were the ground truth
+    a_hat = (pred["attribute_probs"] > 0.5).float()
     assert 0 < a_hat.sum() < a_hat.numel()
     fed = _eval(model, {**batch, "attributes": a_hat}, "gt")
     assert torch.allclose(pred["FC"], fed["FC"], atol=1e-6)
     assert not torch.allclose(pred["FC"], zeros["FC"], atol=1e-6)
+    # attribute_probs come from the recognizer (the image only), whatever PAE is fed
+    assert torch.equal(gt["attribute_probs"], pred["attribute_probs"])
+    assert torch.equal(zeros["attribute_probs"], pred["attribute_probs"])
     assert torch.equal(_eval(model, {k: v for k, v in batch.items()})["FC"], gt["FC"])  # default: gt
     with pytest.raises(ValueError, match="attribute_source"):
         _eval(model, batch, "oracle")
+
+
+def test_predicted_without_recognizer_names_the_key(build_small, batch):
+    from fastreid_ext.utils.errors import UserError
+
+    model = build_small()
+    with pytest.raises(UserError, match=r"PAENET\.RECOGNIZER\.ENABLED"):
+        _eval(model, batch, "predicted")

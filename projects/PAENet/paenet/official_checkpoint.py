@@ -2,7 +2,7 @@
 
 Renames by prefix, stacks the official per-attribute heads ``class_0..class_{n-1}`` into one n×C
 weight, maps the identity classifier ``class_{n}`` onto the base classifier, and skips the dead
-keys (spec §7.2): ``attrfea.*`` (computed, never used), ``classifier.*`` (never called) and the
+keys (docs/protocols.md, the official model): ``attrfea.*`` (computed, never used), ``classifier.*`` (never called) and the
 Embedding-II weights ``ASENet.conv1/conv2/mask_fc1`` (Embedding-II is the identity officially:
 they neither change the function nor get a gradient, so the reference variant does not build them).
 """

@@ -1,6 +1,6 @@
 """Official checkpoints: the reference variant, loaded from an official-format ``.t`` file through the
 real loading path (build_model + ReidCheckpointer), maps the names, skips the dead keys and
-reproduces the official model's outputs (shared/data/paenet_official_golden, tolerances there)."""
+reproduces the official model's outputs (the golden outputs of the official model on a deterministic fill; tolerances below)."""
 import json
 
 import numpy as np

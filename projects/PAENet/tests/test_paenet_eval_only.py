@@ -35,4 +35,8 @@ def test_eval_only_reproduces_training_results(tmp_path, repo_root, sysu_root, v
     evaluated = json.loads((ev / "results.json").read_text())
     metrics = trained["results"]["SYSU_MM01/all-single"]
     assert {f"{s}/FC/Rank-1" for s in ("gt", "predicted", "zeros")} <= set(metrics)
+    # the demo is label-free: the recognizer's attribute figures are reported for the predicted source
+    attributes = trained["results"]["SYSU_MM01/attributes"]
+    assert 0 <= attributes["predicted/mA"] <= 100
+    assert attributes["predicted/mA"] == attributes["gt/mA"]  # the recognizer does not read PAE's input
     assert evaluated["results"] == trained["results"]  # exactly, every source and feature

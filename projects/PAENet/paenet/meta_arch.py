@@ -1,0 +1,260 @@
+"""The ``PAENet`` meta-architecture: a base meta-architecture (built by name from
+``PAENET.BASE_ARCHITECTURE``) with PAE, AAL and optionally the label-free attribute recognizer
+attached by composition.
+
+Train: the base's own loss terms on (f_id, logits), plus ``loss_attr`` = λ·masked BCE of the AAL
+heads and ``loss_attr_recognizer`` for the recognizer. PAE is fed ``PAENET.TRAIN_ATTRIBUTE_INPUT``.
+Eval: ``{"FC": f_bn, "POOL": f_id, "attribute_probs"}``, PAE fed by ``batch["attribute_source"]``
+(gt | predicted | zeros); ``attribute_probs`` are the recognizer's when it exists (image only), else
+the AAL heads'.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from fastreid_ext.modeling.layers.bnneck import BNNeck
+from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
+from fastreid_ext.utils.errors import UserError
+
+from .attribute_recognition import (TRAIN_ATTRIBUTE_INPUTS, AttributeRecognizer, attributes_from_probs,
+                                    masked_attribute_bce, mix_attributes)
+from .official_checkpoint import is_official_state_dict, official_to_paenet
+from .paper_variant import PaperAttributeHeads, PaperPAE, PaperRegionBranch
+from .reference_variant import ReferenceAttributeHeads, ReferencePAE, ReferenceRegionBranch
+
+__all__ = ["PAENet", "PAENetBase", "ATTRIBUTE_SOURCES", "VARIANTS", "BASE_MEMBERS"]
+
+ATTRIBUTE_SOURCES = ("gt", "predicted", "zeros")
+VARIANTS = ("reference", "paper")
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class PAENetBase(Protocol):
+    """What PAENet needs from the meta-architecture it attaches to (``CrossModalBaseline`` and its
+    subclasses have it): ``extract`` → {"MAP", "POOL", "FC"}; ``pool`` the module turning a map into
+    a vector (applied again to the identity map); ``classifier`` the identity classifier on the
+    necked feature (or None); ``losses`` the base's own terms on (metric feature, logits, batch)."""
+
+    feat_dim: int
+    pool: nn.Module
+    classifier: nn.Module | None
+    device: torch.device
+
+    def preprocess(self, batch: dict) -> dict: ...
+
+    def extract(self, images: torch.Tensor, modality: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+    def losses(self, features: torch.Tensor, logits: torch.Tensor | None, batch: dict) -> dict[str, torch.Tensor]: ...
+
+
+BASE_MEMBERS = ("feat_dim", "pool", "classifier", "device", "preprocess", "extract", "losses")
+# Where each dataset reader looks for attributes when DATASETS.ATTRIBUTES.PATH is empty.
+_DEFAULT_ATTRIBUTE_FILES = {"SYSU_MM01": "SYSU-MM01/sysu_attribute/cam{k}_att.mat", "RegDB": "RegDB/attributes.csv"}
+
+
+class AttributeAuxiliaryLearning(nn.Module):
+    """The identity feature from the gated map (Eq. 10, always) and the attribute heads (Eq. 8–9,
+    when enabled). Switching AAL off drops the heads and L_atr and leaves Eq. 10 as it is."""
+
+    def __init__(self, variant: str, dim: int, num_attributes: int, *, enabled: bool = True,
+                 weighting: str = "literal", reduction: int = 16, attribute_dim: int = 0):
+        super().__init__()
+        self.enabled = enabled
+        self.region = ReferenceRegionBranch(dim) if variant == "reference" else PaperRegionBranch()
+        self.heads = None
+        if enabled:
+            self.heads = ReferenceAttributeHeads(dim, num_attributes) if variant == "reference" else PaperAttributeHeads(
+                dim, num_attributes, weighting=weighting, reduction=reduction, attribute_dim=attribute_dim)
+
+    def identity_feature(self, fmap: torch.Tensor, gates: torch.Tensor, pool: nn.Module) -> torch.Tensor:
+        return self.region(fmap, gates, pool)
+
+    def attribute_logits(self, gates: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor | None:
+        return self.heads(gates, pooled) if self.heads is not None else None
+
+
+def _missing_attributes_error(cfg) -> UserError:
+    names = list(cfg.DATASETS.NAMES)
+    a = cfg.DATASETS.ATTRIBUTES
+    if not a.ENABLED:
+        where = "DATASETS.ATTRIBUTES.ENABLED is False"
+    elif a.PATH:
+        where = f"DATASETS.ATTRIBUTES.PATH '{a.PATH}' gave none"
+    else:
+        files = [os.path.join(cfg.DATASETS.ROOT, _DEFAULT_ATTRIBUTE_FILES.get(n, f"<{n} attribute file>")) for n in names]
+        where = f"missing files: {', '.join(files)} (or set DATASETS.ATTRIBUTES.PATH)"
+    return UserError(f"PAENet needs attribute annotations in the training set {names} (MODEL.NUM_ATTRIBUTES is 0): {where}.")
+
+
+@META_ARCH_REGISTRY.register()
+class PAENet(nn.Module):
+    # The identity classifier's class count differs between datasets; not used for retrieval.
+    TRAINING_ONLY_PREFIXES = ("base.classifier.",)
+
+    def __init__(self, *, base: nn.Module, pae: nn.Module, aal: AttributeAuxiliaryLearning, num_attributes: int,
+                 recognizer: AttributeRecognizer | None = None, attribute_loss_weight: float = 1.0,
+                 attribute_loss_reduction: str = "mean", recognizer_loss_weight: float = 1.0,
+                 train_attribute_input: str = "gt", train_predicted_prob: float = 0.5,
+                 default_attribute_source: str = "gt", predicted_attributes: str = "threshold",
+                 predicted_threshold: float = 0.5):
+        super().__init__()
+        missing = [m for m in BASE_MEMBERS if not hasattr(base, m)]
+        if missing:
+            raise UserError(f"PAENET.BASE_ARCHITECTURE {type(base).__name__} lacks {missing}; PAENet attaches to "
+                            f"meta-architectures with the members {list(BASE_MEMBERS)} (PAENetBase).")
+        if default_attribute_source not in ATTRIBUTE_SOURCES:
+            raise UserError(f"PAENET.DEFAULT_ATTRIBUTE_SOURCE '{default_attribute_source}' not in {ATTRIBUTE_SOURCES}.")
+        if predicted_attributes not in ("threshold", "probability"):
+            raise UserError(f"PAENET.PREDICTED_ATTRIBUTES '{predicted_attributes}' not in ('threshold', 'probability').")
+        if train_attribute_input not in TRAIN_ATTRIBUTE_INPUTS:
+            raise UserError(f"PAENET.TRAIN_ATTRIBUTE_INPUT '{train_attribute_input}' not in {TRAIN_ATTRIBUTE_INPUTS}.")
+        if train_attribute_input != "gt" and recognizer is None:
+            raise UserError(f"PAENET.TRAIN_ATTRIBUTE_INPUT '{train_attribute_input}' needs the attribute recognizer: "
+                            "set PAENET.RECOGNIZER.ENABLED True.")
+        self.base, self.pae, self.aal, self.recognizer = base, pae, aal, recognizer
+        self.identity_neck = BNNeck(base.feat_dim)  # official ``region.bottleneck``
+        self.num_attributes = num_attributes
+        self.attribute_loss_weight = float(attribute_loss_weight)
+        self.attribute_loss_reduction = attribute_loss_reduction
+        self.recognizer_loss_weight = float(recognizer_loss_weight)
+        self.train_attribute_input = train_attribute_input
+        self.train_predicted_prob = float(train_predicted_prob)
+        self.default_attribute_source = default_attribute_source
+        self.predicted_attributes = predicted_attributes
+        self.predicted_threshold = float(predicted_threshold)
+        self.skipped_checkpoint_keys: list[str] = []
+
+    @classmethod
+    def from_config(cls, cfg):
+        p = cfg.PAENET
+        if p.BASE_ARCHITECTURE == "PAENet":
+            raise UserError("PAENET.BASE_ARCHITECTURE cannot be PAENet itself; use e.g. CrossModalBaseline.")
+        if p.VARIANT not in VARIANTS:
+            raise UserError(f"PAENET.VARIANT is '{p.VARIANT}'; expected one of {VARIANTS}.")
+        n = int(cfg.MODEL.NUM_ATTRIBUTES)
+        if n <= 0:
+            raise _missing_attributes_error(cfg)
+        sources = list(cfg.TEST.ATTRIBUTE_SOURCES) + [p.DEFAULT_ATTRIBUTE_SOURCE]
+        if "predicted" in sources and not p.RECOGNIZER.ENABLED:
+            raise UserError("TEST.ATTRIBUTE_SOURCES asks for 'predicted' but the model has no attribute recognizer: "
+                            "set PAENET.RECOGNIZER.ENABLED True (or drop 'predicted').")
+        base = META_ARCH_REGISTRY.build(p.BASE_ARCHITECTURE, cfg)
+        missing = [m for m in BASE_MEMBERS if not hasattr(base, m)]
+        if missing:
+            raise UserError(f"PAENET.BASE_ARCHITECTURE '{p.BASE_ARCHITECTURE}' lacks {missing}; PAENet needs a base "
+                            f"with {list(BASE_MEMBERS)} (see PAENetBase).")
+        dim = base.feat_dim
+        on = p.PAE.ENABLED  # PAE off = every embedding off: no attribute input anywhere
+        if p.VARIANT == "reference":
+            pae = ReferencePAE(dim, n, embedding_i=on and p.PAE.EMBEDDING_I, embedding_iii=on and p.PAE.EMBEDDING_III)
+        else:
+            pae = PaperPAE(dim, n, embedding_i=on and p.PAE.EMBEDDING_I, embedding_ii=on and p.PAE.EMBEDDING_II,
+                           embedding_iii=on and p.PAE.EMBEDDING_III, num_heads=p.PAPER.NUM_HEADS,
+                           ffn_ratio=p.PAPER.FFN_RATIO, spatial_reduction=p.PAPER.SPATIAL_REDUCTION,
+                           gate_reduction=p.PAPER.GATE_REDUCTION)
+        aal = AttributeAuxiliaryLearning(p.VARIANT, dim, n, enabled=p.AAL.ENABLED, weighting=p.PAPER.AAL_WEIGHTING,
+                                         reduction=p.PAPER.AAL_REDUCTION, attribute_dim=p.PAPER.ATTRIBUTE_DIM)
+        recognizer = AttributeRecognizer(dim, n) if p.RECOGNIZER.ENABLED else None
+        return cls(base=base, pae=pae, aal=aal, num_attributes=n, recognizer=recognizer,
+                   attribute_loss_weight=p.AAL.LOSS_WEIGHT, attribute_loss_reduction=p.AAL.LOSS_REDUCTION,
+                   recognizer_loss_weight=p.RECOGNIZER.LOSS_WEIGHT, train_attribute_input=p.TRAIN_ATTRIBUTE_INPUT,
+                   train_predicted_prob=p.TRAIN_PREDICTED_PROB, default_attribute_source=p.DEFAULT_ATTRIBUTE_SOURCE,
+                   predicted_attributes=p.PREDICTED_ATTRIBUTES, predicted_threshold=p.PREDICTED_THRESHOLD)
+
+    @property
+    def device(self) -> torch.device:
+        return self.base.device
+
+    # ------------------------------------------------------------------ forward
+    def head(self, fmap: torch.Tensor, pooled: torch.Tensor, f: torch.Tensor, attributes: torch.Tensor | None):
+        """PAE + AAL on the base's map / pooled / neck features → (f_id, f_bn, AAL logits or None)."""
+        gates = self.pae(fmap, f, attributes)
+        f_id = self.aal.identity_feature(fmap, gates, self.base.pool)
+        return f_id, self.identity_neck(f_id), self.aal.attribute_logits(gates, pooled)
+
+    def _gt_attributes(self, batch: dict, batch_size: int, like: torch.Tensor) -> torch.Tensor:
+        a = batch.get("attributes")
+        if a is None or a.dim() != 2 or a.shape[1] != self.num_attributes or a.shape[0] != batch_size:
+            shape = None if a is None else tuple(a.shape)
+            raise ValueError(f"PAENet needs batch['attributes'] of shape B×{self.num_attributes} "
+                             f"(MODEL.NUM_ATTRIBUTES); got {shape}. Enable DATASETS.ATTRIBUTES for this dataset.")
+        return a.to(device=like.device, dtype=like.dtype)
+
+    def _predicted(self, probs: torch.Tensor) -> torch.Tensor:
+        return attributes_from_probs(probs, self.predicted_attributes, self.predicted_threshold)
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        batch = self.base.preprocess(batch)
+        feats = self.base.extract(batch["images"], batch["modality"])
+        fmap, pooled, f = feats["MAP"], feats["POOL"], feats["FC"]
+        if self.training:
+            return self._losses(fmap, pooled, f, batch)
+        return self._inference(fmap, pooled, f, batch)
+
+    def _losses(self, fmap, pooled, f, batch) -> dict[str, torch.Tensor]:
+        b = f.shape[0]
+        needs_gt = (self.recognizer is not None or (self.aal.heads is not None and self.attribute_loss_weight != 0)
+                    or (self.pae.uses_attributes and self.train_attribute_input != "predicted"))
+        gt = self._gt_attributes(batch, b, f) if needs_gt else None
+        rec_logits = self.recognizer(pooled) if self.recognizer is not None else None
+        a = None
+        if self.pae.uses_attributes:
+            a = gt
+            if self.train_attribute_input != "gt":
+                predicted = self._predicted(torch.sigmoid(rec_logits))
+                a = predicted if self.train_attribute_input == "predicted" else mix_attributes(
+                    gt, predicted, self.train_predicted_prob)
+        f_id, f_bn, attr_logits = self.head(fmap, pooled, f, a)
+        classifier = self.base.classifier
+        losses = dict(self.base.losses(f_id, classifier(f_bn) if classifier is not None else None, batch))
+        mask = batch.get("attribute_mask")
+        if attr_logits is not None and self.attribute_loss_weight != 0:
+            losses["loss_attr"] = self.attribute_loss_weight * masked_attribute_bce(
+                attr_logits, gt, mask, self.attribute_loss_reduction)
+        if rec_logits is not None and self.recognizer_loss_weight != 0:
+            losses["loss_attr_recognizer"] = self.recognizer_loss_weight * masked_attribute_bce(
+                rec_logits, gt, mask, self.attribute_loss_reduction)
+        return losses
+
+    def _inference(self, fmap, pooled, f, batch) -> dict[str, torch.Tensor]:
+        source = batch.get("attribute_source") or self.default_attribute_source
+        if source not in ATTRIBUTE_SOURCES:
+            raise ValueError(f"batch['attribute_source'] is '{source}'; expected one of {ATTRIBUTE_SOURCES}.")
+        if source == "predicted" and self.recognizer is None:
+            raise UserError("attribute_source 'predicted' needs the attribute recognizer: set PAENET.RECOGNIZER.ENABLED "
+                            "True and train the model with it.")
+        rec_probs = torch.sigmoid(self.recognizer(pooled)) if self.recognizer is not None else None
+        a = None
+        if self.pae.uses_attributes:
+            if source == "gt":
+                a = self._gt_attributes(batch, f.shape[0], f)
+            elif source == "predicted":
+                a = self._predicted(rec_probs)
+            else:
+                a = f.new_zeros(f.shape[0], self.num_attributes)
+        f_id, f_bn, attr_logits = self.head(fmap, pooled, f, a)
+        out = {"FC": f_bn, "POOL": f_id}
+        if rec_probs is not None:
+            out["attribute_probs"] = rec_probs
+        elif attr_logits is not None:
+            out["attribute_probs"] = torch.sigmoid(attr_logits)
+        return out
+
+    # -------------------------------------------------------------- checkpoints
+    def remap_checkpoint_keys(self, state_dict: dict) -> dict:
+        """Called by the checkpointer on every loaded state dict: official names → ours, dead keys dropped."""
+        if not is_official_state_dict(state_dict):
+            return state_dict
+        if not isinstance(self.pae, ReferencePAE):
+            raise UserError("An official PAENet checkpoint can only be loaded into PAENET.VARIANT 'reference'.")
+        mapped, skipped = official_to_paenet(state_dict, self.num_attributes)
+        self.skipped_checkpoint_keys = skipped
+        logger.info("Official PAENet checkpoint: %d keys mapped, %d dead keys skipped (%s)", len(mapped),
+                    len(skipped), sorted({k.rsplit(".", 1)[0] for k in skipped}))
+        return mapped
