@@ -27,7 +27,11 @@ ATTRIBUTE_OUTPUT = "attribute_probs"
 
 @EVALUATOR_REGISTRY.register()
 class CrossModalityEvaluator:
-    """``evaluate(model, quick=False) -> {task: {metric: percent}}`` (see docs/architecture.md)."""
+    """``evaluate(model, quick=False) -> {task: {metric: percent}}`` (see docs/architecture.md).
+
+    Under torch.distributed every rank must call ``evaluate``: each extracts its shard, the main
+    process gathers them, scores and writes ``results.json``, and returns the results; the other
+    ranks return ``{}`` (the caller broadcasts)."""
 
     def __init__(
         self, dataset, output_dir: str, loader_fn, *, features=("FC", "POOL"), attribute_sources=(), ranking=None,
@@ -64,13 +68,16 @@ class CrossModalityEvaluator:
         )
 
     # -- extraction ---------------------------------------------------------------------------
-    def _pool(self, model, records, source, role) -> Pool:
+    def _pool(self, model, records, source, role) -> Pool | None:
         if not records:
             raise ValueError(f"{self.dataset.name}: the {role} pool is empty; nothing to evaluate.")
-        outputs, fields = extract_outputs(
+        extracted = extract_outputs(
             model, self.loader_fn(records), [*self.features, ATTRIBUTE_OUTPUT], source,
             desc=f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), progress=self.progress,
         )
+        if extracted is None:  # another rank than the main one: its shard went to the main process
+            return None
+        outputs, fields = extracted
         n = len(fields["targets"]) if "targets" in fields else len(records)
         for name, value in outputs.items():
             if value.shape[0] != n:
@@ -121,6 +128,8 @@ class CrossModalityEvaluator:
             prefix = f"{source}/" if source else ""
             query = self._pool(model, self.dataset.query, source, "query")
             gallery = self._pool(model, self.dataset.gallery, source, "gallery")
+            if not comm.is_main_process():
+                continue  # the main process holds the gathered features and scores them
             names = [n for n in self.features if n in query.features]
             if not names:
                 raise KeyError(f"The model returns none of TEST.FEATURES {self.features} in eval mode "
@@ -134,6 +143,8 @@ class CrossModalityEvaluator:
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:
                 attributes.update(self._attributes(query, gallery, prefix))
+        if not comm.is_main_process():
+            return {}
         results: dict[str, dict[str, float]] = {}
         for run in runs:
             results.setdefault(f"{name}/{run.task}", {}).update(run.summary())

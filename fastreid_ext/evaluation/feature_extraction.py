@@ -1,29 +1,39 @@
-"""Run a model over a test loader once and keep its evaluation outputs (features, attribute probs)."""
+"""Run a model over a test loader once and keep its evaluation outputs (features, attribute probs).
+
+Under torch.distributed every rank runs its shard of the loader (the inference sampler splits the
+dataset); the shards are gathered on the main process and put back in loader order by the dataset
+index each batch carries, so the main process sees exactly what one process would have seen.
+"""
 from __future__ import annotations
 
 import torch
 from tqdm import tqdm
 
-__all__ = ["extract_outputs", "BATCH_FIELDS"]
+from ..utils import comm
+
+__all__ = ["extract_outputs", "gather_in_loader_order", "BATCH_FIELDS"]
 
 BATCH_FIELDS = ("targets", "camids", "img_paths", "attributes", "attribute_mask")
+INDEX_FIELD = "indices"
 
 
 @torch.no_grad()
 def extract_outputs(model, loader, names, attribute_source: str | None = None, desc: str = "features", progress: bool = True):
-    """(outputs, batch_fields): ``outputs`` = {name: (N, D) tensor} for each of ``names`` the model
-    returns, in loader order, on the model's output device; ``batch_fields`` = the batches' own
-    ``targets``, ``camids``, ``img_paths``, ``attributes``, ``attribute_mask`` concatenated (the
-    loader may drop unreadable images, so these, not the records, describe the rows). The batch
-    carries its ``modality``, so the model routes every image through its own branch;
-    ``attribute_source`` is set on each batch when given."""
+    """(outputs, batch_fields) on the main process, ``None`` on the other ranks.
+
+    ``outputs`` = {name: (N, D) tensor} for each of ``names`` the model returns, in loader order, on
+    the model's output device; ``batch_fields`` = the batches' own ``targets``, ``camids``,
+    ``img_paths``, ``attributes``, ``attribute_mask`` concatenated (the loader may drop unreadable
+    images, so these, not the records, describe the rows). The batch carries its ``modality``, so the
+    model routes every image through its own branch; ``attribute_source`` is set on each batch when
+    given. Every rank must call this (it gathers)."""
     was_training = model.training
     model.eval()
     parts: dict[str, list[torch.Tensor]] = {}
     fields: dict[str, list] = {}
     try:
-        for batch in tqdm(loader, desc=desc, disable=not progress, leave=False):
-            for key in BATCH_FIELDS:
+        for batch in tqdm(loader, desc=desc, disable=not progress or not comm.is_main_process(), leave=False):
+            for key in (*BATCH_FIELDS, INDEX_FIELD):
                 if key in batch:
                     value = batch[key]
                     fields.setdefault(key, []).extend(list(value) if key == "img_paths" else [value.cpu()])
@@ -38,4 +48,44 @@ def extract_outputs(model, loader, names, attribute_source: str | None = None, d
     finally:
         model.train(was_training)
     outputs = {name: torch.cat(chunks) for name, chunks in parts.items()}
-    return outputs, {k: (v if k == "img_paths" else torch.cat(v)) for k, v in fields.items()}
+    fields = {k: (v if k == "img_paths" else torch.cat(v)) for k, v in fields.items()}
+    if comm.get_world_size() == 1:
+        fields.pop(INDEX_FIELD, None)
+        return outputs, fields
+    return gather_in_loader_order(outputs, fields, len(loader.dataset))
+
+
+def _take(value, order: torch.Tensor):
+    return [value[i] for i in order.tolist()] if isinstance(value, list) else value[order.to(value.device)]
+
+
+def gather_in_loader_order(outputs: dict, fields: dict, size: int):
+    """This rank's shard → the whole dataset on the main process (``None`` elsewhere).
+
+    Each rank sends its rows (CPU copies) with their dataset ``indices``; shards may be uneven or
+    empty. The main process concatenates them, sorts the rows by index and checks that every index
+    in ``range(size)`` came exactly once, so no row is duplicated or lost."""
+    device = next((v.device for v in outputs.values()), torch.device("cpu"))
+    if outputs and INDEX_FIELD not in fields:
+        raise KeyError(f"Gathering a distributed evaluation needs the batch field '{INDEX_FIELD}' "
+                       f"(each sample's dataset index); the test loader's batches have {sorted(fields)}.")
+    shard = ({k: v.cpu() for k, v in outputs.items()}, fields)
+    shards = comm.gather(shard, dst=0)
+    if not comm.is_main_process():
+        return None
+    shards = [s for s in shards if len(s[1].get(INDEX_FIELD, ())) > 0]
+    if not shards:
+        return {}, {}
+    index = torch.cat([s[1][INDEX_FIELD] for s in shards])
+    order = torch.sort(index, stable=True).indices
+    if not torch.equal(index[order], torch.arange(size)):
+        raise RuntimeError(f"The gathered evaluation shards hold {index.numel()} rows ({index.unique().numel()} distinct "
+                           f"dataset indices) for a dataset of {size}: a sample is duplicated or missing.")
+    merged_outputs = {k: _take(torch.cat([s[0][k] for s in shards]), order).to(device) for k in shards[0][0]}
+    merged_fields = {}
+    for key in shards[0][1]:
+        if key == INDEX_FIELD:
+            continue
+        value = sum((s[1][key] for s in shards), []) if key == "img_paths" else torch.cat([s[1][key] for s in shards])
+        merged_fields[key] = _take(value, order)
+    return merged_outputs, merged_fields
