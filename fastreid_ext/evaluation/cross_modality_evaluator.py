@@ -1,23 +1,26 @@
 """``CrossModalityEvaluator``: the default evaluator of the SYSU-MM01 and RegDB datasets.
 
-Features of the query pool and of the gallery pool are extracted once per ``evaluate()`` (per
+The features of the query set and of the gallery set are extracted once per ``evaluate()`` (per
 attribute source), then every configured protocol is scored from them; SYSU trial galleries are
-subsets of the gallery pool (:mod:`.sysu_protocol`), so no image is extracted twice.
+subsets of the gallery set (:mod:`.protocols`), so no image is extracted twice.
 """
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 
 import numpy as np
 
 from ..utils import comm
 from .attribute_metrics import attribute_recognition
 from .build import EVALUATOR_REGISTRY
-from .feature_extraction import extract_outputs
-from .protocol_runs import Pool, RankingOptions, run_regdb, run_sysu
+from .feature_extraction import extract_feature_set
+from .protocols import run_regdb, run_sysu
+from .ranking import resolve_backend
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
+from .types import FeatureSet, RankingOptions
 
 __all__ = ["CrossModalityEvaluator"]
 
@@ -68,49 +71,26 @@ class CrossModalityEvaluator:
         )
 
     # -- extraction ---------------------------------------------------------------------------
-    def _pool(self, model, records, source, role) -> Pool | None:
-        if not records:
-            raise ValueError(f"{self.dataset.name}: the {role} pool is empty; nothing to evaluate.")
-        extracted = extract_outputs(
-            model, self.loader_fn(records), [*self.features, ATTRIBUTE_OUTPUT], source,
-            desc=f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), progress=self.progress,
-        )
-        if extracted is None:  # another rank than the main one: its shard went to the main process
-            return None
-        outputs, fields = extracted
-        n = len(fields["targets"]) if "targets" in fields else len(records)
-        for name, value in outputs.items():
-            if value.shape[0] != n:
-                raise RuntimeError(f"Output '{name}' has {value.shape[0]} rows for {n} {role} images.")
-        if n < len(records):
-            logger.warning("%s: %d of %d %s images could not be read and are left out.", self.dataset.name,
-                           len(records) - n, len(records), role)
-        if {"targets", "camids", "img_paths"} <= set(fields):
-            pids, camids, paths = fields["targets"].numpy(), fields["camids"].numpy(), list(fields["img_paths"])
-        else:
-            pids, camids, paths = (np.array([r.pid for r in records]), np.array([r.camid for r in records]),
-                                   [r.img_path for r in records])
-        if "attributes" in fields and "attribute_mask" in fields:
-            attrs, mask = fields["attributes"].numpy(), fields["attribute_mask"].numpy()
-        else:
-            attrs = np.stack([r.attributes for r in records])
-            mask = np.stack([r.attribute_mask for r in records])
-        return Pool(outputs, pids, camids, paths, attrs, mask)
+    def _feature_set(self, model, role: str, source: str | None) -> FeatureSet | None:
+        records = self.dataset.query if role == "query" else self.dataset.gallery
+        desc = f"{self.dataset.name} {role}" + (f" [{source}]" if source else "")
+        return extract_feature_set(model, self.loader_fn(records), records, [*self.features, ATTRIBUTE_OUTPUT], source,
+                                   role, desc, self.progress)
 
-    def extract_pools(self, model, source: str | None = None) -> tuple[Pool, Pool]:
-        """(query pool, gallery pool) features of the dataset, e.g. for rank-list visualisation."""
-        return self._pool(model, self.dataset.query, source, "query"), self._pool(model, self.dataset.gallery, source, "gallery")
+    def extract_feature_sets(self, model, source: str | None = None) -> tuple[FeatureSet, FeatureSet]:
+        """(query set, gallery set) features of the dataset, e.g. for rank-list visualisation."""
+        return self._feature_set(model, "query", source), self._feature_set(model, "gallery", source)
 
     # -- protocols ----------------------------------------------------------------------------
-    def _runs(self, query: Pool, gallery: Pool, names, prefix: str, quick: bool):
+    def _runs(self, query: FeatureSet, gallery: FeatureSet, names, prefix: str, quick: bool, options: RankingOptions):
         if self.dataset.protocol == "sysu":
             trials = self.train_eval_trials if quick and self.train_eval_trials > 0 else self.num_trials
             modes, shots = (["all"], ["single"]) if quick else (self.sysu_modes, self.sysu_shots)
-            return run_sysu(query, gallery, names, modes, shots, trials, self.multi_shot_images, self.ranking, prefix)
+            return run_sysu(query, gallery, names, modes, shots, trials, self.multi_shot_images, options, prefix)
         directions = self.regdb_directions[:1] if quick else self.regdb_directions
-        return run_regdb(query, gallery, names, directions, self.regdb_trial, self.ranking, prefix)
+        return run_regdb(query, gallery, names, directions, self.regdb_trial, options, prefix)
 
-    def _attributes(self, query: Pool, gallery: Pool, prefix: str) -> dict:
+    def _attributes(self, query: FeatureSet, gallery: FeatureSet, prefix: str) -> dict:
         probs = np.concatenate([query.features[ATTRIBUTE_OUTPUT].cpu().numpy(), gallery.features[ATTRIBUTE_OUTPUT].cpu().numpy()])
         targets = np.concatenate([query.attributes, gallery.attributes])
         if targets.shape != probs.shape:
@@ -123,11 +103,11 @@ class CrossModalityEvaluator:
 
     def evaluate(self, model, quick: bool = False) -> dict[str, dict[str, float]]:
         name = self.dataset.name
+        options = replace(self.ranking, backend=resolve_backend(self.ranking.backend))  # once per run
         runs, attributes, feature_names = [], {}, []
         for source in self.attribute_sources or [None]:
             prefix = f"{source}/" if source else ""
-            query = self._pool(model, self.dataset.query, source, "query")
-            gallery = self._pool(model, self.dataset.gallery, source, "gallery")
+            query, gallery = self.extract_feature_sets(model, source)
             if not comm.is_main_process():
                 continue  # the main process holds the gathered features and scores them
             names = [n for n in self.features if n in query.features]
@@ -138,7 +118,7 @@ class CrossModalityEvaluator:
             if self.save and comm.is_main_process():
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
                 save_features(path, query, gallery, names, name, self.dataset.protocol, source)
-            for run in self._runs(query, gallery, names, prefix, quick):
+            for run in self._runs(query, gallery, names, prefix, quick, options):
                 run.info = {**run.info, "attribute_source": source}
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:

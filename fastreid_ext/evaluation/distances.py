@@ -1,4 +1,4 @@
-"""Distances between query and gallery features, computed block by block.
+"""Query × gallery distances: feature preparation and one distance block.
 
 Convention (the community one): smaller distance = better match, and for "cosine" the distance is
 ``-(q · g)`` on L2-normalised features, for "euclidean" the *squared* Euclidean distance (same
@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["DISTANCES", "prepare_features", "distance_block", "rows_per_chunk"]
+from .types import RankingOptions
+
+__all__ = ["DISTANCES", "normalize_features", "prepare_features", "distance_block", "rows_per_chunk"]
 
 DISTANCES = ("cosine", "euclidean")
 
@@ -18,23 +20,32 @@ DISTANCES = ("cosine", "euclidean")
 DEFAULT_BLOCK_ELEMENTS = 1 << 25
 
 
-def _check_distance(distance: str) -> None:
+def check_distance(distance: str) -> None:
     if distance not in DISTANCES:
         raise ValueError(f"Unknown distance '{distance}'; expected one of {DISTANCES} (TEST.RANKING.DISTANCE).")
 
 
-def prepare_features(features: torch.Tensor, distance: str) -> torch.Tensor:
+def normalize_features(features: torch.Tensor, distance: str) -> torch.Tensor:
     """float32 2-D features, L2-normalised for cosine (the models return them unnormalised)."""
-    _check_distance(distance)
+    check_distance(distance)
     if features.dim() != 2:
         raise ValueError(f"Features must be a 2-D (N, D) tensor, got shape {tuple(features.shape)}.")
     features = features.float()
     return F.normalize(features, dim=1) if distance == "cosine" else features
 
 
+def prepare_features(query: torch.Tensor, gallery: torch.Tensor, options: RankingOptions) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one place where query and gallery features are post-processed before any distance
+    (normalisation today; query expansion or similar steps belong here), gallery on the query's device."""
+    q, g = normalize_features(query, options.distance), normalize_features(gallery, options.distance)
+    if q.shape[1] != g.shape[1]:
+        raise ValueError(f"Query and gallery feature sizes differ: {q.shape[1]} vs {g.shape[1]}.")
+    return q, g.to(q.device)
+
+
 def distance_block(q: torch.Tensor, g: torch.Tensor, distance: str, g_sqnorm: torch.Tensor | None = None) -> torch.Tensor:
-    """(len(q), len(g)) distances, on the features' device; inputs from :func:`prepare_features`."""
-    _check_distance(distance)
+    """(len(q), len(g)) distances, on the features' device; inputs from :func:`normalize_features`."""
+    check_distance(distance)
     if distance == "cosine":
         return torch.mm(q, g.t()).neg_()
     if g_sqnorm is None:

@@ -1,4 +1,5 @@
-"""Run a model over a test loader once and keep its evaluation outputs (features, attribute probs).
+"""Run a model over a test loader once and keep its evaluation outputs (features, attribute probs)
+as a :class:`~.types.FeatureSet`.
 
 Under torch.distributed every rank runs its shard of the loader (the inference sampler splits the
 dataset); the shards are gathered on the main process and put back in loader order by the dataset
@@ -6,12 +7,18 @@ index each batch carries, so the main process sees exactly what one process woul
 """
 from __future__ import annotations
 
+import logging
+
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..utils import comm
+from .types import FeatureSet
 
-__all__ = ["extract_outputs", "gather_in_loader_order", "BATCH_FIELDS"]
+__all__ = ["extract_feature_set", "extract_outputs", "gather_in_loader_order", "BATCH_FIELDS"]
+
+logger = logging.getLogger(__name__)
 
 BATCH_FIELDS = ("targets", "camids", "img_paths", "attributes", "attribute_mask")
 INDEX_FIELD = "indices"
@@ -89,3 +96,33 @@ def gather_in_loader_order(outputs: dict, fields: dict, size: int):
         value = sum((s[1][key] for s in shards), []) if key == "img_paths" else torch.cat([s[1][key] for s in shards])
         merged_fields[key] = _take(value, order)
     return merged_outputs, merged_fields
+
+
+def extract_feature_set(model, loader, records, names, attribute_source: str | None = None, role: str = "query",
+                        desc: str = "features", progress: bool = True) -> FeatureSet | None:
+    """The :class:`~.types.FeatureSet` of ``records`` (the loader's images) on the main process,
+    ``None`` on the other ranks. Rows follow the batches; images the loader dropped are left out
+    with a warning, and fields the batches lack come from the records."""
+    if not records:
+        raise ValueError(f"{desc}: the {role} set is empty; nothing to evaluate.")
+    extracted = extract_outputs(model, loader, names, attribute_source, desc=desc, progress=progress)
+    if extracted is None:  # another rank than the main one: its shard went to the main process
+        return None
+    outputs, fields = extracted
+    n = len(fields["targets"]) if "targets" in fields else len(records)
+    for name, value in outputs.items():
+        if value.shape[0] != n:
+            raise RuntimeError(f"Output '{name}' has {value.shape[0]} rows for {n} {role} images.")
+    if n < len(records):
+        logger.warning("%s: %d of %d %s images could not be read and are left out.", desc, len(records) - n,
+                       len(records), role)
+    if {"targets", "camids", "img_paths"} <= set(fields):
+        pids, camids, paths = fields["targets"].numpy(), fields["camids"].numpy(), list(fields["img_paths"])
+    else:
+        pids, camids = np.array([r.pid for r in records]), np.array([r.camid for r in records])
+        paths = [r.img_path for r in records]
+    if "attributes" in fields and "attribute_mask" in fields:
+        attrs, mask = fields["attributes"].numpy(), fields["attribute_mask"].numpy()
+    else:
+        attrs, mask = np.stack([r.attributes for r in records]), np.stack([r.attribute_mask for r in records])
+    return FeatureSet(outputs, pids, camids, paths, attrs, mask)

@@ -3,9 +3,12 @@
 ``TEST.RANKING.BACKEND``:
 * ``auto``: FAISS on GPU when faiss is installed with GPU support and ``faiss.get_num_gpus() > 0``,
   otherwise torch. (On CPU the torch path is the faster one for metrics: they never need a full sort,
-  see :mod:`.query_stats`, while FAISS must return the full ranking.)
+  see :mod:`.match_positions`, while FAISS must return the full ranking.)
 * ``faiss``: FAISS on GPU when a GPU is visible to faiss, else FAISS on CPU.
 * ``torch``: chunked matmul + stable sort, on the features' device.
+
+The evaluator resolves the name once per run (:func:`resolve_backend`); with a FAISS backend the
+metrics read full FAISS rankings through :class:`RankingSource`.
 
 faiss is imported here only, inside the functions that use it. Rankings are by ascending distance
 (:mod:`.distances`); equal distances are ordered by gallery index on every backend (ties at the
@@ -20,11 +23,16 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .distances import distance_block, prepare_features, rows_per_chunk
+from .distances import distance_block, normalize_features, rows_per_chunk
+from .types import GalleryLayout, Workspace
 
-__all__ = ["BACKENDS", "GPU_TOPK_LIMIT", "resolve_backend", "iter_rankings", "rank_gallery", "sharded_topk", "stable_ties"]
+__all__ = [
+    "BACKENDS", "GPU_TOPK_LIMIT", "resolve_backend", "iter_rankings", "rank_gallery", "sharded_topk", "stable_ties",
+    "RankingSource",
+]
 
 BACKENDS = ("auto", "faiss", "torch")
+RESOLVED_BACKENDS = ("torch", "faiss-cpu", "faiss-gpu")
 GPU_TOPK_LIMIT = 2048
 
 
@@ -45,7 +53,10 @@ def _faiss_gpus() -> int:
 
 
 def resolve_backend(name: str) -> str:
-    """``auto|faiss|torch`` → ``faiss-gpu``, ``faiss-cpu`` or ``torch``."""
+    """``auto|faiss|torch`` → ``faiss-gpu``, ``faiss-cpu`` or ``torch`` (a resolved name is kept)."""
+    if name in RESOLVED_BACKENDS[1:]:
+        _faiss()
+        return name
     if name not in BACKENDS:
         raise ValueError(f"Unknown ranking backend '{name}'; expected one of {BACKENDS} (TEST.RANKING.BACKEND).")
     if name == "torch":
@@ -122,9 +133,9 @@ def iter_rankings(
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yields ``(row_start, distances, gallery_indices)`` for chunks of queries, k best per query
     (k is clipped to the gallery size; k = gallery size gives full rankings)."""
-    q, g = prepare_features(qf, distance), prepare_features(gf, distance)
+    q, g = normalize_features(qf, distance), normalize_features(gf, distance)
     if q.shape[0] == 0 or g.shape[0] == 0:
-        raise ValueError(f"Empty pool: {q.shape[0]} queries and {g.shape[0]} gallery items.")
+        raise ValueError(f"Empty query or gallery set: {q.shape[0]} queries and {g.shape[0]} gallery items.")
     k = max(1, min(int(k), g.shape[0]))
     rows = rows_per_chunk(g.shape[0], max_rows)
     kind = resolve_backend(backend)
@@ -150,3 +161,34 @@ def rank_gallery(qf, gf, k: int, backend: str = "auto", distance: str = "cosine"
     """All queries at once: (num_q, k) distances and gallery indices, best first."""
     parts = list(iter_rankings(qf, gf, k, backend, distance, max_rows))
     return torch.cat([p[1] for p in parts]), torch.cat([p[2] for p in parts])
+
+
+class RankingSource:
+    """A :class:`~.types.DistanceSource` over full FAISS rankings: the "distance" of a gallery item is
+    its 0-based place in the query's ranking (distinct, exact in float32 below 2^24 items), so the
+    metric kernel reads the FAISS order itself. ``q``, ``g``: prepared features; ``kind``: a resolved
+    FAISS backend (``faiss-cpu`` or ``faiss-gpu``)."""
+
+    def __init__(self, q: torch.Tensor, g: torch.Tensor, kind: str, distance: str = "cosine"):
+        if kind not in RESOLVED_BACKENDS[1:]:
+            raise ValueError(f"RankingSource needs a resolved FAISS backend (faiss-cpu or faiss-gpu), got '{kind}'.")
+        if g.shape[0] >= 2**24:
+            raise ValueError(f"{g.shape[0]} gallery items: ranking places are exact in float32 below 2^24 only.")
+        self.q, self.num_query, self.num_gallery = q, q.shape[0], g.shape[0]
+        self.device = q.device
+        g_np = g.detach().cpu().numpy()
+        self._shards = _FaissShards(_faiss(), g_np, distance, kind == "faiss-gpu")
+        self._limit = GPU_TOPK_LIMIT if kind == "faiss-gpu" else max(self.num_gallery, 1)
+        self._to_rg = None
+
+    def set_layout(self, layout: GalleryLayout) -> None:
+        perm = layout.perm.to(self.device)
+        self._to_rg = torch.empty_like(perm).scatter_(0, perm, torch.arange(perm.numel(), device=self.device))
+
+    def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
+        q_np = np.ascontiguousarray(self.q[i0:i1].detach().cpu().numpy())
+        _, idx = sharded_topk(self._shards.search_fn(q_np), self.num_gallery, self.num_gallery, self._limit)
+        idx = idx.to(self.device)
+        places = torch.arange(self.num_gallery, dtype=torch.float32, device=self.device).expand(i1 - i0, -1)
+        out = workspace.buffer("block", (i1 - i0) * self.num_gallery, torch.float32, self.device)
+        return out.view(i1 - i0, self.num_gallery).scatter_(1, self._to_rg[idx], places)

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from fastreid_ext.evaluation import ranking
-from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, FeatureSource, compute_metrics
-from fastreid_ext.evaluation.protocol_runs import RankingOptions, feature_metrics
-from fastreid_ext.evaluation.ranking import rank_gallery, resolve_backend, sharded_topk, stable_ties
+from fastreid_ext.evaluation.distance_sources import FeatureSource, distance_sources
+from fastreid_ext.evaluation.distances import prepare_features
+from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics
+from fastreid_ext.evaluation.ranking import RankingSource, rank_gallery, resolve_backend, sharded_topk, stable_ties
+from fastreid_ext.evaluation.types import RankingOptions
 
 
 @pytest.fixture
@@ -113,7 +115,10 @@ def test_faiss_ranking_metrics_equal_torch_block_metrics(feats):
     rng = np.random.default_rng(0)
     qp, gp = rng.integers(0, 9, 40), rng.integers(0, 9, 230)
     qc, gc = rng.choice([3, 6], 40), rng.choice([1, 2, 4, 5], 230)
-    a = feature_metrics(q, g, qp, gp, qc, gc, SYSU_REMOVAL, True, RankingOptions(backend="faiss"))
+    opts = RankingOptions(backend=resolve_backend("faiss"))
+    (source,) = distance_sources(*prepare_features(q, g, opts), None, opts)
+    assert isinstance(source, RankingSource)  # the metrics read full FAISS rankings
+    a = compute_metrics(source, qp, gp, qc, gc, SYSU_REMOVAL, 20, True)
     b = compute_metrics(FeatureSource(q, g), qp, gp, qc, gc, SYSU_REMOVAL, 20, True)
     np.testing.assert_allclose(a.cmc, b.cmc)
     np.testing.assert_allclose(a.cmc_standard, b.cmc_standard)
