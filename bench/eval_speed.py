@@ -21,8 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fastreid_ext.evaluation.distance_sources import FeatureSource
-from fastreid_ext.evaluation.distances import rows_per_chunk
+from fastreid_ext.evaluation.distances import FeatureSource, rows_per_chunk
 from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics, eval_regdb, eval_sysu
 from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images, run_sysu
 from fastreid_ext.evaluation.types import REPORTED_RANKS, FeatureSet, RankingOptions

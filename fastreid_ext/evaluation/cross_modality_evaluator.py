@@ -10,14 +10,12 @@ import logging
 import os
 from dataclasses import replace
 
-import numpy as np
-
 from ..utils import comm
-from .attribute_metrics import attribute_recognition
+from .attribute_metrics import attribute_figures
 from .build import EVALUATOR_REGISTRY
 from .feature_extraction import extract_feature_set
-from .protocols import run_regdb, run_sysu
-from .ranking import resolve_backend
+from .faiss_search import resolve_backend
+from .protocols import protocol_tasks, run_tasks
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
 from .types import FeatureSet, RankingOptions
@@ -55,6 +53,7 @@ class CrossModalityEvaluator:
         self.multi_shot_images = int(multi_shot_images)
         self.regdb_directions, self.regdb_trial = list(regdb_directions), int(regdb_trial)
         self.save, self.progress = bool(save_features), progress
+        self.attribute_names = getattr(dataset, "attribute_names", None)
 
     @classmethod
     def from_config(cls, cfg, dataset, output_dir: str):
@@ -82,47 +81,37 @@ class CrossModalityEvaluator:
         return self._feature_set(model, "query", source), self._feature_set(model, "gallery", source)
 
     # -- protocols ----------------------------------------------------------------------------
-    def _runs(self, query: FeatureSet, gallery: FeatureSet, names, prefix: str, quick: bool, options: RankingOptions):
+    def protocol_settings(self, quick: bool) -> dict:
+        """Keyword arguments of :func:`.protocols.protocol_tasks` for a full or a quick evaluation."""
         if self.dataset.protocol == "sysu":
             trials = self.train_eval_trials if quick and self.train_eval_trials > 0 else self.num_trials
             modes, shots = (["all"], ["single"]) if quick else (self.sysu_modes, self.sysu_shots)
-            return run_sysu(query, gallery, names, modes, shots, trials, self.multi_shot_images, options, prefix)
-        directions = self.regdb_directions[:1] if quick else self.regdb_directions
-        return run_regdb(query, gallery, names, directions, self.regdb_trial, options, prefix)
-
-    def _attributes(self, query: FeatureSet, gallery: FeatureSet, prefix: str) -> dict:
-        probs = np.concatenate([query.features[ATTRIBUTE_OUTPUT].cpu().numpy(), gallery.features[ATTRIBUTE_OUTPUT].cpu().numpy()])
-        targets = np.concatenate([query.attributes, gallery.attributes])
-        if targets.shape != probs.shape:
-            logger.warning("attribute_probs of shape %s do not match the attributes of the images %s; no attribute figures.",
-                           probs.shape, targets.shape)
-            return {}
-        mask = np.concatenate([query.attribute_mask, gallery.attribute_mask])
-        figures = attribute_recognition(probs, targets, mask, getattr(self.dataset, "attribute_names", None))
-        return {f"{prefix}{k}": v for k, v in figures.items()}
+            return {"modes": modes, "shots": shots, "num_trials": trials, "num_shots": self.multi_shot_images,
+                    "cmc": self.ranking.sysu_cmc}
+        return {"directions": self.regdb_directions[:1] if quick else self.regdb_directions, "trial": self.regdb_trial}
 
     def evaluate(self, model, quick: bool = False) -> dict[str, dict[str, float]]:
-        name = self.dataset.name
+        name, protocol = self.dataset.name, self.dataset.protocol
         options = replace(self.ranking, backend=resolve_backend(self.ranking.backend))  # once per run
+        settings = self.protocol_settings(quick)
         runs, attributes, feature_names = [], {}, []
         for source in self.attribute_sources or [None]:
             prefix = f"{source}/" if source else ""
             query, gallery = self.extract_feature_sets(model, source)
             if not comm.is_main_process():
                 continue  # the main process holds the gathered features and scores them
-            names = [n for n in self.features if n in query.features]
-            if not names:
+            feature_names = [n for n in self.features if n in query.features]
+            if not feature_names:
                 raise KeyError(f"The model returns none of TEST.FEATURES {self.features} in eval mode "
                                f"(it returned {sorted(query.features)}).")
-            feature_names = names
-            if self.save and comm.is_main_process():
+            if self.save:
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
-                save_features(path, query, gallery, names, name, self.dataset.protocol, source)
-            for run in self._runs(query, gallery, names, prefix, quick, options):
+                save_features(path, query, gallery, feature_names, name, protocol, source)
+            for run in run_tasks(protocol_tasks(protocol, query, gallery, settings), feature_names, options, prefix):
                 run.info = {**run.info, "attribute_source": source}
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:
-                attributes.update(self._attributes(query, gallery, prefix))
+                attributes.update(attribute_figures(query, gallery, ATTRIBUTE_OUTPUT, self.attribute_names, prefix))
         if not comm.is_main_process():
             return {}
         results: dict[str, dict[str, float]] = {}
@@ -130,13 +119,12 @@ class CrossModalityEvaluator:
             results.setdefault(f"{name}/{run.task}", {}).update(run.summary())
         if attributes:
             results[f"{name}/attributes"] = attributes
-        logger.info("Evaluation on %s%s:\n%s", name, " (quick)" if quick else "", results_table(runs))
-        if attributes:
             logger.info("Attribute recognition on %s: %s", name,
                         ", ".join(f"{k} {v:.2f}" for k, v in attributes.items() if k.endswith("mA")))
-        if comm.is_main_process() and self.output_dir:
+        logger.info("Evaluation on %s%s:\n%s", name, " (quick)" if quick else "", results_table(runs))
+        if self.output_dir:
             payload = {
-                "dataset": name, "protocol": self.dataset.protocol, "quick": quick, "features": feature_names,
+                "dataset": name, "protocol": protocol, "quick": quick, "features": feature_names,
                 "attribute_sources": self.attribute_sources, "distance": self.ranking.distance,
                 "backend": self.ranking.backend, "max_rank": self.ranking.max_rank, "results": results,
                 "runs": [{"task": f"{name}/{r.task}", "feature": r.feature, **r.info, "per_trial": r.trials} for r in runs],

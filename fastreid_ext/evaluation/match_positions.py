@@ -19,12 +19,78 @@ exact resolution of rows where that minimum equals the first match distance.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from .types import ChunkStats, GalleryLayout, Workspace
+from .types import ChunkStats
 
-__all__ = ["bucket_chunk_stats", "default_buckets"]
+__all__ = ["GalleryLayout", "Workspace", "bucket_chunk_stats", "stats_from_positions", "default_buckets"]
+
+
+@dataclass
+class GalleryLayout:
+    """Gallery identities and the removal rule, in original and identity-regrouped column order."""
+
+    perm: torch.Tensor  # regrouped column j is original column perm[j]
+    pid_index: torch.Tensor  # identity index of each ORIGINAL column (0..U-1)
+    starts: torch.Tensor  # first regrouped column of each identity
+    counts: torch.Tensor  # columns per identity
+    removed: torch.Tensor | None  # ORIGINAL columns ignored by restricted queries (None: no rule)
+    unique_pids: np.ndarray
+
+    @classmethod
+    def build(cls, g_pids, removed=None, device: torch.device | str = "cpu") -> GalleryLayout:
+        g_pids = np.asarray(g_pids).reshape(-1)
+        uniq, inv = np.unique(g_pids, return_inverse=True)
+        inv = torch.as_tensor(inv.reshape(-1), dtype=torch.long, device=device)
+        perm = torch.sort(inv, stable=True).indices
+        counts = torch.bincount(inv, minlength=len(uniq))
+        starts = torch.cumsum(counts, 0) - counts
+        if removed is not None:
+            removed = torch.as_tensor(np.asarray(removed, dtype=bool), device=device)
+            removed = removed if bool(removed.any()) else None
+        return cls(perm, inv, starts, counts, removed, uniq)
+
+    @property
+    def num_gallery(self) -> int:
+        return int(self.perm.numel())
+
+    def query_index(self, q_pids) -> torch.Tensor:
+        """Identity index of each query pid, -1 when the identity is absent from the gallery."""
+        q = np.asarray(q_pids).reshape(-1)
+        pos = np.clip(np.searchsorted(self.unique_pids, q), 0, max(len(self.unique_pids) - 1, 0))
+        found = (self.unique_pids[pos] == q) if len(self.unique_pids) else np.zeros(len(q), bool)
+        return torch.as_tensor(np.where(found, pos, -1), dtype=torch.long, device=self.perm.device)
+
+
+class Workspace:
+    """Work buffers of one metric computation, reused across its query chunks (and across the trials
+    of one protocol run when the run passes one): a fresh block-sized allocation costs page faults
+    comparable to the metrics themselves."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple, torch.Tensor] = {}
+
+    def buffer(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        key = (name, dtype, torch.device(device))
+        buf = self._buffers.get(key)
+        if buf is None or buf.numel() < numel:
+            buf = self._buffers[key] = torch.empty(numel, dtype=dtype, device=device)
+        return buf[:numel]
+
+
+def stats_from_positions(pos: torch.Tensor, num_matches: torch.Tensor, first_pos, id_rank) -> ChunkStats:
+    """AP and INP from the (c, Rmax) 1-based positions of the sorted matches (entries >= num_matches unused)."""
+    r = num_matches
+    k = torch.arange(1, pos.shape[1] + 1, device=pos.device, dtype=torch.float64)
+    used = k.unsqueeze(0) <= r.unsqueeze(1)
+    zero = torch.zeros((), dtype=torch.float64, device=pos.device)
+    prec = torch.where(used, k.unsqueeze(0) / pos.clamp(min=1).double(), zero)
+    ap = prec.sum(1) / r.clamp(min=1).double()
+    last = pos.gather(1, (r - 1).clamp(min=0).unsqueeze(1)).squeeze(1).clamp(min=1).double()
+    return ChunkStats(r, ap, r.double() / last, first_pos, id_rank)
 
 
 def default_buckets(num_gallery: int) -> int:
@@ -173,4 +239,4 @@ def bucket_chunk_stats(
     pos = below.gather(1, (bt - torch.arange(c, device=dev, dtype=torch.int32).unsqueeze(1) * nb).long())
     pos += cand.cumsum(1)[:, :rmax]
     id_rank = _identity_rank(d, layout, q_index, md[:, 0], midx[:, 0], r > 0) if with_id_rank else None
-    return ChunkStats.from_positions(pos, r, pos[:, 0], id_rank)
+    return stats_from_positions(pos, r, pos[:, 0], id_rank)

@@ -19,51 +19,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .distance_sources import MatrixSource
-from .distances import rows_per_chunk
-from .match_positions import bucket_chunk_stats
-from .types import ChunkStats, DistanceSource, GalleryLayout, RetrievalMetrics, Workspace
+from .distances import MatrixSource, rows_per_chunk
+from .match_positions import GalleryLayout, Workspace, bucket_chunk_stats
+from .types import DistanceSource, RetrievalMetrics
 
 __all__ = ["RetrievalMetrics", "eval_sysu", "eval_regdb", "compute_metrics", "SYSU_REMOVAL"]
 
 # SYSU-MM01 removal rule: queries of camera 3 ignore every gallery item of camera 2 (same room).
 SYSU_REMOVAL = (3, 2)
-
-
-class _Accumulator:
-    def __init__(self, max_rank: int, with_id_rank: bool):
-        self.max_rank = max_rank
-        self.hist_std = np.zeros(max_rank + 1, np.int64)
-        self.hist_id = np.zeros(max_rank + 1, np.int64) if with_id_rank else None
-        self.ap = self.inp = 0.0
-        self.num_valid = self.num_queries = 0
-
-    def _hist(self, ranks: torch.Tensor) -> np.ndarray:
-        r = ranks.clamp(min=1, max=self.max_rank + 1) - 1
-        return torch.bincount(r, minlength=self.max_rank + 1).cpu().numpy()
-
-    def add(self, s: ChunkStats) -> None:
-        valid = s.num_matches > 0
-        self.num_queries += int(valid.numel())
-        self.num_valid += int(valid.sum())
-        self.ap += float(s.ap[valid].sum())
-        self.inp += float(s.inp[valid].sum())
-        self.hist_std += self._hist(s.first_pos[valid])
-        if self.hist_id is not None:
-            self.hist_id += self._hist(s.id_rank[valid])
-
-    def result(self) -> RetrievalMetrics:
-        if self.num_valid == 0:
-            raise ValueError(
-                f"No valid query: none of the {self.num_queries} queries has a true match in its gallery "
-                f"(identities absent, or every match removed by the camera rule)."
-            )
-        nv = float(self.num_valid)
-        std = (np.cumsum(self.hist_std[: self.max_rank]) / nv).astype(np.float32)
-        ident = None if self.hist_id is None else (np.cumsum(self.hist_id[: self.max_rank]) / nv).astype(np.float32)
-        return RetrievalMetrics(
-            ident if ident is not None else std, std, ident, self.ap / nv, self.inp / nv, self.num_valid, self.num_queries
-        )
 
 
 def _check_sizes(num_q: int, num_g: int, arrays: dict) -> None:
@@ -106,16 +69,34 @@ def compute_metrics(
     source.set_layout(layout)
     q_index = layout.query_index(q_pids)
     q_res_t = None if q_res is None else torch.as_tensor(q_res, device=dev)
-    acc = _Accumulator(max_rank, identity_cmc)
     workspace = workspace if workspace is not None else Workspace()
+    # per chunk: sums of AP and INP and histograms of the first-match position and of the identity
+    # rank (clamped to max_rank + 1) over the valid queries, i.e. those with a kept true match
+    hist_std = np.zeros(max_rank + 1, np.int64)
+    hist_id = np.zeros(max_rank + 1, np.int64)
+    ap = inp = 0.0
+    num_valid = 0
     rows = rows_per_chunk(ng, max_rows)
     for i0 in range(0, nq, rows):
         i1 = min(nq, i0 + rows)
-        qi = q_index[i0:i1]
         qr = None if q_res_t is None else q_res_t[i0:i1]
         block = source.regrouped(i0, i1, workspace)
-        acc.add(bucket_chunk_stats(block, qi, qr, layout, identity_cmc, workspace=workspace))
-    return acc.result()
+        s = bucket_chunk_stats(block, q_index[i0:i1], qr, layout, identity_cmc, workspace=workspace)
+        valid = s.num_matches > 0
+        num_valid += int(valid.sum())
+        ap += float(s.ap[valid].sum())
+        inp += float(s.inp[valid].sum())
+        hist_std += torch.bincount(s.first_pos[valid].clamp(1, max_rank + 1) - 1, minlength=max_rank + 1).cpu().numpy()
+        if identity_cmc:
+            hist_id += torch.bincount(s.id_rank[valid].clamp(1, max_rank + 1) - 1, minlength=max_rank + 1).cpu().numpy()
+    if num_valid == 0:
+        raise ValueError(
+            f"No valid query: none of the {nq} queries has a true match in its gallery "
+            f"(identities absent, or every match removed by the camera rule)."
+        )
+    std = (np.cumsum(hist_std[:max_rank]) / float(num_valid)).astype(np.float32)
+    ident = (np.cumsum(hist_id[:max_rank]) / float(num_valid)).astype(np.float32) if identity_cmc else None
+    return RetrievalMetrics(ident if identity_cmc else std, std, ident, ap / num_valid, inp / num_valid, num_valid, nq)
 
 
 def eval_sysu(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 20):

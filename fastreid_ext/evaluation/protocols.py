@@ -1,8 +1,9 @@
 """The SYSU-MM01 and RegDB search protocols over extracted feature sets (docs/protocols.md,
 "SYSU-MM01 protocol" and "RegDB protocol").
 
-Each run yields one :class:`~.types.ProtocolRun` per (task, feature): the per-trial metrics (percent)
-and the trials' seeds. SYSU trial galleries are drawn from the gallery set, whose features are
+A protocol is a list of :class:`Task` (SYSU: one per mode × shot, with its trial galleries; RegDB:
+one per direction) run by one loop, :func:`run_tasks`, which yields one :class:`~.types.ProtocolRun`
+per (task, feature): the per-trial metrics (percent) and the trials' seeds. SYSU trial galleries are drawn from the gallery set, whose features are
 extracted once; the draw reproduces the AGW / MMD-ReID ``process_gallery_sysu`` exactly: trial t uses
 its own ``random.Random(t)`` (the stream of ``random.seed(t)``) and loops over the test ids in
 ascending order, then over the gallery cameras in the order [1, 2, 4, 5] (all-search) or [1, 2]
@@ -17,19 +18,19 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .distance_sources import distance_sources
-from .distances import prepare_features
+from .distances import distance_sources, prepare_features
+from .faiss_search import resolve_backend
+from .match_positions import Workspace
 from .metrics import SYSU_REMOVAL, compute_metrics
-from .ranking import resolve_backend
-from .types import FeatureSet, ProtocolRun, RankingOptions, Workspace
+from .types import REPORTED_RANKS, FeatureSet, ProtocolRun, RankingOptions
 
 __all__ = [
-    "SYSU_GALLERY_CAMS", "SYSU_SHOTS", "REGDB_DIRECTIONS", "group_gallery_images", "draw_sysu_gallery", "run_sysu",
-    "run_regdb",
+    "SYSU_GALLERY_CAMS", "SYSU_SHOTS", "REGDB_DIRECTIONS", "Task", "group_gallery_images", "draw_sysu_gallery",
+    "sysu_tasks", "regdb_tasks", "protocol_tasks", "run_tasks", "run_sysu", "run_regdb",
 ]
 
 SYSU_GALLERY_CAMS = {"all": (1, 2, 4, 5), "indoor": (1, 2)}
@@ -72,56 +73,96 @@ def draw_sysu_gallery(groups: dict, mode: str, shot: str, trial: int, num_shots:
     return np.asarray(picked, dtype=np.int64)
 
 
-def run_sysu(query: FeatureSet, gallery: FeatureSet, feature_names, modes, shots, num_trials: int, num_shots: int,
-             opts: RankingOptions, prefix: str = "") -> list[ProtocolRun]:
-    """All (mode, shot) protocols, ``num_trials`` trials each; the trial galleries are drawn from ``gallery``."""
-    if opts.sysu_cmc not in ("identity", "image"):
-        raise ValueError(f"TEST.SYSU.CMC must be 'identity' or 'image', got '{opts.sysu_cmc}'.")
+@dataclass
+class Task:
+    """One search task of a protocol: a query set against one or more galleries drawn from a gallery
+    set (``galleries``: index arrays, one per trial; ``None``: the whole gallery set, one trial)."""
+
+    name: str
+    query: FeatureSet
+    gallery: FeatureSet
+    galleries: list | None
+    removal: tuple | None
+    identity_cmc: bool
+    info: dict
+
+
+def sysu_tasks(query: FeatureSet, gallery: FeatureSet, modes, shots, num_trials: int, num_shots: int,
+               cmc: str = "identity") -> list[Task]:
+    """The (mode, shot) tasks of SYSU-MM01, ``num_trials`` trial galleries each, drawn from ``gallery``."""
+    if cmc not in ("identity", "image"):
+        raise ValueError(f"TEST.SYSU.CMC must be 'identity' or 'image', got '{cmc}'.")
     if num_trials < 1:
         raise ValueError(f"SYSU needs at least one trial, got {num_trials}.")
-    opts = replace(opts, backend=resolve_backend(opts.backend))
     groups = group_gallery_images(gallery.pids, gallery.camids, gallery.paths)
-    identity = opts.sysu_cmc == "identity"
-    protocols = [(mode, shot, [(t, draw_sysu_gallery(groups, mode, shot, t, num_shots)) for t in range(num_trials)])
-                 for mode in modes for shot in shots]
-    galleries = [idx for _, _, draws in protocols for _, idx in draws]
+    tasks = []
+    for mode in modes:
+        for shot in shots:
+            galleries = [draw_sysu_gallery(groups, mode, shot, t, num_shots) for t in range(num_trials)]
+            info = {"protocol": "sysu", "mode": mode, "shot": shot, "num_trials": num_trials, "seeds": list(range(num_trials)),
+                    "gallery_sizes": [int(len(idx)) for idx in galleries], "num_query": len(query), "cmc": cmc,
+                    "multi_shot_images": num_shots if shot == "multi" else 1}
+            tasks.append(Task(f"{mode}-{shot}", query, gallery, galleries, SYSU_REMOVAL, cmc == "identity", info))
+    return tasks
+
+
+def regdb_tasks(visible: FeatureSet, infrared: FeatureSet, directions, trial: int) -> list[Task]:
+    """Visible→infrared (visible queries, thermal gallery) and/or the reverse, standard CMC."""
+    tasks = []
+    for direction in directions:
+        if direction not in REGDB_DIRECTIONS:
+            raise ValueError(f"Unknown RegDB direction '{direction}'; expected one of {REGDB_DIRECTIONS} (TEST.REGDB.DIRECTIONS).")
+        q, g = (visible, infrared) if direction == "visible2infrared" else (infrared, visible)
+        info = {"protocol": "regdb", "direction": direction, "split_trial": trial, "num_trials": 1, "seeds": [],
+                "num_query": len(q), "gallery_sizes": [len(g)], "cmc": "image"}
+        tasks.append(Task(direction, q, g, None, None, False, info))
+    return tasks
+
+
+def protocol_tasks(protocol: str, query: FeatureSet, gallery: FeatureSet, settings: dict) -> list[Task]:
+    """The tasks of a dataset's ``protocol`` ("sysu": :func:`sysu_tasks`, "regdb": :func:`regdb_tasks`,
+    with the dataset's query and gallery sets as visible and infrared sets)."""
+    if protocol == "sysu":
+        return sysu_tasks(query, gallery, **settings)
+    if protocol == "regdb":
+        return regdb_tasks(query, gallery, **settings)
+    raise ValueError(f"Unknown evaluation protocol '{protocol}'; expected 'sysu' or 'regdb'.")
+
+
+def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, prefix: str = "") -> list[ProtocolRun]:
+    """Every task × feature: per feature and query set the features are prepared once and the
+    distance source of each trial gallery is chosen in one place (:func:`.distances.distance_sources`)."""
+    opts = replace(opts, backend=resolve_backend(opts.backend))
     runs = {}
     for name in feature_names:
-        q, g = prepare_features(query.features[name], gallery.features[name], opts)
-        sources, workspace = distance_sources(q, g, galleries, opts), Workspace()
-        for mode, shot, draws in protocols:
-            run = ProtocolRun(f"{mode}-{shot}", f"{prefix}{name}", _sysu_info(mode, shot, draws, len(query), opts, num_shots))
-            for _, idx in draws:
-                m = compute_metrics(next(sources), query.pids, gallery.pids[idx], query.camids, gallery.camids[idx],
-                                    SYSU_REMOVAL, opts.max_rank, identity, opts.max_rows, workspace)
-                run.trials.append(m.percent(m.cmc))
-            runs[(mode, shot, name)] = run
-    return [runs[(mode, shot, name)] for mode, shot, _ in protocols for name in feature_names]
+        prepared: dict = {}  # (query set, gallery set) -> [tasks]: the SYSU tasks share one distance matrix
+        for task in tasks:
+            prepared.setdefault((id(task.query), id(task.gallery)), []).append(task)
+        for group in prepared.values():
+            query, gallery = group[0].query, group[0].gallery
+            q, g = prepare_features(query.features[name], gallery.features[name], opts)
+            galleries = None if group[0].galleries is None else [idx for t in group for idx in t.galleries]
+            sources, workspace = distance_sources(q, g, galleries, opts), Workspace()
+            for task in group:
+                run = ProtocolRun(task.name, f"{prefix}{name}", task.info)
+                for idx in task.galleries if task.galleries is not None else [slice(None)]:
+                    m = compute_metrics(next(sources), query.pids, gallery.pids[idx],
+                                        None if task.removal is None else query.camids,
+                                        None if task.removal is None else gallery.camids[idx], task.removal,
+                                        opts.max_rank, task.identity_cmc, opts.max_rows, workspace)
+                    trial = {f"Rank-{r}": 100.0 * float(m.cmc[r - 1]) for r in REPORTED_RANKS if r <= len(m.cmc)}
+                    run.trials.append({**trial, "mAP": 100.0 * m.mAP, "mINP": 100.0 * m.mINP})
+                runs[(task.name, id(task), name)] = run
+    return [runs[(task.name, id(task), name)] for task in tasks for name in feature_names]
 
 
-def _sysu_info(mode, shot, draws, num_query, opts, num_shots) -> dict:
-    return {
-        "protocol": "sysu", "mode": mode, "shot": shot, "num_trials": len(draws), "seeds": [t for t, _ in draws],
-        "gallery_sizes": [int(len(idx)) for _, idx in draws], "num_query": num_query, "cmc": opts.sysu_cmc,
-        "multi_shot_images": num_shots if shot == "multi" else 1,
-    }
+def run_sysu(query: FeatureSet, gallery: FeatureSet, feature_names, modes, shots, num_trials: int, num_shots: int,
+             opts: RankingOptions, prefix: str = "") -> list[ProtocolRun]:
+    """All (mode, shot) protocols of SYSU-MM01, ``num_trials`` trials each."""
+    return run_tasks(sysu_tasks(query, gallery, modes, shots, num_trials, num_shots, opts.sysu_cmc), feature_names, opts, prefix)
 
 
 def run_regdb(visible: FeatureSet, infrared: FeatureSet, feature_names, directions, trial: int, opts: RankingOptions,
               prefix: str = "") -> list[ProtocolRun]:
-    """Visible→infrared (visible queries, thermal gallery) and/or the reverse, standard CMC."""
-    for direction in directions:
-        if direction not in REGDB_DIRECTIONS:
-            raise ValueError(f"Unknown RegDB direction '{direction}'; expected one of {REGDB_DIRECTIONS} (TEST.REGDB.DIRECTIONS).")
-    opts = replace(opts, backend=resolve_backend(opts.backend))
-    runs = []
-    for direction in directions:
-        q, g = (visible, infrared) if direction == "visible2infrared" else (infrared, visible)
-        info = {"protocol": "regdb", "direction": direction, "split_trial": trial, "num_trials": 1, "seeds": [],
-                "num_query": len(q), "gallery_sizes": [len(g)], "cmc": "image"}
-        for name in feature_names:
-            qf, gf = prepare_features(q.features[name], g.features[name], opts)
-            (source,) = distance_sources(qf, gf, None, opts)
-            m = compute_metrics(source, q.pids, g.pids, None, None, None, opts.max_rank, False, opts.max_rows)
-            runs.append(ProtocolRun(direction, f"{prefix}{name}", info, [m.percent(m.cmc_standard)]))
-    return runs
+    """The RegDB directions of one split trial."""
+    return run_tasks(regdb_tasks(visible, infrared, directions, trial), feature_names, opts, prefix)

@@ -2,19 +2,22 @@
 
 ``FeatureSet`` (extracted features of the query or the gallery images) → ``DistanceSource`` (query ×
 gallery distances, block by block) → ``ChunkStats`` (per-query match positions, per chunk) →
-``RetrievalMetrics`` (one trial) → ``ProtocolRun`` (one task × feature, all trials).
+``RetrievalMetrics`` (one trial) → ``ProtocolRun`` (one task × feature, all trials). The metric
+kernel's own working structures (``GalleryLayout``, ``Workspace``) live with it in :mod:`.match_positions`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
+if TYPE_CHECKING:
+    from .match_positions import GalleryLayout, Workspace
+
 __all__ = [
-    "FeatureSet", "RankingOptions", "DistanceSource", "GalleryLayout", "ChunkStats", "RetrievalMetrics",
-    "ProtocolRun", "Workspace", "REPORTED_RANKS",
+    "FeatureSet", "RankingOptions", "DistanceSource", "ChunkStats", "RetrievalMetrics", "ProtocolRun", "REPORTED_RANKS",
 ]
 
 REPORTED_RANKS = (1, 5, 10, 20)
@@ -69,58 +72,6 @@ class DistanceSource(Protocol):
         owns (and overwrites) the block, which may live in a ``workspace`` buffer."""
 
 
-class Workspace:
-    """Work buffers of one metric computation, reused across its query chunks (and across the trials
-    of one protocol run when the run passes one): a fresh block-sized allocation costs page faults
-    comparable to the metrics themselves."""
-
-    def __init__(self) -> None:
-        self._buffers: dict[tuple, torch.Tensor] = {}
-
-    def buffer(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-        key = (name, dtype, torch.device(device))
-        buf = self._buffers.get(key)
-        if buf is None or buf.numel() < numel:
-            buf = self._buffers[key] = torch.empty(numel, dtype=dtype, device=device)
-        return buf[:numel]
-
-
-@dataclass
-class GalleryLayout:
-    """Gallery identities and the removal rule, in original and identity-regrouped column order."""
-
-    perm: torch.Tensor  # regrouped column j is original column perm[j]
-    pid_index: torch.Tensor  # identity index of each ORIGINAL column (0..U-1)
-    starts: torch.Tensor  # first regrouped column of each identity
-    counts: torch.Tensor  # columns per identity
-    removed: torch.Tensor | None  # ORIGINAL columns ignored by restricted queries (None: no rule)
-    unique_pids: np.ndarray
-
-    @classmethod
-    def build(cls, g_pids, removed=None, device: torch.device | str = "cpu") -> GalleryLayout:
-        g_pids = np.asarray(g_pids).reshape(-1)
-        uniq, inv = np.unique(g_pids, return_inverse=True)
-        inv = torch.as_tensor(inv.reshape(-1), dtype=torch.long, device=device)
-        perm = torch.sort(inv, stable=True).indices
-        counts = torch.bincount(inv, minlength=len(uniq))
-        starts = torch.cumsum(counts, 0) - counts
-        if removed is not None:
-            removed = torch.as_tensor(np.asarray(removed, dtype=bool), device=device)
-            removed = removed if bool(removed.any()) else None
-        return cls(perm, inv, starts, counts, removed, uniq)
-
-    @property
-    def num_gallery(self) -> int:
-        return int(self.perm.numel())
-
-    def query_index(self, q_pids) -> torch.Tensor:
-        """Identity index of each query pid, -1 when the identity is absent from the gallery."""
-        q = np.asarray(q_pids).reshape(-1)
-        pos = np.clip(np.searchsorted(self.unique_pids, q), 0, max(len(self.unique_pids) - 1, 0))
-        found = (self.unique_pids[pos] == q) if len(self.unique_pids) else np.zeros(len(q), bool)
-        return torch.as_tensor(np.where(found, pos, -1), dtype=torch.long, device=self.perm.device)
-
-
 @dataclass
 class ChunkStats:
     """Per query of a chunk: number of kept true matches (0 = invalid query), AP, INP, 1-based
@@ -131,18 +82,6 @@ class ChunkStats:
     inp: torch.Tensor
     first_pos: torch.Tensor
     id_rank: torch.Tensor | None
-
-    @classmethod
-    def from_positions(cls, pos: torch.Tensor, num_matches: torch.Tensor, first_pos, id_rank) -> ChunkStats:
-        """AP and INP from the (c, Rmax) 1-based positions of the sorted matches (entries >= num_matches unused)."""
-        r = num_matches
-        k = torch.arange(1, pos.shape[1] + 1, device=pos.device, dtype=torch.float64)
-        used = k.unsqueeze(0) <= r.unsqueeze(1)
-        zero = torch.zeros((), dtype=torch.float64, device=pos.device)
-        prec = torch.where(used, k.unsqueeze(0) / pos.clamp(min=1).double(), zero)
-        ap = prec.sum(1) / r.clamp(min=1).double()
-        last = pos.gather(1, (r - 1).clamp(min=0).unsqueeze(1)).squeeze(1).clamp(min=1).double()
-        return cls(r, ap, r.double() / last, first_pos, id_rank)
 
 
 @dataclass
@@ -156,13 +95,6 @@ class RetrievalMetrics:
     mINP: float
     num_valid: int
     num_queries: int
-
-    def percent(self, cmc: np.ndarray) -> dict[str, float]:
-        """The reported figures of this trial in percent, with the given CMC (author or standard)."""
-        out = {f"Rank-{r}": 100.0 * float(cmc[r - 1]) for r in REPORTED_RANKS if r <= len(cmc)}
-        out["mAP"] = 100.0 * self.mAP
-        out["mINP"] = 100.0 * self.mINP
-        return out
 
 
 @dataclass

@@ -7,7 +7,8 @@ distance are moved to their place in the stable order (ties broken by gallery in
 """
 import torch
 
-from fastreid_ext.evaluation.types import ChunkStats, GalleryLayout
+from fastreid_ext.evaluation.match_positions import GalleryLayout, stats_from_positions
+from fastreid_ext.evaluation.types import ChunkStats
 
 
 def _tie_corrections(bins, d, hit, tie_rows, md, midx, perm, max_pairs: int = 1 << 22) -> None:
@@ -70,4 +71,4 @@ def fast_chunk_stats(
     offs = torch.arange(c, device=dev).unsqueeze(1) * (rmax + 1)
     counts = torch.bincount(bins.add_(offs).view(-1), minlength=c * (rmax + 1)).view(c, rmax + 1)
     pos = torch.cumsum(counts[:, :rmax], 1)
-    return ChunkStats.from_positions(pos, r, pos[:, 0], id_rank)
+    return stats_from_positions(pos, r, pos[:, 0], id_rank)

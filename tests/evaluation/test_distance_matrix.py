@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from fastreid_ext.evaluation import distance_sources
+from fastreid_ext.evaluation import distances
 from fastreid_ext.evaluation.protocols import run_sysu
 from fastreid_ext.evaluation.types import FeatureSet, RankingOptions
 
@@ -23,7 +23,7 @@ def test_shared_matrix_equals_per_trial_distances(monkeypatch):
         opts = RankingOptions(backend="torch", distance=distance, max_rows=17)
         args = (query, gallery, ["f", "g"], ["all", "indoor"], ["single", "multi"], 3, 4, opts)
         shared = run_sysu(*args)
-        monkeypatch.setattr(distance_sources.DistanceMatrix, "fits", staticmethod(lambda *a, **k: False))
+        monkeypatch.setattr(distances.DistanceMatrix, "fits", staticmethod(lambda *a, **k: False))
         per_trial = run_sysu(*args)
         monkeypatch.undo()
         assert [(r.task, r.feature) for r in shared] == [(r.task, r.feature) for r in per_trial]

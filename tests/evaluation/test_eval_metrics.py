@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from fastreid_ext.evaluation.distance_sources import FeatureSource, MatrixSource
+from fastreid_ext.evaluation.distances import FeatureSource, MatrixSource
 from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics, eval_regdb, eval_sysu
 
 from community_reference import reference_eval

@@ -5,10 +5,9 @@ import pytest
 import torch
 
 from community_reference import reference_eval
-from fastreid_ext.evaluation.distance_sources import MatrixSource
-from fastreid_ext.evaluation.match_positions import bucket_chunk_stats
+from fastreid_ext.evaluation.distances import MatrixSource
+from fastreid_ext.evaluation.match_positions import GalleryLayout, Workspace, bucket_chunk_stats
 from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, _restriction
-from fastreid_ext.evaluation.types import GalleryLayout, Workspace
 from searchsorted_reference import fast_chunk_stats
 
 
