@@ -70,15 +70,16 @@ class CrossModalityEvaluator:
         )
 
     # -- extraction ---------------------------------------------------------------------------
-    def _feature_set(self, model, role: str, source: str | None) -> FeatureSet | None:
-        records = self.dataset.query if role == "query" else self.dataset.gallery
-        desc = f"{self.dataset.name} {role}" + (f" [{source}]" if source else "")
-        return extract_feature_set(model, self.loader_fn(records), records, [*self.features, ATTRIBUTE_OUTPUT], source,
-                                   role, desc, self.progress)
-
     def extract_feature_sets(self, model, source: str | None = None) -> tuple[FeatureSet, FeatureSet]:
-        """(query set, gallery set) features of the dataset, e.g. for rank-list visualisation."""
-        return self._feature_set(model, "query", source), self._feature_set(model, "gallery", source)
+        """(query set, gallery set) features of the dataset on the main process, ``(None, None)`` on the
+        other ranks (every rank must call it: each extracts its shard). Also for rank-list visualisation."""
+        names = [*self.features, ATTRIBUTE_OUTPUT]
+        query, gallery = (
+            extract_feature_set(model, self.loader_fn(records), records, names, source, role,
+                                f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), self.progress)
+            for role, records in (("query", self.dataset.query), ("gallery", self.dataset.gallery))
+        )
+        return query, gallery
 
     # -- protocols ----------------------------------------------------------------------------
     def protocol_settings(self, quick: bool) -> dict:
@@ -107,7 +108,8 @@ class CrossModalityEvaluator:
             if self.save:
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
                 save_features(path, query, gallery, feature_names, name, protocol, source)
-            for run in run_tasks(protocol_tasks(protocol, query, gallery, settings), feature_names, options, prefix):
+            tasks = protocol_tasks(protocol, query, gallery, settings)
+            for run in run_tasks(tasks, feature_names, options, prefix):
                 run.info = {**run.info, "attribute_source": source}
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:
