@@ -66,24 +66,29 @@ def _take(value, order: torch.Tensor):
     return [value[i] for i in order.tolist()] if isinstance(value, list) else value[order.to(value.device)]
 
 
+def _num_rows(shard) -> int:
+    return next((len(v) for part in shard for v in part.values()), 0)
+
+
 def gather_in_loader_order(outputs: dict, fields: dict, size: int):
     """This rank's shard → the whole dataset on the main process (``None`` elsewhere).
 
     Each rank sends its rows (CPU copies) with their dataset ``indices``; shards may be uneven or
     empty. The main process concatenates them, sorts the rows by index and checks that every index
-    in ``range(size)`` came exactly once, so no row is duplicated or lost."""
+    in ``range(size)`` came exactly once, so no row is duplicated or lost. Batches without
+    ``indices`` (a plugin's loader) are taken in rank order, which the inference sampler's contiguous
+    slices make the loader order; their row count is still checked."""
     device = next((v.device for v in outputs.values()), torch.device("cpu"))
-    if outputs and INDEX_FIELD not in fields:
-        raise KeyError(f"Gathering a distributed evaluation needs the batch field '{INDEX_FIELD}' "
-                       f"(each sample's dataset index); the test loader's batches have {sorted(fields)}.")
-    shard = ({k: v.cpu() for k, v in outputs.items()}, fields)
-    shards = comm.gather(shard, dst=0)
+    shards = comm.gather(({k: v.cpu() for k, v in outputs.items()}, fields), dst=0)
     if not comm.is_main_process():
         return None
-    shards = [s for s in shards if len(s[1].get(INDEX_FIELD, ())) > 0]
+    shards = [s for s in shards if _num_rows(s) > 0]
     if not shards:
         return {}, {}
-    index = torch.cat([s[1][INDEX_FIELD] for s in shards])
+    if all(INDEX_FIELD in s[1] for s in shards):
+        index = torch.cat([s[1][INDEX_FIELD] for s in shards])
+    else:
+        index = torch.arange(sum(_num_rows(s) for s in shards))
     order = torch.sort(index, stable=True).indices
     if not torch.equal(index[order], torch.arange(size)):
         raise RuntimeError(f"The gathered evaluation shards hold {index.numel()} rows ({index.unique().numel()} distinct "

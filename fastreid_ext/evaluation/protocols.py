@@ -135,10 +135,10 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, prefix: st
     opts = replace(opts, backend=resolve_backend(opts.backend))
     runs = {}
     for name in feature_names:
-        prepared: dict = {}  # (query set, gallery set) -> [tasks]: the SYSU tasks share one distance matrix
+        groups: dict = {}  # tasks on one (query set, gallery set) share their distances (SYSU: one matrix)
         for task in tasks:
-            prepared.setdefault((id(task.query), id(task.gallery)), []).append(task)
-        for group in prepared.values():
+            groups.setdefault((id(task.query), id(task.gallery), task.galleries is None), []).append(task)
+        for group in groups.values():
             query, gallery = group[0].query, group[0].gallery
             q, g = prepare_features(query.features[name], gallery.features[name], opts)
             galleries = None if group[0].galleries is None else [idx for t in group for idx in t.galleries]
@@ -152,8 +152,8 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, prefix: st
                                         opts.max_rank, task.identity_cmc, opts.max_rows, workspace)
                     trial = {f"Rank-{r}": 100.0 * float(m.cmc[r - 1]) for r in REPORTED_RANKS if r <= len(m.cmc)}
                     run.trials.append({**trial, "mAP": 100.0 * m.mAP, "mINP": 100.0 * m.mINP})
-                runs[(task.name, id(task), name)] = run
-    return [runs[(task.name, id(task), name)] for task in tasks for name in feature_names]
+                runs[(id(task), name)] = run
+    return [runs[(id(task), name)] for task in tasks for name in feature_names]
 
 
 def run_sysu(query: FeatureSet, gallery: FeatureSet, feature_names, modes, shots, num_trials: int, num_shots: int,
