@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from .metrics import SYSU_REMOVAL
-from .ranking import rank_gallery
 from .protocols import draw_sysu_gallery, group_gallery_images
+from .ranking import rank_gallery
 from .types import FeatureSet
 
 __all__ = ["protocol_pools", "ranked_lists", "render_rank_grid", "write_rank_grids"]
