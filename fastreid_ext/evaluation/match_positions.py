@@ -24,9 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .types import ChunkStats
-
-__all__ = ["GalleryLayout", "Workspace", "bucket_chunk_stats", "stats_from_positions", "default_buckets"]
+__all__ = ["GalleryLayout", "Workspace", "ChunkStats", "bucket_chunk_stats", "stats_from_positions", "default_buckets"]
 
 
 @dataclass
@@ -79,6 +77,18 @@ class Workspace:
         if buf is None or buf.numel() < numel:
             buf = self._buffers[key] = torch.empty(numel, dtype=dtype, device=device)
         return buf[:numel]
+
+
+@dataclass
+class ChunkStats:
+    """Per query of a chunk: number of kept true matches (0 = invalid query), AP, INP, 1-based
+    position of the first match, and 1-based rank of the query id among distinct gallery ids."""
+
+    num_matches: torch.Tensor
+    ap: torch.Tensor
+    inp: torch.Tensor
+    first_pos: torch.Tensor
+    id_rank: torch.Tensor | None
 
 
 def stats_from_positions(pos: torch.Tensor, num_matches: torch.Tensor, first_pos, id_rank) -> ChunkStats:

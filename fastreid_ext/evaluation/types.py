@@ -1,9 +1,9 @@
 """The evaluation's data types, in one place: what flows from extraction to ``results.json``.
 
 ``FeatureSet`` (extracted features of the query or the gallery images) → ``DistanceSource`` (query ×
-gallery distances, block by block) → ``ChunkStats`` (per-query match positions, per chunk) →
-``RetrievalMetrics`` (one trial) → ``ProtocolRun`` (one task × feature, all trials). The metric
-kernel's own working structures (``GalleryLayout``, ``Workspace``) live with it in :mod:`.match_positions`.
+gallery distances, block by block) → ``RetrievalMetrics`` (one trial) → ``ProtocolRun`` (one task ×
+feature, all trials). The metric kernel's own structures (``GalleryLayout``, ``Workspace`` and its
+per-chunk output ``ChunkStats``) live with it in :mod:`.match_positions`.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .match_positions import GalleryLayout, Workspace
 
 __all__ = [
-    "FeatureSet", "RankingOptions", "DistanceSource", "ChunkStats", "RetrievalMetrics", "ProtocolRun", "REPORTED_RANKS",
+    "FeatureSet", "RankingOptions", "DistanceSource", "RetrievalMetrics", "ProtocolRun", "REPORTED_RANKS",
 ]
 
 REPORTED_RANKS = (1, 5, 10, 20)
@@ -70,18 +70,6 @@ class DistanceSource(Protocol):
     def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
         """(i1 - i0, num_gallery) distances of queries i0..i1 in regrouped column order; the caller
         owns (and overwrites) the block, which may live in a ``workspace`` buffer."""
-
-
-@dataclass
-class ChunkStats:
-    """Per query of a chunk: number of kept true matches (0 = invalid query), AP, INP, 1-based
-    position of the first match, and 1-based rank of the query id among distinct gallery ids."""
-
-    num_matches: torch.Tensor
-    ap: torch.Tensor
-    inp: torch.Tensor
-    first_pos: torch.Tensor
-    id_rank: torch.Tensor | None
 
 
 @dataclass

@@ -7,8 +7,7 @@ distance are moved to their place in the stable order (ties broken by gallery in
 """
 import torch
 
-from fastreid_ext.evaluation.match_positions import GalleryLayout, stats_from_positions
-from fastreid_ext.evaluation.types import ChunkStats
+from fastreid_ext.evaluation.match_positions import ChunkStats, GalleryLayout, stats_from_positions
 
 
 def _tie_corrections(bins, d, hit, tie_rows, md, midx, perm, max_pairs: int = 1 << 22) -> None:
