@@ -81,11 +81,11 @@ def test_gather_uneven_shards_in_loader_order(tmp_path):
     assert (tmp_path / "duplicate_rank1.txt").read_text() == "no error"  # only the main process checks
 
 
-def _eval_only(tmp_path, config, weights, out, num_gpus):
+def _eval_only(tmp_path, config, opts, weights, out, num_gpus):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", config, "--eval-only",
-           "--num-gpus", str(num_gpus), "MODEL.WEIGHTS", weights, "OUTPUT_DIR", str(out)]
+           "--num-gpus", str(num_gpus), *map(str, opts), "MODEL.WEIGHTS", weights, "OUTPUT_DIR", str(out)]
     p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, f"rc={p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}"
     return json.loads((out / "results.json").read_text())
@@ -102,7 +102,8 @@ def test_eval_only_two_processes_equals_one(tmp_path, sysu_root):
             "MODEL.BACKBONE.DEPTH", 18, "DATASETS.ATTRIBUTES.ENABLED", False, "INPUT.SIZE_TEST", [64, 32],
             "DATALOADER.NUM_WORKERS", 0, "TEST.IMS_PER_BATCH", 16, "TEST.SYSU.NUM_TRIALS", 2,
             "TEST.SYSU.MULTI_SHOT_IMAGES", 2, "OUTPUT_DIR", str(tmp_path / "setup")]
-    cfg = load_config(os.path.join(REPO, "configs/Baseline/sysu.yml"), opts)
+    config = os.path.join(REPO, "configs/Baseline/sysu.yml")
+    cfg = load_config(config, opts)
     torch.set_num_threads(1)
     seed_all_rng(0)
     model = DefaultTrainer.build_model(cfg)
@@ -113,18 +114,16 @@ def test_eval_only_two_processes_equals_one(tmp_path, sysu_root):
     model.eval()
     weights = str(tmp_path / "w.pth")
     torch.save({"model": model.state_dict()}, weights)
-    config = tmp_path / "eval.yml"
-    config.write_text(cfg.dump())
 
     cfg.defrost()
     cfg.OUTPUT_DIR = str(tmp_path / "one")
     DefaultTrainer.test(cfg, model)  # one process, in this one
     one = json.loads((tmp_path / "one" / "results.json").read_text())
-    two = _eval_only(tmp_path, str(config), weights, tmp_path / "two", 2)
+    two = _eval_only(tmp_path, config, opts, weights, tmp_path / "two", 2)
     dataset = build_dataset(cfg, "SYSU_MM01")
     assert one["results"] and two["results"] == one["results"]
     assert two["runs"] == one["runs"]  # per-trial numbers, seeds, gallery sizes
     for run in two["runs"]:
         assert run["num_query"] == len(dataset.query)
     drawn = max(max(r["gallery_sizes"]) for r in two["runs"])
-    assert drawn > len(dataset.gallery) // 2  # the whole gallery pool, not one rank's half
+    assert drawn > len(dataset.gallery) // 2  # drawn from the whole gallery set, not one rank's half
