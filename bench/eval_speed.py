@@ -4,9 +4,9 @@
   .venv/bin/python bench/eval_speed.py --only large   # 20,000 x 100,000, 2048-d; community loop on 2,500 queries
 
 Features are random but identity-structured (centre + noise), L2-normalised; distances are -(q . g).
-"Ours" = the evaluator's SYSU runner (``protocol_runs.run_sysu``: query x pool distances once, trial
-columns gathered, metrics), timed per protocol (each call computes its own pool distances) and for the
-whole protocol in one call (pool distances shared by the four protocols); the community side is
+"Ours" = the evaluator's SYSU runner (``protocols.run_sysu``: query x drawn-columns distances once, trial
+columns gathered, metrics), timed per protocol (each call computes its own distance matrix) and for the
+whole protocol in one call (one matrix shared by the four protocols); the community side is
 each trial's full distance matrix + the loop below. Numbers are also compared on the *same* distance matrix
 (``eval_sysu``/``eval_regdb`` vs the loop). Peak memory is the process's ``ru_maxrss``.
 """
@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fastreid_ext.evaluation.distances import rows_per_chunk
-from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, FeatureSource, compute_metrics, eval_regdb, eval_sysu
-from fastreid_ext.evaluation.protocol_runs import REPORTED_RANKS, Pool, RankingOptions, run_sysu
-from fastreid_ext.evaluation.sysu_protocol import draw_sysu_gallery, group_gallery_pool
+from fastreid_ext.evaluation.distances import FeatureSource, rows_per_chunk
+from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics, eval_regdb, eval_sysu
+from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images, run_sysu
+from fastreid_ext.evaluation.types import REPORTED_RANKS, FeatureSet, RankingOptions
 
 
 # ---- the community algorithm (AGW eval_metrics.py, docs/protocols.md#sysu-metric), as written there -------------------
@@ -93,7 +93,7 @@ def features(pids, centres, noise, gen):
     return F.normalize(x, dim=1)
 
 
-def sysu_like(dim, gen, rng, num_ids=96, queries=3803, pool_per_cam=50):
+def sysu_like(dim, gen, rng, num_ids=96, queries=3803, images_per_cam=50):
     centres = torch.randn(num_ids, dim, generator=gen)
     q_pids = np.sort(rng.integers(0, num_ids, queries))
     q_cams = rng.choice([3, 6], queries)
@@ -102,7 +102,7 @@ def sysu_like(dim, gen, rng, num_ids=96, queries=3803, pool_per_cam=50):
         for cam in (1, 2, 4, 5):
             if rng.random() < 0.22:  # ~301 of 384 (id, cam) folders exist, as in SYSU-MM01
                 continue
-            n = int(rng.integers(pool_per_cam // 2, pool_per_cam * 3 // 2))
+            n = int(rng.integers(images_per_cam // 2, images_per_cam * 3 // 2))
             g_pids += [pid] * n
             g_cams += [cam] * n
             paths += [f"cam{cam}/{pid:04d}/{i:04d}.jpg" for i in range(n)]
@@ -135,10 +135,10 @@ def percent_diff(trial: dict, ref) -> float:
 def bench_sysu(args):
     gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
     (qf, qp, qc), (gf, gp, gc, paths) = sysu_like(args.dim, gen, rng)
-    query, gallery = Pool({"f": qf}, qp, qc, [""] * len(qp)), Pool({"f": gf}, gp, gc, paths)
-    groups = group_gallery_pool(gp, gc, paths)
+    query, gallery = FeatureSet({"f": qf}, qp, qc, [""] * len(qp)), FeatureSet({"f": gf}, gp, gc, paths)
+    groups = group_gallery_images(gp, gc, paths)
     opts = RankingOptions(backend="torch")
-    print(f"SYSU-like: {len(qp)} queries, gallery pool {len(gp)}, dim {args.dim}, {args.trials} trials")
+    print(f"SYSU-like: {len(qp)} queries, gallery set {len(gp)}, dim {args.dim}, {args.trials} trials")
     total_comm = 0.0
     rows = []
     for mode in ("all", "indoor"):
@@ -160,7 +160,7 @@ def bench_sysu(args):
     print(f"{'protocol':14s} {'gallery':>7s} {'ours s':>8s} {'community s':>12s} {'ratio':>7s} {'max|diff| same dist':>20s} {'max|diff| run_sysu':>19s}")
     for r in rows:
         print(f"{r[0]:14s} {r[1]:7d} {r[2]:8.2f} {r[3]:12.2f} {r[4]:6.1f}x {r[5]:20.2e} {r[6]:19.2e}")
-    print(f"whole SYSU protocol (one run_sysu call, pool distances shared): ours {total_ours:.2f} s "
+    print(f"whole SYSU protocol (one run_sysu call, one distance matrix shared): ours {total_ours:.2f} s "
           f"(sum of the separate calls {sum(r[2] for r in rows):.2f} s), community {total_comm:.2f} s, "
           f"ratio {total_comm / total_ours:.1f}x; peak RSS {maxrss_gib():.2f} GiB")
     # RegDB: 206 ids x 10 images per modality

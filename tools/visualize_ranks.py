@@ -49,7 +49,7 @@ def pools_from_checkpoint(args):
     model = build_model(cfg)
     ReidCheckpointer(model, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
     dataset = build_dataset(cfg, cfg.DATASETS.TESTS[0])
-    query, gallery = CrossModalityEvaluator.from_config(cfg, dataset, "").extract_pools(model)
+    query, gallery = CrossModalityEvaluator.from_config(cfg, dataset, "").extract_feature_sets(model)
     meta = {"dataset": dataset.name, "protocol": dataset.protocol, "distance": cfg.TEST.RANKING.DISTANCE,
             "backend": cfg.TEST.RANKING.BACKEND, "num_shots": cfg.TEST.SYSU.MULTI_SHOT_IMAGES}
     return query, gallery, meta

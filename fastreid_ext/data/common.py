@@ -99,11 +99,13 @@ class CommDataset(Dataset):
             "attributes": torch.from_numpy(rec.attributes.copy()),
             "attribute_mask": torch.from_numpy(rec.attribute_mask.copy()),
             "img_paths": rec.img_path,
+            "index": index,
         }
 
 
 def collate_batch(samples: list[dict]) -> dict:
-    """Per-sample dicts → the batch dict (tensors stacked, paths kept as a list)."""
+    """Per-sample dicts → the batch dict (tensors stacked, paths kept as a list). ``indices`` are the
+    samples' positions in the dataset, so outputs gathered from several ranks can be put back in order."""
     return {
         "images": torch.stack([s["images"] for s in samples]),
         "targets": torch.tensor([s["targets"] for s in samples], dtype=torch.long),
@@ -112,4 +114,5 @@ def collate_batch(samples: list[dict]) -> dict:
         "attributes": torch.stack([s["attributes"] for s in samples]).float(),
         "attribute_mask": torch.stack([s["attribute_mask"] for s in samples]).bool(),
         "img_paths": [s["img_paths"] for s in samples],
+        "indices": torch.tensor([s["index"] for s in samples], dtype=torch.long),
     }

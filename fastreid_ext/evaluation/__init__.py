@@ -1,14 +1,18 @@
-"""Evaluation: cross-modal protocols, vectorised metrics, ranking backends."""
+"""Evaluation: cross-modal protocols, vectorised metrics, ranking backends (docs/architecture.md)."""
 from .build import EVALUATOR_REGISTRY, build_evaluator
 from .cross_modality_evaluator import CrossModalityEvaluator
-from .metrics import RetrievalMetrics, compute_metrics, eval_regdb, eval_sysu
+from .metrics import compute_metrics, eval_regdb, eval_sysu
+from .protocols import draw_sysu_gallery
 from .ranking import rank_gallery
-from .sysu_protocol import draw_sysu_gallery
+from .types import DistanceSource, FeatureSet, RankingOptions, RetrievalMetrics
 
 __all__ = [
     "EVALUATOR_REGISTRY",
     "build_evaluator",
     "CrossModalityEvaluator",
+    "DistanceSource",
+    "FeatureSet",
+    "RankingOptions",
     "RetrievalMetrics",
     "compute_metrics",
     "eval_sysu",

@@ -1,9 +1,15 @@
 """Attribute recognition figures: accuracy per attribute and mA (pedestrian-attribute convention)."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-__all__ = ["attribute_recognition"]
+from .types import FeatureSet
+
+__all__ = ["attribute_recognition", "attribute_figures"]
+
+logger = logging.getLogger(__name__)
 
 
 def attribute_recognition(probs, targets, mask, names=None, threshold: float = 0.5) -> dict[str, float]:
@@ -32,3 +38,16 @@ def attribute_recognition(probs, targets, mask, names=None, threshold: float = 0
         out["mA"] = 100.0 * float(np.mean(balanced))
         out["mAcc"] = 100.0 * float(np.mean(accs))
     return out
+
+
+def attribute_figures(query: FeatureSet, gallery: FeatureSet, output: str, names=None, prefix: str = "") -> dict[str, float]:
+    """:func:`attribute_recognition` of the model output ``output`` over the query and gallery images
+    (keys prefixed with ``prefix``); ``{}`` with a warning when its shape differs from the attributes'."""
+    probs = np.concatenate([query.features[output].cpu().numpy(), gallery.features[output].cpu().numpy()])
+    targets = np.concatenate([query.attributes, gallery.attributes])
+    if targets.shape != probs.shape:
+        logger.warning("%s of shape %s do not match the attributes of the images %s; no attribute figures.",
+                       output, probs.shape, targets.shape)
+        return {}
+    mask = np.concatenate([query.attribute_mask, gallery.attribute_mask])
+    return {f"{prefix}{k}": v for k, v in attribute_recognition(probs, targets, mask, names).items()}

@@ -1,23 +1,24 @@
 """``CrossModalityEvaluator``: the default evaluator of the SYSU-MM01 and RegDB datasets.
 
-Features of the query pool and of the gallery pool are extracted once per ``evaluate()`` (per
+The features of the query set and of the gallery set are extracted once per ``evaluate()`` (per
 attribute source), then every configured protocol is scored from them; SYSU trial galleries are
-subsets of the gallery pool (:mod:`.sysu_protocol`), so no image is extracted twice.
+subsets of the gallery set (:mod:`.protocols`), so no image is extracted twice.
 """
 from __future__ import annotations
 
 import logging
 import os
-
-import numpy as np
+from dataclasses import replace
 
 from ..utils import comm
-from .attribute_metrics import attribute_recognition
+from .attribute_metrics import attribute_figures
 from .build import EVALUATOR_REGISTRY
-from .feature_extraction import extract_outputs
-from .protocol_runs import Pool, RankingOptions, run_regdb, run_sysu
+from .feature_extraction import extract_feature_set
+from .faiss_search import resolve_backend
+from .protocols import protocol_tasks, run_tasks
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
+from .types import FeatureSet, RankingOptions
 
 __all__ = ["CrossModalityEvaluator"]
 
@@ -27,7 +28,11 @@ ATTRIBUTE_OUTPUT = "attribute_probs"
 
 @EVALUATOR_REGISTRY.register()
 class CrossModalityEvaluator:
-    """``evaluate(model, quick=False) -> {task: {metric: percent}}`` (see docs/architecture.md)."""
+    """``evaluate(model, quick=False) -> {task: {metric: percent}}`` (see docs/architecture.md).
+
+    Under torch.distributed every rank must call ``evaluate``: each extracts its shard, the main
+    process gathers them, scores and writes ``results.json``, and returns the results; the other
+    ranks return ``{}`` (the caller broadcasts)."""
 
     def __init__(
         self, dataset, output_dir: str, loader_fn, *, features=("FC", "POOL"), attribute_sources=(), ranking=None,
@@ -48,6 +53,7 @@ class CrossModalityEvaluator:
         self.multi_shot_images = int(multi_shot_images)
         self.regdb_directions, self.regdb_trial = list(regdb_directions), int(regdb_trial)
         self.save, self.progress = bool(save_features), progress
+        self.attribute_names = getattr(dataset, "attribute_names", None)
 
     @classmethod
     def from_config(cls, cfg, dataset, output_dir: str):
@@ -64,88 +70,63 @@ class CrossModalityEvaluator:
         )
 
     # -- extraction ---------------------------------------------------------------------------
-    def _pool(self, model, records, source, role) -> Pool:
-        if not records:
-            raise ValueError(f"{self.dataset.name}: the {role} pool is empty; nothing to evaluate.")
-        outputs, fields = extract_outputs(
-            model, self.loader_fn(records), [*self.features, ATTRIBUTE_OUTPUT], source,
-            desc=f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), progress=self.progress,
+    def extract_feature_sets(self, model, source: str | None = None) -> tuple[FeatureSet, FeatureSet]:
+        """(query set, gallery set) features of the dataset on the main process, ``(None, None)`` on the
+        other ranks (every rank must call it: each extracts its shard). Also for rank-list visualisation."""
+        names = [*self.features, ATTRIBUTE_OUTPUT]
+        query, gallery = (
+            extract_feature_set(model, self.loader_fn(records), records, names, source, role,
+                                f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), self.progress)
+            for role, records in (("query", self.dataset.query), ("gallery", self.dataset.gallery))
         )
-        n = len(fields["targets"]) if "targets" in fields else len(records)
-        for name, value in outputs.items():
-            if value.shape[0] != n:
-                raise RuntimeError(f"Output '{name}' has {value.shape[0]} rows for {n} {role} images.")
-        if n < len(records):
-            logger.warning("%s: %d of %d %s images could not be read and are left out.", self.dataset.name,
-                           len(records) - n, len(records), role)
-        if {"targets", "camids", "img_paths"} <= set(fields):
-            pids, camids, paths = fields["targets"].numpy(), fields["camids"].numpy(), list(fields["img_paths"])
-        else:
-            pids, camids, paths = (np.array([r.pid for r in records]), np.array([r.camid for r in records]),
-                                   [r.img_path for r in records])
-        if "attributes" in fields and "attribute_mask" in fields:
-            attrs, mask = fields["attributes"].numpy(), fields["attribute_mask"].numpy()
-        else:
-            attrs = np.stack([r.attributes for r in records])
-            mask = np.stack([r.attribute_mask for r in records])
-        return Pool(outputs, pids, camids, paths, attrs, mask)
-
-    def extract_pools(self, model, source: str | None = None) -> tuple[Pool, Pool]:
-        """(query pool, gallery pool) features of the dataset, e.g. for rank-list visualisation."""
-        return self._pool(model, self.dataset.query, source, "query"), self._pool(model, self.dataset.gallery, source, "gallery")
+        return query, gallery
 
     # -- protocols ----------------------------------------------------------------------------
-    def _runs(self, query: Pool, gallery: Pool, names, prefix: str, quick: bool):
+    def protocol_settings(self, quick: bool) -> dict:
+        """Keyword arguments of :func:`.protocols.protocol_tasks` for a full or a quick evaluation."""
         if self.dataset.protocol == "sysu":
             trials = self.train_eval_trials if quick and self.train_eval_trials > 0 else self.num_trials
             modes, shots = (["all"], ["single"]) if quick else (self.sysu_modes, self.sysu_shots)
-            return run_sysu(query, gallery, names, modes, shots, trials, self.multi_shot_images, self.ranking, prefix)
-        directions = self.regdb_directions[:1] if quick else self.regdb_directions
-        return run_regdb(query, gallery, names, directions, self.regdb_trial, self.ranking, prefix)
-
-    def _attributes(self, query: Pool, gallery: Pool, prefix: str) -> dict:
-        probs = np.concatenate([query.features[ATTRIBUTE_OUTPUT].cpu().numpy(), gallery.features[ATTRIBUTE_OUTPUT].cpu().numpy()])
-        targets = np.concatenate([query.attributes, gallery.attributes])
-        if targets.shape != probs.shape:
-            logger.warning("attribute_probs of shape %s do not match the attributes of the images %s; no attribute figures.",
-                           probs.shape, targets.shape)
-            return {}
-        mask = np.concatenate([query.attribute_mask, gallery.attribute_mask])
-        figures = attribute_recognition(probs, targets, mask, getattr(self.dataset, "attribute_names", None))
-        return {f"{prefix}{k}": v for k, v in figures.items()}
+            return {"modes": modes, "shots": shots, "num_trials": trials, "num_shots": self.multi_shot_images,
+                    "cmc": self.ranking.sysu_cmc}
+        return {"directions": self.regdb_directions[:1] if quick else self.regdb_directions, "trial": self.regdb_trial}
 
     def evaluate(self, model, quick: bool = False) -> dict[str, dict[str, float]]:
-        name = self.dataset.name
+        name, protocol = self.dataset.name, self.dataset.protocol
+        options = replace(self.ranking, backend=resolve_backend(self.ranking.backend))  # once per run
+        settings = self.protocol_settings(quick)
         runs, attributes, feature_names = [], {}, []
         for source in self.attribute_sources or [None]:
             prefix = f"{source}/" if source else ""
-            query = self._pool(model, self.dataset.query, source, "query")
-            gallery = self._pool(model, self.dataset.gallery, source, "gallery")
-            names = [n for n in self.features if n in query.features]
-            if not names:
+            query, gallery = self.extract_feature_sets(model, source)
+            if not comm.is_main_process():
+                continue  # the main process holds the gathered features and scores them
+            feature_names = [n for n in self.features if n in query.features]
+            if not feature_names:
                 raise KeyError(f"The model returns none of TEST.FEATURES {self.features} in eval mode "
                                f"(it returned {sorted(query.features)}).")
-            feature_names = names
-            if self.save and comm.is_main_process():
+            if self.save:
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
-                save_features(path, query, gallery, names, name, self.dataset.protocol, source)
-            for run in self._runs(query, gallery, names, prefix, quick):
+                save_features(path, query, gallery, feature_names, name, protocol, source)
+            tasks = protocol_tasks(protocol, query, gallery, settings)
+            for run in run_tasks(tasks, feature_names, options, prefix):
                 run.info = {**run.info, "attribute_source": source}
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:
-                attributes.update(self._attributes(query, gallery, prefix))
+                attributes.update(attribute_figures(query, gallery, ATTRIBUTE_OUTPUT, self.attribute_names, prefix))
+        if not comm.is_main_process():
+            return {}
         results: dict[str, dict[str, float]] = {}
         for run in runs:
             results.setdefault(f"{name}/{run.task}", {}).update(run.summary())
         if attributes:
             results[f"{name}/attributes"] = attributes
-        logger.info("Evaluation on %s%s:\n%s", name, " (quick)" if quick else "", results_table(runs))
-        if attributes:
             logger.info("Attribute recognition on %s: %s", name,
                         ", ".join(f"{k} {v:.2f}" for k, v in attributes.items() if k.endswith("mA")))
-        if comm.is_main_process() and self.output_dir:
+        logger.info("Evaluation on %s%s:\n%s", name, " (quick)" if quick else "", results_table(runs))
+        if self.output_dir:
             payload = {
-                "dataset": name, "protocol": self.dataset.protocol, "quick": quick, "features": feature_names,
+                "dataset": name, "protocol": protocol, "quick": quick, "features": feature_names,
                 "attribute_sources": self.attribute_sources, "distance": self.ranking.distance,
                 "backend": self.ranking.backend, "max_rank": self.ranking.max_rank, "results": results,
                 "runs": [{"task": f"{name}/{r.task}", "feature": r.feature, **r.info, "per_trial": r.trials} for r in runs],

@@ -8,28 +8,28 @@ import numpy as np
 import torch
 
 from .metrics import SYSU_REMOVAL
-from .protocol_runs import Pool
+from .protocols import draw_sysu_gallery, group_gallery_images
 from .ranking import rank_gallery
-from .sysu_protocol import draw_sysu_gallery, group_gallery_pool
+from .types import FeatureSet
 
 __all__ = ["protocol_pools", "ranked_lists", "render_rank_grid", "write_rank_grids"]
 
 GREEN, RED, GRAY = (0, 170, 0), (0, 0, 230), (150, 150, 150)  # BGR
 
 
-def protocol_pools(query: Pool, gallery: Pool, protocol: str, trial: int = 0, num_shots: int = 10):
+def protocol_pools(query: FeatureSet, gallery: FeatureSet, protocol: str, trial: int = 0, num_shots: int = 10):
     """(query, gallery, removal) of one protocol: SYSU ``<mode>-<shot>`` (gallery of trial ``trial``)
     or RegDB ``visible2infrared`` / ``infrared2visible``."""
     if protocol in ("visible2infrared", "infrared2visible"):
         return (query, gallery, None) if protocol == "visible2infrared" else (gallery, query, None)
     mode, _, shot = protocol.partition("-")
-    idx = draw_sysu_gallery(group_gallery_pool(gallery.pids, gallery.camids, gallery.paths), mode, shot, trial, num_shots)
-    sub = Pool({k: v[torch.as_tensor(idx)] for k, v in gallery.features.items()}, gallery.pids[idx], gallery.camids[idx],
+    idx = draw_sysu_gallery(group_gallery_images(gallery.pids, gallery.camids, gallery.paths), mode, shot, trial, num_shots)
+    sub = FeatureSet({k: v[torch.as_tensor(idx)] for k, v in gallery.features.items()}, gallery.pids[idx], gallery.camids[idx],
                [gallery.paths[i] for i in idx])
     return query, sub, SYSU_REMOVAL
 
 
-def ranked_lists(query: Pool, gallery: Pool, feature: str, rows, k: int, removal=None, backend="auto", distance="cosine"):
+def ranked_lists(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, removal=None, backend="auto", distance="cosine"):
     """For each query row: gallery indices of its top-k after the camera rule, best first."""
     if feature not in query.features:
         raise KeyError(f"Feature '{feature}' not available; have {sorted(query.features)}.")
@@ -54,7 +54,7 @@ def _tile(path: str, size, color, label: str, border: int = 4):
     return img
 
 
-def render_rank_grid(query: Pool, gallery: Pool, row: int, ranked, size=(128, 64)) -> np.ndarray:
+def render_rank_grid(query: FeatureSet, gallery: FeatureSet, row: int, ranked, size=(128, 64)) -> np.ndarray:
     """One BGR image: the query (gray frame), a gap, then the ranked gallery images."""
     q_pid = query.pids[row]
     tiles = [_tile(query.paths[row], size, GRAY, f"q {q_pid}")]
@@ -64,7 +64,7 @@ def render_rank_grid(query: Pool, gallery: Pool, row: int, ranked, size=(128, 64
     return np.concatenate(tiles, axis=1)
 
 
-def write_rank_grids(query: Pool, gallery: Pool, feature: str, rows, k: int, out_dir: str, prefix: str, removal=None,
+def write_rank_grids(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, out_dir: str, prefix: str, removal=None,
                      backend="auto", distance="cosine", size=(128, 64)) -> list[str]:
     """Write ``<out_dir>/<prefix>_q<row>.png`` for each query row; returns the paths."""
     import cv2  # noqa: PLC0415

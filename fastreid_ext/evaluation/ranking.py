@@ -1,120 +1,18 @@
-"""Top-k gallery rankings with three backends: FAISS on GPU, FAISS on CPU, torch.
-
-``TEST.RANKING.BACKEND``:
-* ``auto``: FAISS on GPU when faiss is installed with GPU support and ``faiss.get_num_gpus() > 0``,
-  otherwise torch. (On CPU the torch path is the faster one for metrics: they never need a full sort,
-  see :mod:`.query_stats`, while FAISS must return the full ranking.)
-* ``faiss``: FAISS on GPU when a GPU is visible to faiss, else FAISS on CPU.
-* ``torch``: chunked matmul + stable sort, on the features' device.
-
-faiss is imported here only, inside the functions that use it. Rankings are by ascending distance
-(:mod:`.distances`); equal distances are ordered by gallery index on every backend (ties at the
-k-th place of a top-k may still pick a different item with FAISS). GPU FAISS selects at most
-``GPU_TOPK_LIMIT`` neighbours, so larger k is served by searching gallery shards of at most that size
-and merging them (:func:`sharded_topk`).
+"""Top-k gallery rankings (rank lists, e.g. for visualisation) on the configured backend: torch
+(matrix products + stable sort) or FAISS (:mod:`.faiss_search`). Rankings are by ascending distance
+(:mod:`.distances`); equal distances are ordered by gallery index on every backend.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
 
-from .distances import distance_block, prepare_features, rows_per_chunk
+from .distances import distance_block, normalize_features, rows_per_chunk
+from .faiss_search import GPU_TOPK_LIMIT, faiss_shards, resolve_backend, sharded_topk
 
-__all__ = ["BACKENDS", "GPU_TOPK_LIMIT", "resolve_backend", "iter_rankings", "rank_gallery", "sharded_topk", "stable_ties"]
-
-BACKENDS = ("auto", "faiss", "torch")
-GPU_TOPK_LIMIT = 2048
-
-
-def _faiss():
-    try:
-        import faiss  # noqa: PLC0415 - optional, heavy: imported only when a FAISS backend is used
-    except ImportError as e:
-        raise ImportError("TEST.RANKING.BACKEND needs faiss (pip install faiss-cpu or faiss-gpu), or set it to 'torch'.") from e
-    return faiss
-
-
-def _faiss_gpus() -> int:
-    try:
-        faiss = _faiss()
-    except ImportError:
-        return 0
-    return int(faiss.get_num_gpus()) if hasattr(faiss, "get_num_gpus") else 0
-
-
-def resolve_backend(name: str) -> str:
-    """``auto|faiss|torch`` → ``faiss-gpu``, ``faiss-cpu`` or ``torch``."""
-    if name not in BACKENDS:
-        raise ValueError(f"Unknown ranking backend '{name}'; expected one of {BACKENDS} (TEST.RANKING.BACKEND).")
-    if name == "torch":
-        return "torch"
-    gpus = _faiss_gpus()
-    if name == "auto":
-        return "faiss-gpu" if gpus > 0 else "torch"
-    _faiss()
-    return "faiss-gpu" if gpus > 0 else "faiss-cpu"
-
-
-def stable_ties(dist: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reorder rows sorted by distance so that equal distances are in ascending gallery index."""
-    if dist.shape[1] < 2 or not bool((dist[:, 1:] == dist[:, :-1]).any()):
-        return dist, idx
-    by_index = torch.sort(idx, dim=1, stable=True).indices
-    d2, i2 = dist.gather(1, by_index), idx.gather(1, by_index)
-    order = torch.sort(d2, dim=1, stable=True).indices
-    return d2.gather(1, order), i2.gather(1, order)
-
-
-def sharded_topk(search: Callable[[int, int, int], tuple], num_gallery: int, k: int, limit: int = GPU_TOPK_LIMIT):
-    """Top-k over the gallery by searching shards of at most ``limit`` items, each with
-    ``k_s = min(k, shard size) <= limit``, and merging. ``search(start, end, k_s)`` returns the
-    (distances, local indices) of ``gallery[start:end]``, sorted ascending, as torch tensors."""
-    if limit < 1:
-        raise ValueError(f"limit must be >= 1, got {limit}.")
-    k = min(k, num_gallery)
-    if k <= limit:
-        dist, idx = search(0, num_gallery, k)
-        return stable_ties(dist, idx.long())
-    dists, idxs = [], []
-    for start in range(0, num_gallery, limit):
-        end = min(num_gallery, start + limit)
-        dist, idx = search(start, end, min(k, end - start))
-        dists.append(dist)
-        idxs.append(idx.long() + start)
-    dist, idx = torch.cat(dists, 1), torch.cat(idxs, 1)
-    by_index = torch.sort(idx, dim=1, stable=True).indices
-    dist, idx = dist.gather(1, by_index), idx.gather(1, by_index)
-    order = torch.sort(dist, dim=1, stable=True).indices[:, :k]
-    return dist.gather(1, order), idx.gather(1, order)
-
-
-class _FaissShards:
-    """One flat FAISS index per gallery shard, built once and reused for every query chunk."""
-
-    def __init__(self, faiss, g: np.ndarray, distance: str, gpu: bool):
-        self.faiss, self.g, self.distance, self.gpu = faiss, g, distance, gpu
-        self.res = faiss.StandardGpuResources() if gpu else None
-        self.indexes: dict = {}
-
-    def _index(self, start: int, end: int):
-        if (start, end) not in self.indexes:
-            dim = self.g.shape[1]
-            index = self.faiss.IndexFlatIP(dim) if self.distance == "cosine" else self.faiss.IndexFlatL2(dim)
-            if self.gpu:
-                index = self.faiss.index_cpu_to_gpu(self.res, 0, index)
-            index.add(np.ascontiguousarray(self.g[start:end]))
-            self.indexes[(start, end)] = index
-        return self.indexes[(start, end)]
-
-    def search_fn(self, q: np.ndarray):
-        def search(start: int, end: int, k: int):
-            dist, idx = self._index(start, end).search(q, k)
-            dist = torch.from_numpy(dist)
-            return (dist.neg() if self.distance == "cosine" else dist), torch.from_numpy(idx)
-
-        return search
+__all__ = ["iter_rankings", "rank_gallery"]
 
 
 def iter_rankings(
@@ -122,9 +20,9 @@ def iter_rankings(
 ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Yields ``(row_start, distances, gallery_indices)`` for chunks of queries, k best per query
     (k is clipped to the gallery size; k = gallery size gives full rankings)."""
-    q, g = prepare_features(qf, distance), prepare_features(gf, distance)
+    q, g = normalize_features(qf, distance), normalize_features(gf, distance)
     if q.shape[0] == 0 or g.shape[0] == 0:
-        raise ValueError(f"Empty pool: {q.shape[0]} queries and {g.shape[0]} gallery items.")
+        raise ValueError(f"Empty query or gallery set: {q.shape[0]} queries and {g.shape[0]} gallery items.")
     k = max(1, min(int(k), g.shape[0]))
     rows = rows_per_chunk(g.shape[0], max_rows)
     kind = resolve_backend(backend)
@@ -136,10 +34,9 @@ def iter_rankings(
             dist, idx = torch.sort(d, dim=1, stable=True)
             yield i0, dist[:, :k], idx[:, :k]
         return
-    faiss = _faiss()
     g_np = g.detach().cpu().numpy()
     limit = GPU_TOPK_LIMIT if kind == "faiss-gpu" else max(k, 1)
-    shards = _FaissShards(faiss, g_np, distance, kind == "faiss-gpu")
+    shards = faiss_shards(g_np, distance, kind == "faiss-gpu")
     for i0 in range(0, q.shape[0], rows):
         q_np = np.ascontiguousarray(q[i0 : i0 + rows].detach().cpu().numpy())
         dist, idx = sharded_topk(shards.search_fn(q_np), g_np.shape[0], k, limit)

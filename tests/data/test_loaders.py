@@ -47,7 +47,7 @@ def test_train_batch_dict(sysu_root):
     loader = build_train_loader(_cfg(sysu_root))
     assert loader.pin_memory is False and loader.num_workers == 0
     b = next(iter(loader))
-    assert set(b) == {"images", "targets", "camids", "modality", "attributes", "attribute_mask", "img_paths"}
+    assert set(b) == {"images", "targets", "camids", "modality", "attributes", "attribute_mask", "img_paths", "indices"}
     assert b["images"].shape == (12, 3, 64, 32) and b["images"].dtype == torch.float32
     for k in ("targets", "camids", "modality"):
         assert b[k].dtype == torch.int64 and b[k].shape == (12,)

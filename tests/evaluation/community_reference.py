@@ -1,5 +1,5 @@
-"""The community per-query algorithm of spec §2.3 (AGW ``eval_metrics.py``), written out as the
-brute-force reference: stable argsort (so ties follow gallery index, as ours do) and the CMC rows
+"""The community per-query algorithm (AGW ``eval_metrics.py``; docs/protocols.md, "Evaluation
+metrics"), written out as the brute-force reference: stable argsort (so ties follow gallery index, as ours do) and the CMC rows
 padded with their last value to ``max_rank`` (so tiny galleries do not make ragged arrays)."""
 import numpy as np
 

@@ -11,7 +11,7 @@ from eval_testkit import PooledPixelModel, tiny_cfg
 from fastreid_ext.data.datasets.build import build_dataset
 from fastreid_ext.evaluation import build_evaluator
 from fastreid_ext.evaluation.saved_features import load_features
-from fastreid_ext.evaluation.sysu_protocol import draw_sysu_gallery, group_gallery_pool
+from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images
 
 METRICS = ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP")
 
@@ -47,7 +47,7 @@ def test_sysu_results_keys_and_json(sysu_run):
     run = next(r for r in payload["runs"] if r["task"] == "SYSU_MM01/all-multi" and r["feature"] == "FC")
     assert run["seeds"] == [0, 1, 2] and run["num_trials"] == 3 and len(run["per_trial"]) == 3
     assert run["mode"] == "all" and run["shot"] == "multi" and run["attribute_source"] is None
-    groups = group_gallery_pool([r.pid for r in dataset.gallery], [r.camid for r in dataset.gallery],
+    groups = group_gallery_images([r.pid for r in dataset.gallery], [r.camid for r in dataset.gallery],
                                 [r.img_path for r in dataset.gallery])
     assert run["gallery_sizes"] == [sum(min(2, len(v)) for v in groups.values())] * 3
 
@@ -57,7 +57,7 @@ def test_sysu_mean_and_std_over_trials_match_the_community_algorithm(sysu_run, m
     cfg, dataset, _, results, out = sysu_run
     query, gallery, meta = load_features(str(out / "features.npz"))
     assert meta["protocol"] == "sysu" and len(query) == len(dataset.query)
-    groups = group_gallery_pool(gallery.pids, gallery.camids, gallery.paths)
+    groups = group_gallery_images(gallery.pids, gallery.camids, gallery.paths)
     for feat in ("FC", "POOL"):
         per_trial = []
         for t in range(3):

@@ -1,11 +1,10 @@
-"""eval_sysu / eval_regdb: golden values (spec §10.1) and the community algorithm on random cases."""
+"""eval_sysu / eval_regdb: golden values (docs/protocols.md, "Evaluation metrics") and the community algorithm on random cases."""
 import numpy as np
 import pytest
 import torch
 
-from fastreid_ext.evaluation.metrics import (
-    SYSU_REMOVAL, FeatureSource, MatrixSource, compute_metrics, eval_regdb, eval_sysu,
-)
+from fastreid_ext.evaluation.distances import FeatureSource, MatrixSource
+from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics, eval_regdb, eval_sysu
 
 from community_reference import reference_eval
 
@@ -145,7 +144,7 @@ def test_camera_rule_removes_every_item_of_a_query():
 
 @pytest.mark.parametrize("nq,ng", [(0, 5), (3, 0)])
 def test_empty_pools_raise(nq, ng):
-    with pytest.raises(ValueError, match="Empty pool"):
+    with pytest.raises(ValueError, match="Empty query or gallery set"):
         eval_sysu(np.zeros((nq, ng)), np.zeros(nq, int), np.zeros(ng, int), np.full(nq, 3), np.ones(ng, int))
 
 

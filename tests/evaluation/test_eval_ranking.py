@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from fastreid_ext.evaluation import ranking
-from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, FeatureSource, compute_metrics
-from fastreid_ext.evaluation.protocol_runs import RankingOptions, feature_metrics
-from fastreid_ext.evaluation.ranking import rank_gallery, resolve_backend, sharded_topk, stable_ties
+from fastreid_ext.evaluation import faiss_search
+from fastreid_ext.evaluation.distances import FeatureSource, distance_sources, prepare_features
+from fastreid_ext.evaluation.faiss_search import RankingSource, resolve_backend, sharded_topk, stable_ties
+from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics
+from fastreid_ext.evaluation.ranking import rank_gallery
+from fastreid_ext.evaluation.types import RankingOptions
 
 
 @pytest.fixture
@@ -78,7 +80,7 @@ class _FakeGpuFaiss:
                 index.add(x)
 
             def search(self, q, k):
-                assert k <= ranking.GPU_TOPK_LIMIT, f"GPU faiss cannot select k={k}"
+                assert k <= faiss_search.GPU_TOPK_LIMIT, f"GPU faiss cannot select k={k}"
                 fake.max_k = max(fake.max_k, k)
                 return index.search(q, k)
 
@@ -89,18 +91,28 @@ def test_gpu_backend_respects_the_topk_limit(monkeypatch):
     import faiss
 
     fake = _FakeGpuFaiss(faiss)
-    monkeypatch.setattr(ranking, "_faiss", lambda: fake)
+    monkeypatch.setattr(faiss_search, "_faiss", lambda: fake)
     assert resolve_backend("auto") == "faiss-gpu" and resolve_backend("faiss") == "faiss-gpu"
     gen = torch.Generator().manual_seed(1)
     q, g = torch.randn(6, 8, generator=gen), torch.randn(5000, 8, generator=gen)
     _, i_gpu = rank_gallery(q, g, 5000, "faiss", "cosine")
     _, i_t = rank_gallery(q, g, 5000, "torch", "cosine")
-    assert fake.max_k == ranking.GPU_TOPK_LIMIT
+    assert fake.max_k == faiss_search.GPU_TOPK_LIMIT
+    # the metrics on GPU FAISS read full rankings merged from shards of at most GPU_TOPK_LIMIT items
+    rng = np.random.default_rng(2)
+    qp, gp = rng.integers(0, 50, 6), rng.integers(0, 50, 5000)
+    opts = RankingOptions(backend=resolve_backend("faiss"))
+    (source,) = distance_sources(*prepare_features(q, g, opts), None, opts)
+    assert isinstance(source, RankingSource)
+    a = compute_metrics(source, qp, gp, None, None, None, 20, False)
+    b = compute_metrics(FeatureSource(q, g), qp, gp, None, None, None, 20, False)
+    np.testing.assert_array_equal(a.cmc, b.cmc)
+    assert a.mAP == pytest.approx(b.mAP, abs=1e-12) and a.mINP == pytest.approx(b.mINP, abs=1e-12)
     assert torch.equal(i_gpu, i_t)
 
 
 def test_resolve_backend_without_gpu_and_unknown_name(monkeypatch):
-    monkeypatch.setattr(ranking, "_faiss_gpus", lambda: 0)
+    monkeypatch.setattr(faiss_search, "_faiss_gpus", lambda: 0)
     assert resolve_backend("torch") == "torch"
     assert resolve_backend("auto") == "torch"  # no GPU here: torch is faster than a full FAISS ranking
     assert resolve_backend("faiss") == "faiss-cpu"
@@ -113,7 +125,10 @@ def test_faiss_ranking_metrics_equal_torch_block_metrics(feats):
     rng = np.random.default_rng(0)
     qp, gp = rng.integers(0, 9, 40), rng.integers(0, 9, 230)
     qc, gc = rng.choice([3, 6], 40), rng.choice([1, 2, 4, 5], 230)
-    a = feature_metrics(q, g, qp, gp, qc, gc, SYSU_REMOVAL, True, RankingOptions(backend="faiss"))
+    opts = RankingOptions(backend=resolve_backend("faiss"))
+    (source,) = distance_sources(*prepare_features(q, g, opts), None, opts)
+    assert isinstance(source, RankingSource)  # the metrics read full FAISS rankings
+    a = compute_metrics(source, qp, gp, qc, gc, SYSU_REMOVAL, 20, True)
     b = compute_metrics(FeatureSource(q, g), qp, gp, qc, gc, SYSU_REMOVAL, 20, True)
     np.testing.assert_allclose(a.cmc, b.cmc)
     np.testing.assert_allclose(a.cmc_standard, b.cmc_standard)

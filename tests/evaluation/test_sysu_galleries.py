@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from fastreid_ext.evaluation.sysu_protocol import draw_sysu_gallery, group_gallery_pool
+from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images
 
 
 def synthetic_layout(seed=0):
@@ -40,7 +40,7 @@ def community_draw(files, cams, trial):
 @pytest.mark.parametrize("mode,cams", [("all", [1, 2, 4, 5]), ("indoor", [1, 2])])
 def test_single_shot_draws_equal_the_community_loop(mode, cams):
     files, records = synthetic_layout()
-    groups = group_gallery_pool([r[0] for r in records], [r[1] for r in records], [r[2] for r in records])
+    groups = group_gallery_images([r[0] for r in records], [r[1] for r in records], [r[2] for r in records])
     for trial in range(10):
         drawn = [records[i][2] for i in draw_sysu_gallery(groups, mode, "single", trial)]
         assert drawn == community_draw(files, cams, trial)
@@ -52,7 +52,7 @@ def test_single_shot_draws_equal_the_community_loop(mode, cams):
 def test_multi_shot_draws_min_of_10_and_n_without_replacement():
     files, records = synthetic_layout(1)
     paths = [r[2] for r in records]
-    groups = group_gallery_pool([r[0] for r in records], [r[1] for r in records], paths)
+    groups = group_gallery_images([r[0] for r in records], [r[1] for r in records], paths)
     idx = draw_sysu_gallery(groups, "all", "multi", 3, num_shots=10)
     assert len(set(idx.tolist())) == len(idx)
     assert len(idx) == sum(min(10, len(v)) for v in files.values())
@@ -68,7 +68,7 @@ def test_multi_shot_draws_min_of_10_and_n_without_replacement():
 
 
 def test_bad_arguments_raise():
-    groups = group_gallery_pool([1], [3], ["x"])
+    groups = group_gallery_images([1], [3], ["x"])
     with pytest.raises(ValueError, match="no image of cameras"):
         draw_sysu_gallery(groups, "all", "single", 0)
     with pytest.raises(ValueError, match="TEST.SYSU.MODES"):

@@ -1,5 +1,6 @@
-"""Per-query retrieval statistics by value bucketing: a few cheap passes per distance instead of a
-binary search per distance (``searchsorted``, :func:`.query_stats.fast_chunk_stats`).
+"""The positions of every query's true matches in its ranking (and the rank of its identity), for a
+block of query rows, by value bucketing: a few cheap passes per distance, no sort of the gallery and
+no binary search per distance (the ``searchsorted`` kernel the tests keep as a reference).
 
 The metrics need, for each true match k of a query (sorted by distance, ties by gallery index), its
 1-based position: the number of kept gallery items ranked at or before it. Each row's distances are
@@ -18,12 +19,88 @@ exact resolution of rows where that minimum equals the first match distance.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
-from .query_stats import ChunkStats, GalleryLayout, _from_positions
+__all__ = ["GalleryLayout", "Workspace", "ChunkStats", "bucket_chunk_stats", "stats_from_positions", "default_buckets"]
 
-__all__ = ["bucket_chunk_stats", "default_buckets"]
+
+@dataclass
+class GalleryLayout:
+    """Gallery identities and the removal rule, in original and identity-regrouped column order."""
+
+    perm: torch.Tensor  # regrouped column j is original column perm[j]
+    pid_index: torch.Tensor  # identity index of each ORIGINAL column (0..U-1)
+    starts: torch.Tensor  # first regrouped column of each identity
+    counts: torch.Tensor  # columns per identity
+    removed: torch.Tensor | None  # ORIGINAL columns ignored by restricted queries (None: no rule)
+    unique_pids: np.ndarray
+
+    @classmethod
+    def build(cls, g_pids, removed=None, device: torch.device | str = "cpu") -> GalleryLayout:
+        g_pids = np.asarray(g_pids).reshape(-1)
+        uniq, inv = np.unique(g_pids, return_inverse=True)
+        inv = torch.as_tensor(inv.reshape(-1), dtype=torch.long, device=device)
+        perm = torch.sort(inv, stable=True).indices
+        counts = torch.bincount(inv, minlength=len(uniq))
+        starts = torch.cumsum(counts, 0) - counts
+        if removed is not None:
+            removed = torch.as_tensor(np.asarray(removed, dtype=bool), device=device)
+            removed = removed if bool(removed.any()) else None
+        return cls(perm, inv, starts, counts, removed, uniq)
+
+    @property
+    def num_gallery(self) -> int:
+        return int(self.perm.numel())
+
+    def query_index(self, q_pids) -> torch.Tensor:
+        """Identity index of each query pid, -1 when the identity is absent from the gallery."""
+        q = np.asarray(q_pids).reshape(-1)
+        pos = np.clip(np.searchsorted(self.unique_pids, q), 0, max(len(self.unique_pids) - 1, 0))
+        found = (self.unique_pids[pos] == q) if len(self.unique_pids) else np.zeros(len(q), bool)
+        return torch.as_tensor(np.where(found, pos, -1), dtype=torch.long, device=self.perm.device)
+
+
+class Workspace:
+    """Work buffers of one metric computation, reused across its query chunks (and across the trials
+    of one protocol run when the run passes one): a fresh block-sized allocation costs page faults
+    comparable to the metrics themselves."""
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple, torch.Tensor] = {}
+
+    def buffer(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        key = (name, dtype, torch.device(device))
+        buf = self._buffers.get(key)
+        if buf is None or buf.numel() < numel:
+            buf = self._buffers[key] = torch.empty(numel, dtype=dtype, device=device)
+        return buf[:numel]
+
+
+@dataclass
+class ChunkStats:
+    """Per query of a chunk: number of kept true matches (0 = invalid query), AP, INP, 1-based
+    position of the first match, and 1-based rank of the query id among distinct gallery ids."""
+
+    num_matches: torch.Tensor
+    ap: torch.Tensor
+    inp: torch.Tensor
+    first_pos: torch.Tensor
+    id_rank: torch.Tensor | None
+
+
+def stats_from_positions(pos: torch.Tensor, num_matches: torch.Tensor, first_pos, id_rank) -> ChunkStats:
+    """AP and INP from the (c, Rmax) 1-based positions of the sorted matches (entries >= num_matches unused)."""
+    r = num_matches
+    k = torch.arange(1, pos.shape[1] + 1, device=pos.device, dtype=torch.float64)
+    used = k.unsqueeze(0) <= r.unsqueeze(1)
+    zero = torch.zeros((), dtype=torch.float64, device=pos.device)
+    prec = torch.where(used, k.unsqueeze(0) / pos.clamp(min=1).double(), zero)
+    ap = prec.sum(1) / r.clamp(min=1).double()
+    last = pos.gather(1, (r - 1).clamp(min=0).unsqueeze(1)).squeeze(1).clamp(min=1).double()
+    return ChunkStats(r, ap, r.double() / last, first_pos, id_rank)
 
 
 def default_buckets(num_gallery: int) -> int:
@@ -72,29 +149,20 @@ def _identity_rank(d, layout, q_index, md0, midx0, valid_rows) -> torch.Tensor:
     return count + 1
 
 
-_SCRATCH: dict = {}
 # float32 with an integer in [2^23, 2^24) has ulp 1: its bit pattern minus that of 2^23 is the integer
 _BIAS = 2.0**23
 _BIAS_BITS = 0x4B000000
 
 
-def _scratch(numel: int, device: torch.device) -> torch.Tensor:
-    """A float32 work buffer reused across chunks and trials: a fresh block-sized allocation costs
-    about as much as the whole bucketing (page faults). One buffer per device, at most a block."""
-    buf = _SCRATCH.get(device)
-    if buf is None or buf.numel() < numel:
-        buf = _SCRATCH[device] = torch.empty(numel, dtype=torch.float32, device=device)
-    return buf[:numel]
-
-
-def _bucket_ids(d: torch.Tensor, lo: torch.Tensor, s: torch.Tensor, nb: int) -> torch.Tensor:
+def _bucket_ids(d: torch.Tensor, lo: torch.Tensor, s: torch.Tensor, nb: int, workspace: Workspace) -> torch.Tensor:
     """int32 ``row * nb + bucket`` of every item, bucket = monotone map of the distance into
-    [0, nb-1] (NaN last). Done in place in a scratch buffer: clamp, then adding ``2^23 + row * nb``
+    [0, nb-1] (NaN last). Done in place in a workspace buffer (reused across chunks: a fresh
+    block-sized allocation costs about as much as the whole bucketing): clamp, then adding ``2^23 + row * nb``
     rounds to an integer, read back from the float's bits (no float→int conversion pass)."""
     c, ng = d.shape
     if c * nb >= 2**23:
         raise ValueError(f"{c} rows x {nb} buckets exceed 2^23; use smaller query chunks.")
-    v = _scratch(c * ng, d.device).view(c, ng)
+    v = workspace.buffer("bucket_ids", c * ng, torch.float32, d.device).view(c, ng)
     torch.sub(d, lo.to(torch.float32), out=v) if d.dtype == torch.float32 else v.copy_(d - lo)
     v.mul_(s.to(torch.float32))
     top = float(nb - 1)
@@ -116,16 +184,18 @@ def bucket_chunk_stats(
     layout: GalleryLayout,
     with_id_rank: bool,
     buckets: int = 0,
+    workspace: Workspace | None = None,
 ) -> ChunkStats:
     """Stats for a (c, ng) distance block in REGROUPED column order (exact, stable ties).
     ``d`` is overwritten (removed items set to +inf): pass a block the caller owns."""
+    workspace = workspace if workspace is not None else Workspace()
     c, ng = d.shape
     nb = (buckets or default_buckets(ng)) + 2
     step = (2**23 - 1) // nb  # row * nb + bucket must stay below 2^23 (see _bucket_ids)
     if c > step:
         parts = [
             bucket_chunk_stats(d[i : i + step], q_index[i : i + step], None if q_restricted is None else q_restricted[i : i + step],
-                               layout, with_id_rank, buckets)
+                               layout, with_id_rank, buckets, workspace)
             for i in range(0, c, step)
         ]
         return _concat(parts)
@@ -151,7 +221,7 @@ def bucket_chunk_stats(
     r = mvalid.sum(1)
     used = ar.unsqueeze(0) < r.unsqueeze(1)  # the valid matches come first after the sort
     lo, s = _bucket_scale(md, r, nb - 2)
-    b = _bucket_ids(d, lo, s, nb)
+    b = _bucket_ids(d, lo, s, nb, workspace)
     b_flat = b.view(-1)
     bt = b.gather(1, mcols)  # bucket of each match: the same map, so the order relation holds
     thr_count = torch.bincount(bt[used], minlength=c * nb)
@@ -179,4 +249,4 @@ def bucket_chunk_stats(
     pos = below.gather(1, (bt - torch.arange(c, device=dev, dtype=torch.int32).unsqueeze(1) * nb).long())
     pos += cand.cumsum(1)[:, :rmax]
     id_rank = _identity_rank(d, layout, q_index, md[:, 0], midx[:, 0], r > 0) if with_id_rank else None
-    return _from_positions(pos, r, pos[:, 0], id_rank)
+    return stats_from_positions(pos, r, pos[:, 0], id_rank)

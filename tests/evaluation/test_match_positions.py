@@ -1,12 +1,14 @@
-"""The bucketing kernel against the searchsorted kernel and the brute-force community algorithm."""
+"""The match-position kernel (bucketing) against the searchsorted reference kernel and the brute-force
+community algorithm."""
 import numpy as np
 import pytest
 import torch
 
 from community_reference import reference_eval
-from fastreid_ext.evaluation.bucket_stats import bucket_chunk_stats
-from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, MatrixSource, _restriction
-from fastreid_ext.evaluation.query_stats import GalleryLayout, fast_chunk_stats
+from fastreid_ext.evaluation.distances import MatrixSource
+from fastreid_ext.evaluation.match_positions import GalleryLayout, Workspace, bucket_chunk_stats
+from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, _restriction
+from searchsorted_reference import fast_chunk_stats
 
 
 def both_kernels(d, qp, gp, qc, gc, buckets):
@@ -16,8 +18,8 @@ def both_kernels(d, qp, gp, qc, gc, buckets):
     src = MatrixSource(d)
     src.set_layout(layout)
     qi, qr = layout.query_index(qp), torch.as_tensor(q_res)
-    a = bucket_chunk_stats(src.regrouped(0, len(qp)), qi, qr, layout, True, buckets)
-    b = fast_chunk_stats(src.regrouped(0, len(qp)), qi, qr, layout, True)
+    a = bucket_chunk_stats(src.regrouped(0, len(qp), Workspace()), qi, qr, layout, True, buckets)
+    b = fast_chunk_stats(src.regrouped(0, len(qp), Workspace()), qi, qr, layout, True)
     return a, b
 
 

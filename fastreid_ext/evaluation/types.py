@@ -1,0 +1,104 @@
+"""The evaluation's data types, in one place: what flows from extraction to ``results.json``.
+
+``FeatureSet`` (extracted features of the query or the gallery images) → ``DistanceSource`` (query ×
+gallery distances, block by block) → ``RetrievalMetrics`` (one trial) → ``ProtocolRun`` (one task ×
+feature, all trials). The metric kernel's own structures (``GalleryLayout``, ``Workspace`` and its
+per-chunk output ``ChunkStats``) live with it in :mod:`.match_positions`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from .match_positions import GalleryLayout, Workspace
+
+__all__ = [
+    "FeatureSet", "RankingOptions", "DistanceSource", "RetrievalMetrics", "ProtocolRun", "REPORTED_RANKS",
+]
+
+REPORTED_RANKS = (1, 5, 10, 20)
+
+
+@dataclass
+class FeatureSet:
+    """Model outputs of a list of images (the query set or the gallery set) plus the fields the
+    protocols need, row i describing image i in loader order."""
+
+    # model output name -> (N, D) tensor: "FC" (after the BNNeck), "POOL" (the pre-BN pooled feature:
+    # the models' output key, kept for compatibility; not a set of images), "attribute_probs", ...
+    features: dict
+    pids: np.ndarray
+    camids: np.ndarray
+    paths: list
+    attributes: np.ndarray | None = None  # (N, n) 0/1 ground truth, for attribute recognition
+    attribute_mask: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+
+@dataclass
+class RankingOptions:
+    """``TEST.RANKING`` and friends. ``backend`` is resolved once per run (``auto`` → ``torch``,
+    ``faiss-cpu`` or ``faiss-gpu``) before any distance is computed."""
+
+    backend: str = "auto"
+    distance: str = "cosine"
+    max_rank: int = 20
+    max_rows: int = 0
+    sysu_cmc: str = "identity"  # identity (author, de-duplicated ids) | image (standard)
+
+
+@runtime_checkable
+class DistanceSource(Protocol):
+    """Query × gallery distances (smaller = better), served as blocks of query rows with the gallery
+    columns regrouped by identity (``GalleryLayout.perm``), so the metric kernel never needs the
+    whole matrix. Implementations: ``MatrixSource``, ``FeatureSource``, ``TrialColumnsSource``
+    (:mod:`.distances`) and ``RankingSource`` (:mod:`.ranking`)."""
+
+    num_query: int
+    num_gallery: int
+    device: torch.device
+
+    def set_layout(self, layout: GalleryLayout) -> None:
+        """Called once before the blocks: the column order of every block."""
+
+    def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
+        """(i1 - i0, num_gallery) distances of queries i0..i1 in regrouped column order; the caller
+        owns (and overwrites) the block, which may live in a ``workspace`` buffer."""
+
+
+@dataclass
+class RetrievalMetrics:
+    """One trial. ``cmc`` is the identity-de-duplicated (author) CMC when computed, else the standard one."""
+
+    cmc: np.ndarray
+    cmc_standard: np.ndarray
+    cmc_identity: np.ndarray | None
+    mAP: float
+    mINP: float
+    num_valid: int
+    num_queries: int
+
+
+@dataclass
+class ProtocolRun:
+    """One (task, feature): per-trial figures (percent), summarised as the mean and the population
+    std over trials (``np.std``, as the PAENet evaluation script)."""
+
+    task: str
+    feature: str
+    info: dict
+    trials: list = field(default_factory=list)  # per trial: {metric: percent}
+
+    def summary(self) -> dict[str, float]:
+        out = {}
+        for key in self.trials[0]:
+            values = np.array([t[key] for t in self.trials], dtype=np.float64)
+            out[f"{self.feature}/{key}"] = float(values.mean())
+            out[f"{self.feature}/{key}-std"] = float(values.std())
+        return out
