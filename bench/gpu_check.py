@@ -87,9 +87,10 @@ def check_gpu_tests(args) -> str:
 
 
 def check_faiss_vs_torch(args) -> str:
-    from fastreid_ext.evaluation.metrics import SYSU_REMOVAL
-    from fastreid_ext.evaluation.protocol_runs import RankingOptions, feature_metrics
-    from fastreid_ext.evaluation.ranking import resolve_backend
+    from fastreid_ext.evaluation.distances import distance_sources, prepare_features
+    from fastreid_ext.evaluation.faiss_search import resolve_backend
+    from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics
+    from fastreid_ext.evaluation.types import RankingOptions
 
     if resolve_backend("faiss") != "faiss-gpu":
         raise RuntimeError("faiss sees no GPU (faiss-cpu installed instead of faiss-gpu?)")
@@ -106,9 +107,10 @@ def check_faiss_vs_torch(args) -> str:
     g_cams = torch.tensor([1, 2, 4, 5])[torch.randint(0, 4, (SYSU_GALLERY,), generator=g)].numpy()
     out, times = {}, {}
     for backend in ("faiss", "torch"):
-        opts = RankingOptions(backend=backend, distance="cosine", max_rank=20, sysu_cmc="identity")
+        opts = RankingOptions(backend=resolve_backend(backend), distance="cosine", max_rank=20, sysu_cmc="identity")
         t0 = time.perf_counter()
-        out[backend] = feature_metrics(qf, gf, q_pids.numpy(), g_pids.numpy(), q_cams, g_cams, SYSU_REMOVAL, True, opts)
+        source = next(distance_sources(*prepare_features(qf, gf, opts), None, opts))
+        out[backend] = compute_metrics(source, q_pids.numpy(), g_pids.numpy(), q_cams, g_cams, SYSU_REMOVAL, 20, True)
         torch.cuda.synchronize()
         times[backend] = time.perf_counter() - t0
     a, b = out["faiss"], out["torch"]
