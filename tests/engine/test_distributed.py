@@ -36,7 +36,7 @@ class _SeenMetrics(HookBase):
         self._record()
 
 
-def _train_and_dump(cfg_file: str, out: str) -> None:
+def _train_and_dump(cfg_file: str, opts: list, out: str) -> None:
     """Runs in every spawned rank: setup as the CLI does, train, dump this rank's state."""
     from fastreid_ext.config import load_config
     from fastreid_ext.engine import DefaultTrainer
@@ -44,7 +44,7 @@ def _train_and_dump(cfg_file: str, out: str) -> None:
     from fastreid_ext.utils import comm
 
     torch.set_num_threads(1)
-    cfg = load_config(cfg_file, freeze=False)
+    cfg = load_config(cfg_file, opts, freeze=False)
     resolve_dataset_keys(cfg)
     cfg.freeze()
     default_setup(cfg, None)
@@ -63,11 +63,10 @@ def _train_and_dump(cfg_file: str, out: str) -> None:
 
 @pytest.mark.slow
 def test_two_ranks_end_with_one_model_and_the_same_metrics(repo_root, sysu_root, tmp_path):
-    from fastreid_ext.config import load_config
     from fastreid_ext.engine.launch import launch
 
     out = tmp_path / "out"
-    cfg = load_config(str(repo_root / "configs/Baseline/sysu.yml"), [
+    opts = [
         "DATASETS.ROOT", str(sysu_root), "OUTPUT_DIR", str(out), "MODEL.DEVICE", "cpu", "SEED", 0,
         "MODEL.BACKBONE.DEPTH", 18, "MODEL.BACKBONE.PRETRAIN", False, "DATASETS.ATTRIBUTES.ENABLED", False,
         "DATASETS.VAL", ["SYSU_MM01_val"], "DATASETS.SYSU.HOLD_OUT_VAL", True,
@@ -77,11 +76,9 @@ def test_two_ranks_end_with_one_model_and_the_same_metrics(repo_root, sysu_root,
         "SOLVER.CHECKPOINT_PERIOD", 100, "TEST.EVAL_PERIOD", 1, "TEST.EVAL_START_EPOCH", 0, "TEST.IMS_PER_BATCH", 16,
         "TEST.FEATURES", ["FC"], "TEST.SYSU.MODES", ["all"], "TEST.SYSU.SHOTS", ["single"],
         "TEST.SYSU.NUM_TRIALS", 1,
-    ], freeze=False)
-    cfg_file = tmp_path / "cfg.yaml"
-    cfg_file.write_text(cfg.dump())
+    ]
     out.mkdir()
-    launch(_train_and_dump, 2, args=(str(cfg_file), str(out)))
+    launch(_train_and_dump, 2, args=(str(repo_root / "configs/Baseline/sysu.yml"), opts, str(out)))
 
     r0, r1 = (torch.load(out / f"rank{r}.pt", weights_only=False) for r in (0, 1))
     for kind in ("params", "buffers"):
