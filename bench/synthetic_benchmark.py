@@ -82,7 +82,8 @@ def curves(run_dir: str, metric: str, pattern: re.Pattern) -> dict[str, dict[int
 
 
 def fmt(values) -> str:
-    return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+    """mean ± sample standard deviation (ddof=1) over seeds."""
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
 
 
 def write_table(runs: dict[str, list[str]], chance: dict[str, float], pattern: re.Pattern) -> str:
