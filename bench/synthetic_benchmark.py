@@ -73,11 +73,14 @@ def curves(run_dir: str, metric: str, pattern: re.Pattern) -> dict[str, dict[int
     """Per evaluated key matching ``pattern`` and ending in ``/metric``: {iteration: value}."""
     out: dict[str, dict[int, float]] = defaultdict(dict)
     path = os.path.join(run_dir, "metrics.json")
-    for line in open(path) if os.path.isfile(path) else []:
-        row = json.loads(line)
+    rows = [json.loads(line) for line in open(path)] if os.path.isfile(path) else []
+    # iterations done when the evaluation ran; the final one is stamped one past the last step
+    last = max((int(r["iteration"]) + 1 for r in rows if "total_loss" in r), default=None)
+    for row in rows:
+        it = int(row["iteration"]) + 1
         for k, v in row.items():
             if k.endswith(f"/{metric}") and pattern.search(k):
-                out[k][int(row["iteration"]) + 1] = float(v)
+                out[k][min(it, last) if last else it] = float(v)
     return out
 
 
@@ -100,7 +103,7 @@ def write_table(runs: dict[str, list[str]], chance: dict[str, float], pattern: r
                          fmt(per_key[f"{prefix}/mAP"]) if f"{prefix}/mAP" in per_key else "-",
                          f"{chance[mode]:.2f}" if mode else "-"])
     return tabulate(rows, headers=["model", "evaluation", "seeds", "Rank-1 (mean ± std)", "mAP (mean ± std)",
-                                   "chance Rank-1"], tablefmt="pipe")
+                                   "chance Rank-1"], tablefmt="pipe", disable_numparse=True)
 
 
 def plot_curves(runs: dict[str, list[str]], pattern: re.Pattern, path: str) -> None:
@@ -120,7 +123,7 @@ def plot_curves(runs: dict[str, list[str]], pattern: re.Pattern, path: str) -> N
             for k, series in per_key.items():
                 its = sorted(series)
                 mean = np.array([np.mean(series[i]) for i in its])
-                std = np.array([np.std(series[i]) for i in its])
+                std = np.array([np.std(series[i], ddof=1) if len(series[i]) > 1 else 0.0 for i in its])
                 line, = ax.plot(its, mean, marker="o", label=f"{model}: {k.rsplit('/', 1)[0]}")
                 ax.fill_between(its, mean - std, mean + std, color=line.get_color(), alpha=0.15)
         ax.set_xlabel("iteration")

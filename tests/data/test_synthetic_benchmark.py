@@ -39,8 +39,10 @@ def _fake_run(d, rank1s, maps):
     os.makedirs(d)
     with open(os.path.join(d, "metrics.json"), "w") as f:
         for it, (r, m) in enumerate(zip(rank1s, maps)):
-            f.write(json.dumps({"iteration": 10 * it + 9, "SYSU_MM01/all-single/FC/Rank-1": r,
-                                "SYSU_MM01/all-single/FC/mAP": m, "total_loss": 1.0}) + "\n")
+            f.write(json.dumps({"iteration": 10 * it + 9, "total_loss": 1.0}) + "\n")
+            # evaluations: after step 10 * it + 9, and the final one stamped one past the last step
+            f.write(json.dumps({"iteration": 10 * it + 9 + (it == len(rank1s) - 1), "SYSU_MM01/all-single/FC/Rank-1": r,
+                                "SYSU_MM01/all-single/FC/mAP": m}) + "\n")
     results = {"SYSU_MM01/all-single": {"FC/Rank-1": rank1s[-1], "FC/Rank-1-std": 9.0, "FC/mAP": maps[-1]}}
     with open(os.path.join(d, "results.json"), "w") as f:
         json.dump({"results": results}, f)
