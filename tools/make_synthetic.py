@@ -1,8 +1,11 @@
 """Generate a synthetic SYSU-MM01 or RegDB in the real on-disk layout.
 
-    python tools/make_synthetic.py sysu  --root datasets --seed 0 [--num-ids 40 --images-per-camera 4 --height 112 --width 48]
+    python tools/make_synthetic.py sysu  --preset demo --root datasets/demo --seed 0
+    python tools/make_synthetic.py sysu  --preset benchmark --root datasets/benchmark --seed 0
     python tools/make_synthetic.py regdb --root datasets --seed 0 [--num-ids 40 --images-per-id 6 ...]
 
+A preset (demo | benchmark, see fastreid_ext/data/synthetic/presets.py) sets the sizes; the other
+options override it.
 ``--root`` is the DATASETS.ROOT folder: the data lands in ROOT/SYSU-MM01 or ROOT/RegDB.
 """
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import os
 import sys
 
-from fastreid_ext.data.synthetic import REGDB_DEFAULTS, SYSU_DEFAULTS, generate_regdb, generate_sysu
+from fastreid_ext.data.synthetic import SYSU_PRESETS, generate_regdb, generate_sysu
 
 
 def main(argv=None) -> int:
@@ -19,6 +22,7 @@ def main(argv=None) -> int:
     p.add_argument("dataset", choices=["sysu", "regdb"])
     p.add_argument("--root", default=os.environ.get("FASTREID_DATASETS", "datasets"), help="DATASETS.ROOT folder")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", choices=sorted(SYSU_PRESETS), default=None, help="named sizes (default: the generator's)")
     p.add_argument("--num-ids", type=int, default=None)
     p.add_argument("--images-per-camera", type=int, default=None, help="sysu: mean images per (id, camera)")
     p.add_argument("--images-per-id", type=int, default=None, help="regdb: images per id and modality")
@@ -34,11 +38,11 @@ def main(argv=None) -> int:
     if a.dataset == "sysu":
         if a.images_per_camera is not None:
             opts["images_per_camera"] = a.images_per_camera
-        generate_sysu(folder, seed=a.seed, **{**SYSU_DEFAULTS, **opts})
+        generate_sysu(folder, seed=a.seed, preset=a.preset, **opts)
     else:
         if a.images_per_id is not None:
             opts["images_per_id"] = a.images_per_id
-        generate_regdb(folder, seed=a.seed, **{**REGDB_DEFAULTS, **opts})
+        generate_regdb(folder, seed=a.seed, preset=a.preset, **opts)
     print(f"Wrote {folder}")
     return 0
 

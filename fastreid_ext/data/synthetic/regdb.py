@@ -17,6 +17,7 @@ from ..attributes.names import SYSU_ATTRIBUTE_NAMES
 from .cameras import camera_style
 from .identity import sample_identity
 from .images import write_image
+from .presets import REGDB_PRESETS, resolve_options
 from .render import sample_pose
 
 __all__ = ["generate_regdb", "REGDB_DEFAULTS"]
@@ -24,11 +25,19 @@ __all__ = ["generate_regdb", "REGDB_DEFAULTS"]
 REGDB_DEFAULTS = {"num_ids": 40, "images_per_id": 6, "height": 112, "width": 48, "num_trials": 10}
 
 
-def generate_regdb(root: str, seed: int = 0, num_ids: int = REGDB_DEFAULTS["num_ids"],
-                   images_per_id: int = REGDB_DEFAULTS["images_per_id"], height: int = REGDB_DEFAULTS["height"],
-                   width: int = REGDB_DEFAULTS["width"], num_trials: int = REGDB_DEFAULTS["num_trials"],
-                   progress: bool = True) -> str:
-    """Write the dataset under ``root`` (the RegDB folder); same seed → identical bytes."""
+def generate_regdb(root: str, seed: int = 0, num_ids: int | None = None, images_per_id: int | None = None,
+                   height: int | None = None, width: int | None = None, num_trials: int | None = None,
+                   progress: bool = True, preset: str | None = None) -> str:
+    """Write the dataset under ``root`` (the RegDB folder); same seed → identical bytes.
+
+    Sizes come from REGDB_DEFAULTS, overridden by ``preset`` (see presets.py), overridden by the
+    keywords given.
+    """
+    o = resolve_options("generate_regdb", REGDB_PRESETS, REGDB_DEFAULTS, preset, {
+        "num_ids": num_ids, "images_per_id": images_per_id, "height": height, "width": width,
+        "num_trials": num_trials})
+    num_ids, images_per_id, height, width, num_trials = (
+        o["num_ids"], o["images_per_id"], o["height"], o["width"], o["num_trials"])
     if num_ids < 2:
         raise ValueError(f"generate_regdb: num_ids={num_ids}, expected at least 2 (train and test ids).")
     vis_style = camera_style(1, "visible", False, seed)

@@ -1,9 +1,10 @@
 """Draw one synthetic detection with numpy/cv2 primitives.
 
 The same geometry is drawn for both modalities; only the palette changes: visible images use the
-identity's colours under the camera's light, infrared images a heat map (skin bright, hair and bags
-cool, clothing by material with its texture as a weak emission pattern). Pose, scale, crop, blur,
-noise and the frame size are jittered per image.
+identity's colours under the camera's light, infrared images a near-infrared reflectance map: each
+part's level mixes its visible luminance (NIR_CARRY) with its material's reflectance, so clothing
+brightness and printed patterns carry over while hue cannot. Pose, scale, crop, blur, noise, light
+and the frame size are jittered per image; camera gain, background and clutter per camera.
 """
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ import cv2
 import numpy as np
 
 from .cameras import CameraStyle
-from .identity import MATERIAL_HEAT, IdentityTraits
+from .identity import MATERIAL_NIR, MIN_PATTERN_LUMA, IdentityTraits, luminance
 
-__all__ = ["render_person", "sample_pose", "frame_size"]
+__all__ = ["render_person", "sample_pose", "frame_size", "infrared_levels", "NIR_CARRY"]
+
+# Share of an infrared level predicted by the visible luminance (the rest is the material).
+NIR_CARRY = 0.6
+# Infrared cameras auto-expose: per-image light varies this fraction as much as in visible.
+IR_LIGHT_DAMPING = 0.5
 
 
 def frame_size(rng: np.random.Generator, height: int, width: int, spread: float = 0.2) -> tuple[int, int]:
@@ -37,16 +43,29 @@ def sample_pose(rng: np.random.Generator) -> dict:
     }
 
 
+def _nir(rgb, material: str | None = None, base: float = 128.0) -> float:
+    """Infrared level of a surface: NIR_CARRY of its visible luminance, the rest its material."""
+    return NIR_CARRY * luminance(rgb) + (1 - NIR_CARRY) * (MATERIAL_NIR[material] if material else base)
+
+
+def infrared_levels(t: IdentityTraits) -> dict:
+    """Grey level (before camera gain and light) of every part in an infrared image of ``t``."""
+    top = _nir(t.top, t.top_material)
+    # the print stays legible: at least NIR_CARRY x the minimum visible contrast, same polarity
+    delta = NIR_CARRY * (luminance(t.top2) - luminance(t.top))
+    delta = float(np.sign(delta) or 1.0) * max(abs(delta), NIR_CARRY * MIN_PATTERN_LUMA)
+    if not 0 <= top + delta <= 255:
+        delta = -delta
+    return {"skin": float(t.skin_nir), "hair": _nir(t.hair, base=60.0), "top": top, "top2": top + delta,
+            "bottom": _nir(t.bottom, t.bottom_material), "shoes": _nir(t.shoes, base=70.0),
+            "bag": _nir(t.bag, t.bag_material), "glasses": 30.0}
+
+
 def _palette(t: IdentityTraits, style: CameraStyle) -> dict:
     if style.modality == "visible":
         return {"skin": t.skin, "hair": t.hair, "top": t.top, "top2": t.top2, "bottom": t.bottom,
                 "shoes": t.shoes, "bag": t.bag, "glasses": (20, 20, 25)}
-    top = MATERIAL_HEAT[t.top_material]
-    # the texture survives as a weak emission difference (weave/print), never the colour itself
-    top2 = top + 22
-    return {k: (v, v, v) for k, v in {
-        "skin": t.skin_heat, "hair": 105, "top": top, "top2": top2, "bottom": MATERIAL_HEAT[t.bottom_material],
-        "shoes": 80, "bag": MATERIAL_HEAT[t.bag_material] - 50, "glasses": 40}.items()}
+    return {k: (v, v, v) for k, v in infrared_levels(t).items()}
 
 
 def _pattern(h, w, kind, period_px, c1, c2, rng):
@@ -170,7 +189,8 @@ def render_person(t: IdentityTraits, style: CameraStyle, rng: np.random.Generato
 
 
 def _finish(img, style: CameraStyle, pose, rng):
-    img = img * (np.array(style.cast, np.float32) * pose["light"])
+    light = pose["light"] if style.modality == "visible" else 1 + IR_LIGHT_DAMPING * (pose["light"] - 1)
+    img = img * (np.array(style.cast, np.float32) * light)
     img = 255.0 * np.clip(img / 255.0, 0, 1) ** style.gamma
     if pose["blur"] > 0.3:
         img = cv2.GaussianBlur(img, (0, 0), pose["blur"])

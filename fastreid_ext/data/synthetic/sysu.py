@@ -18,21 +18,26 @@ from .cameras import camera_style
 from .identity import sample_identity
 from .images import write_image
 from .matfile import write_mat
+from .presets import SYSU_PRESETS, resolve_options
 from .render import sample_pose
 
 __all__ = ["generate_sysu", "SYSU_DEFAULTS"]
 
 VISIBLE, INFRARED = (1, 2, 4, 5), (3, 6)
 OUTDOOR = {4, 5, 6}
-SYSU_DEFAULTS = {"num_ids": 40, "images_per_camera": 4, "height": 112, "width": 48}
+SYSU_DEFAULTS = {"num_ids": 40, "images_per_camera": 4, "height": 112, "width": 48,
+                 "test_fraction": 0.4, "val_fraction": 0.25}
 
 
-def _split(pids, rng):
+def _split(pids, rng, test_fraction, val_fraction):
     n = len(pids)
     if n < 4:
         raise ValueError(f"generate_sysu: num_ids={n}, expected at least 4 (train, val and test ids).")
-    n_test = max(1, round(0.4 * n))
-    n_val = max(1, round(0.25 * (n - n_test)))
+    for key, v in (("test_fraction", test_fraction), ("val_fraction", val_fraction)):
+        if not 0 < v < 1:
+            raise ValueError(f"generate_sysu: {key}={v}, expected a fraction strictly between 0 and 1.")
+    n_test = min(n - 2, max(1, round(test_fraction * n)))
+    n_val = min(n - n_test - 1, max(1, round(val_fraction * (n - n_test))))
     rest = list(rng.permutation(pids[:-1]))
     test = sorted([pids[-1]] + rest[: n_test - 1])  # the largest pid is a test id, like 333
     val = sorted(rest[n_test - 1 : n_test - 1 + n_val])
@@ -51,13 +56,22 @@ def _cameras(rng, is_test):
     return sorted(cams)
 
 
-def generate_sysu(root: str, seed: int = 0, num_ids: int = SYSU_DEFAULTS["num_ids"],
-                  images_per_camera: int = SYSU_DEFAULTS["images_per_camera"], height: int = SYSU_DEFAULTS["height"],
-                  width: int = SYSU_DEFAULTS["width"], attributes: bool = True, progress: bool = True) -> str:
-    """Write the dataset under ``root`` (the SYSU-MM01 folder); same seed → identical bytes."""
+def generate_sysu(root: str, seed: int = 0, num_ids: int | None = None, images_per_camera: int | None = None,
+                  height: int | None = None, width: int | None = None, attributes: bool = True,
+                  progress: bool = True, preset: str | None = None, test_fraction: float | None = None,
+                  val_fraction: float | None = None) -> str:
+    """Write the dataset under ``root`` (the SYSU-MM01 folder); same seed → identical bytes.
+
+    Sizes come from SYSU_DEFAULTS, overridden by ``preset`` (see presets.py), overridden by the
+    keywords given. ``test_fraction`` of the ids are test ids, ``val_fraction`` of the rest val ids.
+    """
+    o = resolve_options("generate_sysu", SYSU_PRESETS, SYSU_DEFAULTS, preset, {
+        "num_ids": num_ids, "images_per_camera": images_per_camera, "height": height, "width": width,
+        "test_fraction": test_fraction, "val_fraction": val_fraction})
+    num_ids, images_per_camera, height, width = o["num_ids"], o["images_per_camera"], o["height"], o["width"]
     rng = np.random.default_rng([seed, 1])
     pids = sorted(int(p) for p in rng.choice(np.arange(1, int(num_ids * 1.25) + 2), num_ids, replace=False))
-    train, val, test = _split(pids, rng)
+    train, val, test = _split(pids, rng, o["test_fraction"], o["val_fraction"])
     test_set = set(test)
     plan = []  # (pid, cam, n_images)
     for pid in pids:
