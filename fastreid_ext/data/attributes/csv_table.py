@@ -16,8 +16,7 @@ import os
 
 import numpy as np
 
-from ...utils.errors import UserError
-from ..errors import MissingDataError
+from ...utils.errors import UserError, UserFileNotFoundError
 from .names import unknown
 
 __all__ = ["CsvAttributes"]
@@ -27,7 +26,7 @@ logger = logging.getLogger(__name__)
 class CsvAttributes:
     def __init__(self, path: str, names=()):
         if not os.path.isfile(path):
-            raise MissingDataError(f"Attribute CSV not found: {path} (expected header 'pid[,camid],a1,...,an').")
+            raise UserFileNotFoundError(f"Attribute CSV not found: {path} (expected header 'pid[,camid],a1,...,an').")
         self.path = path
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))

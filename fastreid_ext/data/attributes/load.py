@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import os
 
-from ...utils.errors import UserError
-from ..errors import MissingDataError
+from ...utils.errors import UserError, UserFileNotFoundError
 from .csv_table import CsvAttributes
 from .onehot_xlsx import OneHotXlsxAttributes
 from .sysu_mat import SysuMatAttributes
@@ -21,7 +20,7 @@ def load_attributes(path: str, cameras: dict[int, str], names=(), fallback: str 
         csvs = sorted(f for f in os.listdir(path) if f.endswith(".csv"))
         if len(csvs) == 1:
             return CsvAttributes(os.path.join(path, csvs[0]), names)
-        raise MissingDataError(
+        raise UserFileNotFoundError(
             f"Attribute folder {path} holds neither cam{{k}}_att.mat files (cameras {sorted(cameras)}) nor exactly one .csv "
             f"(found {csvs})."
         )
@@ -31,5 +30,5 @@ def load_attributes(path: str, cameras: dict[int, str], names=(), fallback: str 
     if ext in (".xlsx", ".xlsm"):
         return OneHotXlsxAttributes(path, names)
     if not os.path.exists(path):
-        raise MissingDataError(f"DATASETS.ATTRIBUTES.PATH '{path}' does not exist (expected a folder of cam{{k}}_att.mat, a .csv or an .xlsx).")
+        raise UserFileNotFoundError(f"DATASETS.ATTRIBUTES.PATH '{path}' does not exist (expected a folder of cam{{k}}_att.mat, a .csv or an .xlsx).")
     raise UserError(f"DATASETS.ATTRIBUTES.PATH '{path}': unsupported file type '{ext}' (expected .csv, .xlsx or a folder of .mat files).")

@@ -13,8 +13,7 @@ import os
 import numpy as np
 import openpyxl
 
-from ...utils.errors import UserError
-from ..errors import MissingDataError
+from ...utils.errors import UserError, UserFileNotFoundError
 from .names import SYSU_ATTRIBUTE_NAMES, unknown
 
 __all__ = ["OneHotXlsxAttributes", "XLSX_GROUPS", "XLSX_MAPPING"]
@@ -44,7 +43,7 @@ EXPECTED_COLUMNS = 27
 class OneHotXlsxAttributes:
     def __init__(self, path: str, names=()):
         if not os.path.isfile(path):
-            raise MissingDataError(f"Attribute spreadsheet not found: {path} (expected the released label_finished.xlsx).")
+            raise UserFileNotFoundError(f"Attribute spreadsheet not found: {path} (expected the released label_finished.xlsx).")
         self.path = path
         self.names = list(names) if names else list(SYSU_ATTRIBUTE_NAMES)
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)

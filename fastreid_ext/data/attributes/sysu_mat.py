@@ -19,8 +19,7 @@ from collections import Counter
 import numpy as np
 import scipy.io as sio
 
-from ...utils.errors import UserError
-from ..errors import MissingDataError
+from ...utils.errors import UserError, UserFileNotFoundError
 from .names import SYSU_ATTRIBUTE_NAMES, unknown
 
 __all__ = ["SysuMatAttributes", "FALLBACKS"]
@@ -32,7 +31,7 @@ logger = logging.getLogger(__name__)
 def load_camera_matrix(path: str, camid: int) -> np.ndarray:
     """The (n, N_k) 0/1 matrix stored as ``cam{camid}_att`` in ``path``, validated."""
     if not os.path.isfile(path):
-        raise MissingDataError(f"SYSU attribute file not found: {path} (expected cam{camid}_att.mat holding 'cam{camid}_att').")
+        raise UserFileNotFoundError(f"SYSU attribute file not found: {path} (expected cam{camid}_att.mat holding 'cam{camid}_att').")
     key = f"cam{camid}_att"
     try:
         mat = sio.loadmat(path)

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tabulate import tabulate
 
-from ...utils.errors import UserError
+from ...utils.errors import UserError, UserFileNotFoundError
 from ..attributes import load_attributes
 from ..attributes.names import unknown
-from ..errors import MissingDataError
 
 __all__ = ["ImageRecord", "CrossModalDataset", "MODALITIES", "datasets_root"]
 
@@ -175,9 +174,9 @@ class CrossModalDataset:
 
     @classmethod
     def check_layout(cls, root: str, **options) -> None:
-        """Raise MissingDataError naming ``root`` and the expected layout when it does not fit."""
+        """Raise UserFileNotFoundError naming ``root`` and the expected layout when it does not fit."""
         if not os.path.isdir(root):
-            raise MissingDataError(f"{cls.name}: dataset folder {root} not found.")
+            raise UserFileNotFoundError(f"{cls.name}: dataset folder {root} not found.")
 
     @classmethod
     def list_images(cls, root: str, **options) -> dict[str, list[tuple[str, int, int, int]]]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ...utils.errors import UserError
-from ..errors import MissingDataError
+from ...utils.errors import UserError, UserFileNotFoundError
 from .bases import CrossModalDataset
 from .build import DATASET_REGISTRY
 
@@ -26,7 +25,7 @@ EXPECTED_LAYOUT = (
 def read_idx_file(path: str) -> list[tuple[str, int]]:
     """(relative path, label) per line; a malformed line raises naming the file and line number."""
     if not os.path.isfile(path):
-        raise MissingDataError(f"RegDB index file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
+        raise UserFileNotFoundError(f"RegDB index file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
     out = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
@@ -68,7 +67,7 @@ class RegDB(CrossModalDataset):
             raise UserError(f"DATASETS.REGDB.TRIAL is {trial}, expected 1..10.")
         missing = [d for d in ("Visible", "Thermal", "idx") if not os.path.isdir(os.path.join(root, d))]
         if missing:
-            raise MissingDataError(
+            raise UserFileNotFoundError(
                 f"RegDB not found or incomplete at {root}: missing {missing}. Expected layout: {EXPECTED_LAYOUT}. "
                 "Set DATASETS.ROOT, or make the synthetic demo data first (tools/make_synthetic.py)."
             )
@@ -93,7 +92,7 @@ class RegDB(CrossModalDataset):
         for lineno, (rel, label) in enumerate(read_idx_file(idx_path), start=1):
             path = os.path.join(root, rel)
             if not os.path.isfile(path):
-                raise MissingDataError(
+                raise UserFileNotFoundError(
                     f"{idx_path}, line {lineno}: image {path} does not exist. Expected layout: {EXPECTED_LAYOUT}."
                 )
             out.append((path, label, camid, identity_folder(rel)))

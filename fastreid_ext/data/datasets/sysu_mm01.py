@@ -12,8 +12,7 @@ from __future__ import annotations
 import os
 import re
 
-from ...utils.errors import UserError
-from ..errors import MissingDataError
+from ...utils.errors import UserError, UserFileNotFoundError
 from .bases import CrossModalDataset
 from .build import DATASET_REGISTRY
 
@@ -48,7 +47,7 @@ def read_id_file(path: str) -> list[int]:
     they are refused instead, naming the file and the line.
     """
     if not os.path.isfile(path):
-        raise MissingDataError(f"SYSU id file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
+        raise UserFileNotFoundError(f"SYSU id file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
     with open(path, encoding="utf-8") as f:
         lines = f.read().splitlines()
     extra = [n for n, ln in enumerate(lines[1:], start=2) if ln.strip()]
@@ -88,7 +87,7 @@ class SYSU_MM01(CrossModalDataset):
     def check_layout(cls, root: str, **options) -> None:
         missing = [d for d in [f"cam{c}" for c in range(1, 7)] + ["exp"] if not os.path.isdir(os.path.join(root, d))]
         if missing:
-            raise MissingDataError(
+            raise UserFileNotFoundError(
                 f"SYSU-MM01 not found or incomplete at {root}: missing {missing}. Expected layout: {EXPECTED_LAYOUT}. "
                 "Set DATASETS.ROOT, or make the synthetic demo data first (tools/make_synthetic.py)."
             )
@@ -114,7 +113,7 @@ class SYSU_MM01(CrossModalDataset):
         }
         for split, ids in (("train", train_ids), ("query", test_ids), ("gallery", test_ids)):
             if not splits[split]:
-                raise MissingDataError(
+                raise UserFileNotFoundError(
                     f"SYSU-MM01 at {root}: no {split} images for ids {ids[:5]}... Expected layout: {EXPECTED_LAYOUT}."
                 )
         return splits
