@@ -154,3 +154,30 @@ def test_community_agw_checkpoint_refused_by_paenet_on_another_base(make_cfg, ag
     plain = _build(make_cfg, AGW, extra=["MODEL.BACKBONE.NAME", "TwoStreamResNet"])
     with pytest.raises(ValueError, match="NonLocalTwoStreamResNet; the backbone is TwoStreamResNet"):
         ReidCheckpointer(plain).load(path)
+
+
+def test_config_naming_a_base_without_the_protocol_is_refused(make_cfg, monkeypatch):
+    """Through the config path too: one line naming PAENET.BASE_ARCHITECTURE and the missing members."""
+    from torch import nn
+
+    from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
+    from fastreid_ext.utils.errors import UserError
+
+    class FeatureOnlyBase(nn.Module):
+        feat_dim = 8
+
+        @classmethod
+        def from_config(cls, cfg):
+            return cls()
+
+        def extract(self, images, modality):
+            return {}
+
+        def preprocess(self, batch):
+            return batch
+
+    monkeypatch.setitem(META_ARCH_REGISTRY._obj_map, "PaenetTestFeatureOnlyBase", FeatureOnlyBase)
+    cfg = make_cfg(AGW, small_opts(extra=["PAENET.BASE_ARCHITECTURE", "PaenetTestFeatureOnlyBase"]))
+    with pytest.raises(UserError, match=r"^PAENET\.BASE_ARCHITECTURE 'PaenetTestFeatureOnlyBase' lacks "
+                                        r"\['pool', 'classifier', 'device', 'losses'\]"):
+        build_model(cfg)
