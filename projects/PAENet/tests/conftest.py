@@ -23,6 +23,7 @@ def _suite_conftest():
 
 _suite = _suite_conftest()
 repo_root = _suite.repo_root
+reference_data_dir = _suite.reference_data_dir
 shared_data_dir = _suite.shared_data_dir
 sysu_root = _suite.sysu_root
 
