@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from fastreid_ext.checkpoint.agw_community import is_agw_state_dict
 from fastreid_ext.modeling.layers.bnneck import BNNeck
 from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid_ext.utils.errors import UserError
@@ -248,7 +249,10 @@ class PAENet(nn.Module):
 
     # -------------------------------------------------------------- checkpoints
     def remap_checkpoint_keys(self, state_dict: dict) -> dict:
-        """Called by the checkpointer on every loaded state dict: official names → ours, dead keys dropped."""
+        """Called by the checkpointer on every loaded state dict: official names → ours, dead keys dropped;
+        a community AGW file goes to the base (see ``_base_checkpoint``)."""
+        if is_agw_state_dict(state_dict):
+            return self._base_checkpoint(state_dict)
         if not is_official_state_dict(state_dict):
             return state_dict
         if not isinstance(self.pae, ReferencePAE):
@@ -258,3 +262,27 @@ class PAENet(nn.Module):
         logger.info("Official PAENet checkpoint: %d keys mapped, %d dead keys skipped (%s)", len(mapped),
                     len(skipped), sorted({k.rsplit(".", 1)[0] for k in skipped}))
         return mapped
+
+    def _base_checkpoint(self, state_dict: dict) -> dict:
+        """A file of the base's own community format (AGW's) initialises ``self.base``: the base maps
+        its names, every base key must be in the file with the model's shape (the identity classifier
+        may differ: training only), PAENet's own modules are reported as not in the file."""
+        base_name = type(self.base).__name__
+        remap = getattr(self.base, "remap_checkpoint_keys", None)
+        mapped = remap(state_dict) if callable(remap) else state_dict
+        if is_agw_state_dict(mapped):
+            raise ValueError(f"A community AGW checkpoint (non-local keys NL_*) cannot initialise PAENet on "
+                             f"{base_name}: expected PAENET.BASE_ARCHITECTURE: AGWBaseline with "
+                             f"MODEL.BACKBONE.NAME: NonLocalTwoStreamResNet.")
+        ours = self.base.state_dict()
+        missing = [k for k in ours if k not in mapped]
+        shapes = [f"{k} is {tuple(mapped[k].shape)} in the file, {tuple(v.shape)} in the model" for k, v in ours.items()
+                  if k in mapped and not k.startswith("classifier.") and tuple(mapped[k].shape) != tuple(v.shape)]
+        if missing or shapes:
+            raise ValueError(f"The community checkpoint does not fit PAENet's base {base_name}: "
+                             f"missing {missing[:10]} ({len(missing)}), wrong shape {shapes[:10]} ({len(shapes)}).")
+        self.skipped_checkpoint_keys = list(getattr(self.base, "skipped_checkpoint_keys", []))
+        own = sorted({k.split(".", 1)[0] for k in self.state_dict() if not k.startswith("base.")})
+        logger.info("Community %s checkpoint: initialises the base (%d keys); not in the file: PAENet's own %s",
+                    base_name, len(mapped), own)
+        return {f"base.{k}": v for k, v in mapped.items()}
