@@ -15,6 +15,7 @@ from ..utils import comm
 from .attribute_metrics import attribute_recognition
 from .build import EVALUATOR_REGISTRY
 from .feature_extraction import extract_outputs
+from .postprocess import FlipAveraged, TestTimeOptions
 from .protocol_runs import Pool, RankingOptions, run_regdb, run_sysu
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
@@ -54,7 +55,8 @@ class CrossModalityEvaluator:
         from ..data.build import build_test_loader  # noqa: PLC0415 - the data package is only needed at run time
 
         t = cfg.TEST
-        ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK, t.SYSU.CMC)
+        ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK, t.SYSU.CMC,
+                                 TestTimeOptions.from_config(cfg))
         return cls(
             dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())), features=t.FEATURES,
             attribute_sources=t.ATTRIBUTE_SOURCES, ranking=ranking, sysu_modes=t.SYSU.MODES, sysu_shots=t.SYSU.SHOTS,
@@ -68,7 +70,7 @@ class CrossModalityEvaluator:
         if not records:
             raise ValueError(f"{self.dataset.name}: the {role} pool is empty; nothing to evaluate.")
         outputs, fields = extract_outputs(
-            model, self.loader_fn(records), [*self.features, ATTRIBUTE_OUTPUT], source,
+            FlipAveraged(model) if self.ranking.test_time.flip else model, self.loader_fn(records), [*self.features, ATTRIBUTE_OUTPUT], source,
             desc=f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), progress=self.progress,
         )
         n = len(fields["targets"]) if "targets" in fields else len(records)
@@ -130,7 +132,8 @@ class CrossModalityEvaluator:
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
                 save_features(path, query, gallery, names, name, self.dataset.protocol, source)
             for run in self._runs(query, gallery, names, prefix, quick):
-                run.info = {**run.info, "attribute_source": source}
+                run.info = {**run.info, "attribute_source": source, "test_time": self.ranking.test_time.as_dict()}
+                run.feature += self.ranking.test_time.label  # e.g. FC+flip+rerank: results name their options
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:
                 attributes.update(self._attributes(query, gallery, prefix))
@@ -147,7 +150,8 @@ class CrossModalityEvaluator:
             payload = {
                 "dataset": name, "protocol": self.dataset.protocol, "quick": quick, "features": feature_names,
                 "attribute_sources": self.attribute_sources, "distance": self.ranking.distance,
-                "backend": self.ranking.backend, "max_rank": self.ranking.max_rank, "results": results,
+                "backend": self.ranking.backend, "max_rank": self.ranking.max_rank,
+                "test_time": self.ranking.test_time.as_dict(), "results": results,
                 "runs": [{"task": f"{name}/{r.task}", "feature": r.feature, **r.info, "per_trial": r.trials} for r in runs],
             }
             write_results_json(os.path.join(self.output_dir, "results.json"), payload)

@@ -13,6 +13,7 @@ import torch
 from .distances import prepare_features
 from .metrics import SYSU_REMOVAL, FeatureSource, RetrievalMetrics, compute_metrics, compute_metrics_from_ranking
 from .pool_scores import PoolDistances
+from .postprocess import TestTimeOptions, postprocessed_metrics
 from .ranking import iter_rankings, resolve_backend
 from .sysu_protocol import draw_sysu_gallery, group_gallery_pool
 
@@ -43,6 +44,7 @@ class RankingOptions:
     max_rank: int = 20
     max_rows: int = 0
     sysu_cmc: str = "identity"  # identity (author, de-duplicated ids) | image (standard)
+    test_time: TestTimeOptions = field(default_factory=TestTimeOptions)  # flip / AQE / re-ranking
 
 
 @dataclass
@@ -65,7 +67,9 @@ def feature_metrics(
     qf, gf, q_pids, g_pids, q_cams, g_cams, removal, identity_cmc: bool, opts: RankingOptions, prepared: bool = False
 ) -> RetrievalMetrics:
     """Metrics from features with the configured backend: torch distance blocks (no full sort), or a
-    full FAISS ranking (k = gallery size)."""
+    full FAISS ranking (k = gallery size). AQE / re-ranking (``opts.test_time``) take over when on."""
+    if opts.test_time.changes_distances:
+        return postprocessed_metrics(qf, gf, q_pids, g_pids, q_cams, g_cams, removal, identity_cmc, opts, opts.test_time)
     if resolve_backend(opts.backend) == "torch":
         return compute_metrics(
             FeatureSource(qf, gf, opts.distance, prepared=prepared), q_pids, g_pids, q_cams, g_cams, removal, opts.max_rank, identity_cmc, opts.max_rows
@@ -94,7 +98,8 @@ def run_sysu(query: Pool, gallery: Pool, feature_names, modes, shots, num_trials
     # every trial gallery is a subset of the pool: with the torch backend, the query x pool distances
     # are computed once per feature (drawn columns only) and each trial gathers its columns
     columns = np.unique(np.concatenate([idx for _, _, draws in protocols for _, idx in draws]))
-    shared = resolve_backend(opts.backend) == "torch" and PoolDistances.fits(len(query), len(columns))
+    shared = (resolve_backend(opts.backend) == "torch" and not opts.test_time.changes_distances
+              and PoolDistances.fits(len(query), len(columns)))
     runs = {}
     for name in feature_names:
         q = prepare_features(query.features[name], opts.distance)  # normalised once for all trials

@@ -28,7 +28,9 @@ from .distances import distance_block, rows_per_chunk
 
 __all__ = ["k_reciprocal_distance", "k_nearest_neighbours"]
 
-_PAIR_BLOCK = 1 << 22  # (query, gallery) pairs joined at once in the Jaccard term
+_PAIR_BLOCK = 1 << 20  # (query, gallery) pairs joined at once in the Jaccard term (~70 bytes each)
+_GATHER_ELEMENTS = 1 << 22  # feature values gathered at once for the encoding weights
+_BLOCK_ELEMENTS = 1 << 22  # distance-block elements (16 MB in float32) in the kNN search and the final mix
 
 
 def _as_tensor(x, name: str) -> torch.Tensor:
@@ -51,8 +53,9 @@ def k_nearest_neighbours(feats: torch.Tensor, k: int, backend: str = "auto"):
     if kind == "torch":
         sq = feats.pow(2).sum(1)
         idx, far = [], []
-        for i0 in range(0, n, rows_per_chunk(n)):
-            d = distance_block(feats[i0 : i0 + rows_per_chunk(n)], feats, "euclidean", sq)
+        rows = rows_per_chunk(n, block_elements=_BLOCK_ELEMENTS)
+        for i0 in range(0, n, rows):
+            d = distance_block(feats[i0 : i0 + rows], feats, "euclidean", sq)
             idx.append(torch.topk(d, k, dim=1, largest=False, sorted=True).indices)
             far.append(d.max(1).values)
         return torch.cat(idx).cpu(), torch.cat(far).cpu()
@@ -104,24 +107,23 @@ def _encoding(feats: torch.Tensor, knn: np.ndarray, far: np.ndarray, k1: int):
     rows, cols = expanded.row, expanded.col
     # weights exp(-d(i, j) / max_j' d(i, j')) over the expanded set, normalised per row
     dist = np.empty(len(rows))
-    x = feats.detach().cpu().double()
-    step = max(1, (1 << 24) // max(1, x.shape[1]))
+    x = feats.detach().cpu()  # float32 differences: relative error ~1e-7, half the memory traffic of float64
+    step = max(1, _GATHER_ELEMENTS // max(1, x.shape[1]))
     for s in range(0, len(rows), step):
         r, c = torch.from_numpy(rows[s : s + step]), torch.from_numpy(cols[s : s + step])
-        dist[s : s + step] = (x[r] - x[c]).pow(2).sum(1).numpy()
+        dist[s : s + step] = (x[r] - x[c]).pow_(2).sum(1).double().numpy()
     weight = np.exp(-dist / far[rows])
     totals = np.bincount(rows, weights=weight, minlength=n)
     return sparse.csr_matrix((weight / totals[rows], (rows, cols)), shape=(n, n))
 
 
-def _jaccard(v, num_query: int) -> np.ndarray:
-    """1 - |V_q ∩ V_g| / |V_q ∪ V_g| for query rows × gallery rows, with min/max as the fuzzy
-    intersection/union (rows sum to 1, so the union is 2 - intersection)."""
+def _jaccard_blocks(v, num_query: int):
+    """Yields (start, end, 1 - |V_q ∩ V_g| / |V_q ∪ V_g|) for blocks of query rows × all gallery rows,
+    with min/max as the fuzzy intersection/union (rows sum to 1, so the union is 2 - intersection)."""
     n = v.shape[0]
     num_gallery = n - num_query
     gallery_cols = v[num_query:].tocsc()  # inverted lists: for each dimension, the gallery rows using it
     col_nnz = np.diff(gallery_cols.indptr)
-    out = np.empty((num_query, num_gallery), np.float64)
     queries = v[:num_query].tocsr()
     row_of_nnz = np.repeat(np.arange(num_query), np.diff(queries.indptr))
     pairs_per_query = np.bincount(row_of_nnz, weights=col_nnz[queries.indices], minlength=num_query)
@@ -129,7 +131,7 @@ def _jaccard(v, num_query: int) -> np.ndarray:
     while start < num_query:
         # a block of queries whose joined pairs stay within _PAIR_BLOCK
         cum = np.cumsum(pairs_per_query[start:])
-        end = start + max(1, int(np.searchsorted(cum, _PAIR_BLOCK, side="right")))
+        end = start + max(1, min(int(np.searchsorted(cum, _PAIR_BLOCK, side="right")), _PAIR_BLOCK // num_gallery))
         block = queries[start:end].tocoo()
         counts = col_nnz[block.col]
         q_rows = np.repeat(block.row, counts)
@@ -140,9 +142,8 @@ def _jaccard(v, num_query: int) -> np.ndarray:
         g_rows, g_vals = gallery_cols.indices[g_pos], gallery_cols.data[g_pos]
         inter = np.bincount(q_rows * num_gallery + g_rows, weights=np.minimum(q_vals, g_vals),
                             minlength=(end - start) * num_gallery).reshape(end - start, num_gallery)
-        out[start:end] = 1.0 - inter / (2.0 - inter)
+        yield start, end, 1.0 - inter / (2.0 - inter)
         start = end
-    return out
 
 
 def k_reciprocal_distance(query_features, gallery_features, k1: int = 20, k2: int = 6, lambda_value: float = 0.3, *,
@@ -178,14 +179,11 @@ def k_reciprocal_distance(query_features, gallery_features, k1: int = 20, k2: in
         kk = min(k2, knn.shape[1])
         mean = sparse.csr_matrix((np.full(n * kk, 1.0 / kk), (np.repeat(np.arange(n), kk), knn[:, :kk].ravel())), shape=(n, n))
         v = (mean @ v).tocsr()
-    jaccard = torch.from_numpy(_jaccard(v, nq))
     out = torch.empty(nq, n - nq, dtype=torch.float32, device=device)
-    gal = feats[nq:].double()
+    gal = feats[nq:]
     g_sq = gal.pow(2).sum(1)
     far_q = torch.from_numpy(far[:nq]).to(device)
-    rows = rows_per_chunk(n - nq)
-    for i0 in range(0, nq, rows):
-        i1 = min(nq, i0 + rows)
-        original = distance_block(feats[i0:i1].double(), gal, "euclidean", g_sq).clamp_(min=0) / far_q[i0:i1, None]
-        out[i0:i1] = ((1 - lambda_value) * jaccard[i0:i1].to(device) + lambda_value * original).float()
+    for i0, i1, jaccard in _jaccard_blocks(v, nq):
+        original = distance_block(feats[i0:i1], gal, "euclidean", g_sq).clamp_(min=0).double() / far_q[i0:i1, None]
+        out[i0:i1] = ((1 - lambda_value) * torch.from_numpy(jaccard).to(device) + lambda_value * original).float()
     return out
