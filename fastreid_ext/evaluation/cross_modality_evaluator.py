@@ -142,7 +142,9 @@ class CrossModalityEvaluator:
             results.setdefault(f"{name}/{run.task}", {}).update(run.summary())
         if attributes:
             results[f"{name}/attributes"] = attributes
-        logger.info("Evaluation on %s%s:\n%s", name, " (quick)" if quick else "", results_table(runs))
+        # full evaluations end the run with the summary table: their detailed table goes to log.txt only
+        logger.log(logging.INFO if quick else logging.DEBUG, "Evaluation on %s%s:\n%s", name, " (quick)" if quick else "",
+                   results_table(runs))
         if attributes:
             logger.info("Attribute recognition on %s: %s", name,
                         ", ".join(f"{k} {v:.2f}" for k, v in attributes.items() if k.endswith("mA")))

@@ -107,6 +107,7 @@ def run_sysu(query: Pool, gallery: Pool, feature_names, modes, shots, num_trials
         pool = PoolDistances(q, g, columns, opts.distance) if shared else None
         for mode, shot, draws in protocols:
             run = ProtocolRun(f"{mode}-{shot}", f"{prefix}{name}", _sysu_info(mode, shot, draws, len(query), opts, num_shots))
+            run.info["gallery_ids"] = [int(len(np.unique(gallery.pids[idx]))) for _, idx in draws]  # chance Rank-1
             for _, idx in draws:
                 args = (query.pids, gallery.pids[idx], query.camids, gallery.camids[idx], SYSU_REMOVAL)
                 if pool is not None:
@@ -139,7 +140,7 @@ def run_regdb(visible: Pool, infrared: Pool, feature_names, directions, trial: i
             raise ValueError(f"Unknown RegDB direction '{direction}'; expected one of {REGDB_DIRECTIONS} (TEST.REGDB.DIRECTIONS).")
         q, g = (visible, infrared) if direction == "visible2infrared" else (infrared, visible)
         info = {"protocol": "regdb", "direction": direction, "split_trial": trial, "num_trials": 1, "seeds": [],
-                "num_query": len(q), "gallery_sizes": [len(g)], "cmc": "image"}
+                "num_query": len(q), "gallery_sizes": [len(g)], "cmc": "image", "gallery_ids": [int(len(np.unique(g.pids)))]}
         for name in feature_names:
             run = ProtocolRun(direction, f"{prefix}{name}", info)
             m = feature_metrics(q.features[name], g.features[name], q.pids, g.pids, None, None, None, False, opts)
