@@ -18,9 +18,6 @@ import os
 
 import numpy as np
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=True)
@@ -37,23 +34,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def folder_images(folder: str) -> list[str]:
-    """Sorted image paths under ``folder``; an error naming the folder when there are none."""
-    from fastreid_ext.utils.errors import UserError
-
-    if not os.path.isdir(folder):
-        raise UserError(f"--folder {folder}: not a folder.")
-    paths = sorted(os.path.join(root, f) for root, _, files in os.walk(folder) for f in files
-                   if f.lower().endswith(IMAGE_EXTENSIONS))
-    if not paths:
-        raise UserError(f"--folder {folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found.")
-    return paths
-
-
 def extract(args) -> dict:
     from fastreid_ext.config import load_config
     from fastreid_ext.engine.defaults import import_builtins
-    from fastreid_ext.engine.predictor import DefaultPredictor
+    from fastreid_ext.engine.predictor import DefaultPredictor, image_files
     from fastreid_ext.utils.errors import UserError
 
     import_builtins()
@@ -63,7 +47,7 @@ def extract(args) -> dict:
             raise UserError("--folder needs --modality visible|infrared.")
         if args.attribute_source == "gt":
             raise UserError("--attribute-source gt needs the images' attributes: use --split, not --folder.")
-        paths = folder_images(args.folder)
+        paths = image_files(args.folder, "--folder")
         mods = [args.modality] * len(paths)
         pids = camids = np.full(len(paths), -1)
         attributes, dataset = None, ""

@@ -21,9 +21,21 @@ import torch.nn.functional as F
 
 from ..utils.errors import UserError
 
-__all__ = ["DefaultPredictor", "MODALITIES"]
+__all__ = ["DefaultPredictor", "MODALITIES", "IMAGE_EXTENSIONS", "image_files"]
 
 MODALITIES = ("visible", "infrared")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def image_files(folder: str, what: str = "folder") -> list[str]:
+    """Sorted image paths under ``folder`` (recursive); an error naming the folder when there are none."""
+    if not os.path.isdir(folder):
+        raise UserError(f"{what} {folder}: not a folder.")
+    paths = sorted(os.path.join(root, f) for root, _, files in os.walk(folder) for f in files
+                   if f.lower().endswith(IMAGE_EXTENSIONS))
+    if not paths:
+        raise UserError(f"{what} {folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found.")
+    return paths
 
 
 def _to_chw_uint8(image, index: int) -> torch.Tensor:

@@ -88,14 +88,15 @@ def render_rank_grid(query: Pool, gallery: Pool, row: int, ranked, size=(128, 64
     """One BGR image: the query (gray frame; id, camera, AP), a gap, then the ranked gallery images
     (green: same identity, red: another; rank, id, camera, distance)."""
     q_pid = query.pids[row]
-    q_lines = [f"q id{q_pid}", f"cam{query.camids[row]}"] + ([f"AP {100 * ap:.1f}"] if ap is not None and ap == ap else [])
+    q_lines = [f"q id{q_pid}" if q_pid >= 0 else "query", f"cam{query.camids[row]}" if query.camids[row] >= 0 else ""] + ([f"AP {100 * ap:.1f}"] if ap is not None and ap == ap else [])
     tiles = [_tile(query.paths[row], size, GRAY, q_lines)]
     tiles.append(np.full_like(tiles[0][:, :8], 255))
     for rank, g in enumerate(ranked, 1):
         lines = [f"{rank}: id{gallery.pids[g]}", f"cam{gallery.camids[g]}"]
         if distances is not None:
             lines.append(f"d {distances[rank - 1]:.3f}")
-        tiles.append(_tile(gallery.paths[g], size, GREEN if gallery.pids[g] == q_pid else RED, lines))
+        color = GRAY if q_pid < 0 else (GREEN if gallery.pids[g] == q_pid else RED)  # pid < 0: unknown identity
+        tiles.append(_tile(gallery.paths[g], size, color, lines))
     return np.concatenate(tiles, axis=1)
 
 
