@@ -100,9 +100,8 @@ class DefaultPredictor:
             return [images]
         return list(images)
 
-    @torch.no_grad()
-    def __call__(self, images: Sequence | torch.Tensor, modality="visible", attributes=None,
-                 attribute_source: str | None = None, normalize: bool = False) -> torch.Tensor:
+    def batch(self, images, modality="visible", attributes=None, attribute_source: str | None = None) -> dict:
+        """The model's input batch for these images (test transform, modality, attributes)."""
         items = self._images(images)
         if not items:
             raise UserError("No images given to the predictor.")
@@ -112,19 +111,31 @@ class DefaultPredictor:
         attrs = None if attributes is None else torch.as_tensor(np.asarray(attributes), dtype=torch.float32)
         if attrs is not None and (attrs.dim() != 2 or attrs.shape[0] != len(items)):
             raise UserError(f"attributes must be (N={len(items)}, n), got {tuple(attrs.shape)}.")
-        n_attr = attrs.shape[1] if attrs is not None else self.num_attributes
+        n, n_attr = len(items), (attrs.shape[1] if attrs is not None else self.num_attributes)
+        batch = {
+            "images": torch.stack([self.transforms[mods[i]](_to_chw_uint8(items[i], i)) for i in range(n)]),
+            "modality": torch.tensor([MODALITIES.index(m) for m in mods], dtype=torch.long),
+            "attributes": attrs if attrs is not None else torch.zeros(n, n_attr),
+            "attribute_mask": torch.full((n, n_attr), attrs is not None, dtype=torch.bool),
+        }
+        if attribute_source is not None:
+            batch["attribute_source"] = attribute_source
+        return batch
+
+    @torch.no_grad()
+    def __call__(self, images: Sequence | torch.Tensor, modality="visible", attributes=None,
+                 attribute_source: str | None = None, normalize: bool = False) -> torch.Tensor:
+        items = self._images(images)
+        if not items:
+            raise UserError("No images given to the predictor.")
+        mods = self._modalities(modality, len(items))
         out = []
         for s in range(0, len(items), self.batch_size):
-            chunk = range(s, min(len(items), s + self.batch_size))
-            batch = {
-                "images": torch.stack([self.transforms[mods[i]](_to_chw_uint8(items[i], i)) for i in chunk]),
-                "modality": torch.tensor([MODALITIES.index(mods[i]) for i in chunk], dtype=torch.long),
-                "attributes": attrs[s : chunk.stop] if attrs is not None else torch.zeros(len(chunk), n_attr),
-                "attribute_mask": (torch.ones if attrs is not None else torch.zeros)(len(chunk), n_attr, dtype=torch.bool),
-            }
-            if attribute_source is not None:
-                batch["attribute_source"] = attribute_source
-            outputs = self.runner(batch)
+            e = min(len(items), s + self.batch_size)
+            chunk_attrs = None if attributes is None else np.asarray(attributes)[s:e]
+            if attributes is not None and len(np.asarray(attributes)) != len(items):
+                raise UserError(f"attributes must be (N={len(items)}, n), got {np.asarray(attributes).shape}.")
+            outputs = self.runner(self.batch(items[s:e], mods[s:e], chunk_attrs, attribute_source))
             if self.feature not in outputs:
                 raise UserError(f"The model returns no output {self.feature!r} (it returns {sorted(outputs)}).")
             out.append(outputs[self.feature].detach().float().cpu())
