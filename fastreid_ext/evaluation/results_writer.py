@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 from tabulate import tabulate
 
-__all__ = ["results_table", "summary_table", "load_runs", "write_results_json", "TABLE_METRICS", "SUMMARY_METRICS"]
+__all__ = ["results_table", "summary_table", "aggregate_trials", "load_runs", "write_results_json", "TABLE_METRICS", "SUMMARY_METRICS"]
 
 TABLE_METRICS = ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP")
 
@@ -117,3 +118,37 @@ def write_results_json(path: str, payload: dict) -> None:
     with open(tmp, "w") as f:
         json.dump(payload, f, indent=2, sort_keys=False)
     os.replace(tmp, path)
+
+
+def aggregate_trials(per_trial: dict) -> tuple[str, dict]:
+    """RegDB's ten-trials report: ``per_trial`` = {trial: results dict}. Returns (table text, summary)
+    where summary[task][prefix][metric] = {"mean", "std" (population), "values"} over the trials that
+    report it, as RegDB papers give mean ± std over the ten train/test splits."""
+    summary: dict = {}
+    for trial in sorted(per_trial):
+        for task, metrics in per_trial[trial].items():
+            for key, value in metrics.items():
+                if key.endswith("-std") or "/" not in key:
+                    continue
+                prefix, metric = key.rsplit("/", 1)
+                if metric in SUMMARY_METRICS:
+                    summary.setdefault(task, {}).setdefault(prefix, {}).setdefault(metric, {"values": []})["values"].append(value)
+    rows = []
+    for task, prefixes in summary.items():
+        for prefix, metrics in prefixes.items():
+            cells = []
+            for metric in SUMMARY_METRICS:
+                entry = metrics.get(metric)
+                if entry is None:
+                    cells.append("-")
+                    continue
+                values = np.array(entry["values"], dtype=np.float64)
+                entry.update(mean=float(values.mean()), std=float(values.std()))
+                cells.append(f"{entry['mean']:.2f} ± {entry['std']:.2f}" if len(values) > 1 else f"{entry['mean']:.2f}")
+            source, feature = _split_prefix(prefix)
+            n = max(len(e["values"]) for e in metrics.values())
+            rows.append([task, source, feature, *cells, n])
+    table = tabulate(rows, headers=["protocol", "attributes", "feature", *SUMMARY_METRICS, "trials"], tablefmt="pipe",
+                     disable_numparse=True)
+    legend = f"mean ± population std over the trials {sorted(per_trial)} (one train/test split each)"
+    return table + "\n" + legend, summary
