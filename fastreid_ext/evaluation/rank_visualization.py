@@ -37,10 +37,10 @@ def _ranked_full(query: Pool, gallery: Pool, feature: str, rows, removal=None, b
         raise KeyError(f"Feature '{feature}' not available; have {sorted(query.features)}.")
     rows = torch.as_tensor(list(rows), dtype=torch.long)
     qf, gf = query.features[feature][rows], gallery.features[feature]
-    if rerank is not None:
+    if rerank is not None:  # all queries re-ranked together, as in the evaluator; then the listed rows
         from .reranking import k_reciprocal_distance  # noqa: PLC0415
 
-        dist = k_reciprocal_distance(qf, gf, *rerank, distance=distance, backend=backend)
+        dist = k_reciprocal_distance(query.features[feature], gf, *rerank, distance=distance, backend=backend)[rows]
         dists, order = torch.sort(dist, dim=1, stable=True)
     else:
         dists, order = rank_gallery(qf, gf, len(gallery), backend, distance)
