@@ -50,7 +50,8 @@ def extract(args) -> dict:
         paths = image_files(args.folder, "--folder")
         mods = [args.modality] * len(paths)
         pids = camids = np.full(len(paths), -1)
-        attributes, dataset = None, ""
+        attributes = mask = None
+        dataset = ""
     else:
         from fastreid_ext.data.datasets.build import build_dataset
 
@@ -61,8 +62,9 @@ def extract(args) -> dict:
         paths, mods = [r.img_path for r in records], [r.modality for r in records]
         pids, camids = np.array([r.pid for r in records]), np.array([r.camid for r in records])
         attributes = np.stack([r.attributes for r in records]) if args.attribute_source == "gt" else None
+        mask = np.stack([r.attribute_mask for r in records]) if args.attribute_source == "gt" else None
     predictor = DefaultPredictor(cfg, args.feature)
-    feats = predictor(paths, mods, attributes=attributes, attribute_source=args.attribute_source)
+    feats = predictor(paths, mods, attributes=attributes, attribute_source=args.attribute_source, attribute_mask=mask)
     return {"features": feats.numpy().astype(np.float32), "paths": np.array(paths, dtype=str), "pids": pids,
             "camids": camids, "modality": np.array(mods, dtype=str), "feature": np.array(predictor.feature),
             "dataset": np.array(dataset), "attribute_source": np.array(args.attribute_source or "")}

@@ -83,6 +83,7 @@ class DefaultPredictor:
         self.feature = feature or cfg.TEST.FEATURES[0]
         self.batch_size = max(1, int(cfg.TEST.IMS_PER_BATCH))
         self.num_attributes = int(cfg.MODEL.NUM_ATTRIBUTES)
+        self.attribute_sources = list(cfg.TEST.ATTRIBUTE_SOURCES)
 
     def _modalities(self, modality, n: int) -> list[str]:
         mods = [modality] * n if isinstance(modality, str) else list(modality)
@@ -100,12 +101,17 @@ class DefaultPredictor:
             return [images]
         return list(images)
 
-    def batch(self, images, modality="visible", attributes=None, attribute_source: str | None = None) -> dict:
-        """The model's input batch for these images (test transform, modality, attributes)."""
+    def batch(self, images, modality="visible", attributes=None, attribute_source: str | None = None,
+              attribute_mask=None) -> dict:
+        """The model's input batch for these images (test transform, modality, attributes; the mask
+        marks known attributes, default: all known when attributes are given)."""
         items = self._images(images)
         if not items:
             raise UserError("No images given to the predictor.")
         mods = self._modalities(modality, len(items))
+        if attribute_source is None and self.attribute_sources:
+            raise UserError(f"This model takes attributes (TEST.ATTRIBUTE_SOURCES {self.attribute_sources}): pass "
+                            "attribute_source ('gt' with the images' attributes, 'predicted' or 'zeros').")
         if attribute_source == "gt" and attributes is None:
             raise UserError("attribute_source 'gt' needs the images' attributes (an (N, n) array of 0/1).")
         attrs = None if attributes is None else torch.as_tensor(np.asarray(attributes), dtype=torch.float32)
@@ -116,7 +122,8 @@ class DefaultPredictor:
             "images": torch.stack([self.transforms[mods[i]](_to_chw_uint8(items[i], i)) for i in range(n)]),
             "modality": torch.tensor([MODALITIES.index(m) for m in mods], dtype=torch.long),
             "attributes": attrs if attrs is not None else torch.zeros(n, n_attr),
-            "attribute_mask": torch.full((n, n_attr), attrs is not None, dtype=torch.bool),
+            "attribute_mask": (torch.as_tensor(np.asarray(attribute_mask), dtype=torch.bool) if attribute_mask is not None
+                               else torch.full((n, n_attr), attrs is not None, dtype=torch.bool)),
         }
         if attribute_source is not None:
             batch["attribute_source"] = attribute_source
@@ -124,7 +131,7 @@ class DefaultPredictor:
 
     @torch.no_grad()
     def __call__(self, images: Sequence | torch.Tensor, modality="visible", attributes=None,
-                 attribute_source: str | None = None, normalize: bool = False) -> torch.Tensor:
+                 attribute_source: str | None = None, normalize: bool = False, attribute_mask=None) -> torch.Tensor:
         items = self._images(images)
         if not items:
             raise UserError("No images given to the predictor.")
@@ -133,9 +140,10 @@ class DefaultPredictor:
         for s in range(0, len(items), self.batch_size):
             e = min(len(items), s + self.batch_size)
             chunk_attrs = None if attributes is None else np.asarray(attributes)[s:e]
+            chunk_mask = None if attribute_mask is None else np.asarray(attribute_mask)[s:e]
             if attributes is not None and len(np.asarray(attributes)) != len(items):
                 raise UserError(f"attributes must be (N={len(items)}, n), got {np.asarray(attributes).shape}.")
-            outputs = self.runner(self.batch(items[s:e], mods[s:e], chunk_attrs, attribute_source))
+            outputs = self.runner(self.batch(items[s:e], mods[s:e], chunk_attrs, attribute_source, chunk_mask))
             if self.feature not in outputs:
                 raise UserError(f"The model returns no output {self.feature!r} (it returns {sorted(outputs)}).")
             out.append(outputs[self.feature].detach().float().cpu())

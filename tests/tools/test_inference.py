@@ -14,7 +14,7 @@ def _cfg(tiny_run, *opts):
     return load_config(str(tiny_run / "config.yaml"), ["MODEL.WEIGHTS", str(tiny_run / "model_final.pth"), *opts])
 
 
-pytestmark = pytest.mark.slow  # a tiny training run is shared by these tests
+pytestmark = pytest.mark.slow  # a tiny training run is shared by most of these tests
 
 
 def test_predictor_gives_the_evaluators_features(tiny_run):
@@ -95,3 +95,35 @@ def test_tools_refuse_bad_input_in_one_line(repo_root, tiny_run, tmp_path):
     with pytest.raises(UserError, match="bad.npz: missing"):
         search.main(["--gallery", str(bad), "--config-file", str(tiny_run / "config.yaml"), "--query", str(empty),
                      "--modality", "visible"])
+
+
+def test_predictor_matches_the_evaluator_for_an_attribute_model(repo_root, sysu_root, tmp_path):
+    """PAENet (random init) with ground-truth attributes: the same features as the evaluator's pools."""
+    from fastreid_ext.data.datasets.build import build_dataset
+    from fastreid_ext.engine.defaults import import_builtins
+    from fastreid_ext.evaluation import build_evaluator
+    from fastreid_ext.modeling import build_model
+
+    import_builtins()
+    opts = ["DATASETS.ROOT", str(sysu_root), "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.PRETRAIN", "False",
+            "MODEL.BACKBONE.DEPTH", "18", "MODEL.HEADS.NUM_CLASSES", "12", "INPUT.SIZE_TEST", "[32, 16]",
+            "DATALOADER.NUM_WORKERS", "0", "DATALOADER.PERSISTENT_WORKERS", "False", "TEST.FEATURES", "['FC']"]
+    cfg = load_config(str(repo_root / "configs/PAENet/sysu.yml"), opts)
+    dataset = build_dataset(cfg, "SYSU_MM01")
+    cfg.defrost()
+    cfg.MODEL.NUM_ATTRIBUTES = len(dataset.attribute_names)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    torch.save({"model": model.state_dict()}, tmp_path / "w.pth")
+    query, _ = build_evaluator(cfg, dataset, "").extract_pools(model, "gt")
+    cfg.MODEL.WEIGHTS = str(tmp_path / "w.pth")
+    predictor = DefaultPredictor(cfg)
+    records = dataset.query[:6]
+    with pytest.raises(UserError, match="takes attributes"):
+        predictor([r.img_path for r in records], "infrared")
+    feats = predictor([r.img_path for r in records], [r.modality for r in records],
+                      attributes=np.stack([r.attributes for r in records]), attribute_source="gt",
+                      attribute_mask=np.stack([r.attribute_mask for r in records]))
+    torch.testing.assert_close(feats, query.features["FC"][:6], rtol=1e-4, atol=1e-5)
+    zeros = predictor([r.img_path for r in records], "infrared", attribute_source="zeros")
+    assert not torch.allclose(zeros, feats)  # the attribute source reaches the model
