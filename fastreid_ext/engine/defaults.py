@@ -264,6 +264,7 @@ class DefaultTrainer(SimpleTrainer):
         if comm.is_main_process() and results:
             flat = H.flatten_results(results)  # evaluators log their own tables; this is the summary
             rows = sorted((k, v) for k, v in flat.items() if k.endswith(("Rank-1", "mAP")))
-            logger.info("Evaluation summary (%s):\n%s", "quick" if quick else "full",
-                        tabulate(rows, headers=["metric", "value"], floatfmt=".2f"))
+            # a full evaluation ends the run with the CLI's summary table: this one goes to log.txt only
+            logger.log(logging.INFO if quick else logging.DEBUG, "Evaluation summary (%s):\n%s", "quick" if quick else "full",
+                       tabulate(rows, headers=["metric", "value"], floatfmt=".2f"))
         return results
