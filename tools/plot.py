@@ -22,6 +22,7 @@ def parse_args(argv=None):
     c = sub.add_parser("curves", help="training curves from metrics.json")
     c.add_argument("runs", nargs="+")
     c.add_argument("--labels", nargs="*")
+    c.add_argument("--metrics", default=None, help="regex of evaluation keys (default: Rank-1/mAP tracked while training)")
     m = sub.add_parser("cmc", help="CMC curves from results.json")
     m.add_argument("runs", nargs="+", help="run folders or results.json files")
     m.add_argument("--feature", default=None, help="e.g. FC (default: every feature)")
@@ -56,7 +57,7 @@ def main(argv=None) -> str:
     if args.command == "curves":
         from fastreid_ext.visualization.curves import plot_training_curves
 
-        out = plot_training_curves(args.runs, args.output, args.labels, args.dpi)
+        out = plot_training_curves(args.runs, args.output, args.labels, args.dpi, args.metrics)
     elif args.command == "cmc":
         from fastreid_ext.visualization.curves import plot_cmc
 

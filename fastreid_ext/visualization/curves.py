@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 
@@ -51,9 +52,26 @@ def _series(records, key):
     return np.array(pts, dtype=np.float64).reshape(-1, 2)
 
 
-def plot_training_curves(run_dirs, out: str, labels=None, dpi: int = 100) -> str:
+def _tracked_metrics(records, pattern: str | None):
+    """Evaluation keys to draw: those matching ``pattern``; by default the Rank-1 and mAP of the
+    first feature among the metrics evaluated more than once (the periodic evaluations), so the
+    panel stays readable when the final evaluation reports every protocol and source."""
+    counts: dict = {}
+    for r in records:
+        for k in r:
+            if k.endswith(("/Rank-1", "/mAP")):
+                counts[k] = counts.get(k, 0) + 1
+    if pattern:
+        return sorted(k for k in counts if re.search(pattern, k))
+    tracked = [k for k, c in counts.items() if c > 1] or list(counts)
+    features = [k.rsplit("/", 2)[-2] for k in tracked]
+    return sorted(k for k, f in zip(tracked, features) if f == features[0]) if features else []
+
+
+def plot_training_curves(run_dirs, out: str, labels=None, dpi: int = 100, metrics: str | None = None) -> str:
     """Three panels against the iteration: every loss term (``loss_*``, ``total_loss``), the learning
-    rate, and the evaluation metrics (Rank-1 and mAP of every task/feature); one line style per run."""
+    rate, and evaluation metrics (``metrics``: a regex on the flattened keys; default: see
+    :func:`_tracked_metrics`); one line style per run."""
     labels = labels or [os.path.basename(os.path.normpath(d)) for d in run_dirs]
     runs = [read_metrics(d) for d in run_dirs]
     fig = new_figure(15, 4)
@@ -67,7 +85,7 @@ def plot_training_curves(run_dirs, out: str, labels=None, dpi: int = 100) -> str
             ax_loss.plot(s[:, 0], s[:, 1], ls, label=f"{label}: {key}" if len(runs) > 1 else key)
         s = _series(records, "lr")
         ax_lr.plot(s[:, 0], s[:, 1], ls, label=label)
-        for key in [k for k in keys if k.endswith(("/Rank-1", "/mAP"))]:
+        for key in _tracked_metrics(records, metrics):
             s = _series(records, key)
             ax_eval.plot(s[:, 0], s[:, 1], ls, marker="o", label=f"{label}: {key}" if len(runs) > 1 else key)
     for ax, title in ((ax_loss, "losses"), (ax_lr, "learning rate"), (ax_eval, "evaluation (%)")):
