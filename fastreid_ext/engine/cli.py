@@ -121,7 +121,7 @@ def main(args):
 
 
 def _log_final_table(results, cfg) -> None:
-    """End the run with the results table (the evaluators' detailed tables are earlier in the log)."""
+    """End the run with the results table, printed once (a full evaluation's detailed tables are in log.txt)."""
     from ..evaluation.results_writer import load_runs, summary_table
     from ..utils import comm
 
