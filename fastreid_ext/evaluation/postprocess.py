@@ -1,4 +1,6 @@
-"""Test-time options under fast-reid's key names, and the label that names them in the results.
+"""The test-time steps behind :class:`~.types.TestTimeOptions` (fast-reid's key names); the evaluator
+applies flip during extraction, and :func:`.distances.distance_sources` hands each trial gallery to
+:func:`test_time_source` when AQE or re-ranking is on.
 
 * ``TEST.FLIP.ENABLED``: each image's outputs averaged with those of its horizontal flip
   (:class:`FlipAveraged` wraps the model during extraction);
