@@ -220,6 +220,20 @@ _C.TEST.RANKING = CN()
 _C.TEST.RANKING.BACKEND = "auto"  # auto | faiss | torch
 _C.TEST.RANKING.DISTANCE = "cosine"  # cosine (inner product of L2-normalised) | euclidean
 _C.TEST.RANKING.QUERY_CHUNK = 1024
+# Test-time options, fast-reid's keys and defaults. Results computed with them name them in the
+# feature label (e.g. "FC+flip+aqe+rerank"), in results.json ("test_time") and in the tables.
+_C.TEST.FLIP = CN()
+_C.TEST.FLIP.ENABLED = False  # outputs averaged over each image and its horizontal flip
+_C.TEST.AQE = CN()  # average query expansion over query + gallery features
+_C.TEST.AQE.ENABLED = False
+_C.TEST.AQE.QE_TIME = 1
+_C.TEST.AQE.QE_K = 5
+_C.TEST.AQE.ALPHA = 3.0
+_C.TEST.RERANK = CN()  # k-reciprocal re-ranking (Zhong et al., CVPR 2017)
+_C.TEST.RERANK.ENABLED = False
+_C.TEST.RERANK.K1 = 20
+_C.TEST.RERANK.K2 = 6
+_C.TEST.RERANK.LAMBDA = 0.3
 _C.TEST.SYSU = CN()
 _C.TEST.SYSU.MODES = ["all", "indoor"]
 _C.TEST.SYSU.SHOTS = ["single", "multi"]

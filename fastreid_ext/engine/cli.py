@@ -116,19 +116,20 @@ def main(args):
         trainer = DefaultTrainer(cfg)
         trainer.resume_or_load(resume=args.resume)
         results = trainer.train()
-    _log_final_table(results)
+    _log_final_table(results, cfg)
     return results
 
 
-def _log_final_table(results) -> None:
-    """End the run with the results table (the evaluators' detailed tables are earlier in the log)."""
-    from ..evaluation.results_writer import summary_table
+def _log_final_table(results, cfg) -> None:
+    """End the run with the results table, printed once (a full evaluation's detailed tables are in log.txt)."""
+    from ..evaluation.results_writer import load_runs, summary_table
     from ..utils import comm
 
     if not results or not comm.is_main_process():
         return
 
-    logging.getLogger(__name__).info("Final results (mean ± std over trials, percent):\n%s", summary_table(results))
+    table = summary_table(results, load_runs(cfg.OUTPUT_DIR), cfg.TEST.METRIC)
+    logging.getLogger(__name__).info("Final results (percent):\n%s", table)
 
 
 def _debug(args) -> bool:

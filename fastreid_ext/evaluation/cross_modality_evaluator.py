@@ -15,10 +15,11 @@ from .attribute_metrics import attribute_figures
 from .build import EVALUATOR_REGISTRY
 from .feature_extraction import extract_feature_set
 from .faiss_search import resolve_backend
+from .postprocess import FlipAveraged
 from .protocols import protocol_tasks, run_tasks
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
-from .types import FeatureSet, RankingOptions
+from .types import FeatureSet, RankingOptions, TestTimeOptions
 
 __all__ = ["CrossModalityEvaluator"]
 
@@ -60,7 +61,8 @@ class CrossModalityEvaluator:
         from ..data.build import build_test_loader  # noqa: PLC0415 - the data package is only needed at run time
 
         t = cfg.TEST
-        ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK, t.SYSU.CMC)
+        ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK, t.SYSU.CMC,
+                                 TestTimeOptions.from_config(cfg))
         return cls(
             dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())), features=t.FEATURES,
             attribute_sources=t.ATTRIBUTE_SOURCES, ranking=ranking, sysu_modes=t.SYSU.MODES, sysu_shots=t.SYSU.SHOTS,
@@ -72,8 +74,10 @@ class CrossModalityEvaluator:
     # -- extraction ---------------------------------------------------------------------------
     def extract_feature_sets(self, model, source: str | None = None) -> tuple[FeatureSet, FeatureSet]:
         """(query set, gallery set) features of the dataset on the main process, ``(None, None)`` on the
-        other ranks (every rank must call it: each extracts its shard). Also for rank-list visualisation."""
+        other ranks (every rank must call it: each extracts its shard). Also for rank-list visualisation.
+        With ``TEST.FLIP.ENABLED`` the outputs are averaged with those of the flipped images."""
         names = [*self.features, ATTRIBUTE_OUTPUT]
+        model = FlipAveraged(model) if self.ranking.test_time.flip else model
         query, gallery = (
             extract_feature_set(model, self.loader_fn(records), records, names, source, role,
                                 f"{self.dataset.name} {role}" + (f" [{source}]" if source else ""), self.progress)
@@ -110,7 +114,8 @@ class CrossModalityEvaluator:
                 save_features(path, query, gallery, feature_names, name, protocol, source)
             tasks = protocol_tasks(protocol, query, gallery, settings)
             for run in run_tasks(tasks, feature_names, options, prefix):
-                run.info = {**run.info, "attribute_source": source}
+                run.info = {**run.info, "attribute_source": source, "test_time": self.ranking.test_time.as_dict()}
+                run.feature += self.ranking.test_time.label  # e.g. FC+flip+rerank: results name their options
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:
                 attributes.update(attribute_figures(query, gallery, ATTRIBUTE_OUTPUT, self.attribute_names, prefix))
@@ -123,12 +128,15 @@ class CrossModalityEvaluator:
             results[f"{name}/attributes"] = attributes
             logger.info("Attribute recognition on %s: %s", name,
                         ", ".join(f"{k} {v:.2f}" for k, v in attributes.items() if k.endswith("mA")))
-        logger.info("Evaluation on %s%s:\n%s", name, " (quick)" if quick else "", results_table(runs))
+        # full evaluations end the run with the CLI's summary table: their detailed table goes to log.txt only
+        logger.log(logging.INFO if quick else logging.DEBUG, "Evaluation on %s%s:\n%s", name, " (quick)" if quick else "",
+                   results_table(runs))
         if self.output_dir:
             payload = {
                 "dataset": name, "protocol": protocol, "quick": quick, "features": feature_names,
                 "attribute_sources": self.attribute_sources, "distance": self.ranking.distance,
-                "backend": self.ranking.backend, "max_rank": self.ranking.max_rank, "results": results,
+                "backend": self.ranking.backend, "max_rank": self.ranking.max_rank,
+                "test_time": self.ranking.test_time.as_dict(), "results": results,
                 "runs": [{"task": f"{name}/{r.task}", "feature": r.feature, **r.info, "per_trial": r.trials} for r in runs],
             }
             write_results_json(os.path.join(self.output_dir, "results.json"), payload)

@@ -167,10 +167,18 @@ def distance_sources(q: torch.Tensor, g: torch.Tensor, galleries: list[np.ndarra
     :func:`prepare_features`. ``galleries``: the trial galleries as indices into ``g`` (SYSU), or
     ``None`` for one gallery, all of ``g`` (RegDB). Yields one source per gallery, in order.
 
+    * AQE and/or re-ranking on (``options.test_time``): per trial gallery, the post-processed source
+      of :func:`.postprocess.test_time_source` (no shared matrix: both depend on the gallery);
     * FAISS backend (``options.backend`` resolved to ``faiss-cpu``/``faiss-gpu``): full FAISS
       rankings (:class:`~.faiss_search.RankingSource`);
     * torch, several trial galleries whose drawn columns fit: one shared :class:`DistanceMatrix`;
     * torch otherwise: distance blocks from the features (:class:`FeatureSource`)."""
+    if options.test_time.changes_distances:
+        from .postprocess import test_time_source  # noqa: PLC0415 - postprocess builds on this module
+
+        for idx in [None] if galleries is None else galleries:
+            yield test_time_source(q, g if idx is None else g.index_select(0, torch.as_tensor(idx, device=g.device)), options)
+        return
     if options.backend == "torch":
         if galleries is None:
             yield FeatureSource(q, g, options.distance, prepared=True)

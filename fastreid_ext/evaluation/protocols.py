@@ -101,7 +101,8 @@ def sysu_tasks(query: FeatureSet, gallery: FeatureSet, modes, shots, num_trials:
             galleries = [draw_sysu_gallery(groups, mode, shot, t, num_shots) for t in range(num_trials)]
             info = {"protocol": "sysu", "mode": mode, "shot": shot, "num_trials": num_trials, "seeds": list(range(num_trials)),
                     "gallery_sizes": [int(len(idx)) for idx in galleries], "num_query": len(query), "cmc": cmc,
-                    "multi_shot_images": num_shots if shot == "multi" else 1}
+                    "multi_shot_images": num_shots if shot == "multi" else 1,
+                    "gallery_ids": [int(len(np.unique(gallery.pids[idx]))) for idx in galleries]}  # chance Rank-1
             tasks.append(Task(f"{mode}-{shot}", query, gallery, galleries, SYSU_REMOVAL, cmc == "identity", info))
     return tasks
 
@@ -114,7 +115,7 @@ def regdb_tasks(visible: FeatureSet, infrared: FeatureSet, directions, trial: in
             raise ValueError(f"Unknown RegDB direction '{direction}'; expected one of {REGDB_DIRECTIONS} (TEST.REGDB.DIRECTIONS).")
         q, g = (visible, infrared) if direction == "visible2infrared" else (infrared, visible)
         info = {"protocol": "regdb", "direction": direction, "split_trial": trial, "num_trials": 1, "seeds": [],
-                "num_query": len(q), "gallery_sizes": [len(g)], "cmc": "image"}
+                "num_query": len(q), "gallery_sizes": [len(g)], "cmc": "image", "gallery_ids": [int(len(np.unique(g.pids)))]}
         tasks.append(Task(direction, q, g, None, None, False, info))
     return tasks
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 from tabulate import tabulate
 
-__all__ = ["results_table", "summary_table", "write_results_json", "TABLE_METRICS"]
+__all__ = ["results_table", "summary_table", "aggregate_trials", "load_runs", "write_results_json", "TABLE_METRICS", "SUMMARY_METRICS"]
 
 TABLE_METRICS = ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP")
 
@@ -28,20 +29,86 @@ def results_table(runs) -> str:
     return tabulate(rows, headers=["protocol", "feature", "trials", *TABLE_METRICS], tablefmt="pipe")
 
 
-def summary_table(results: dict) -> str:
-    """The same table from a ``{task: {"[source/]feature/metric[-std]": value}}`` results dict (what
-    evaluators return), so the command line can end a run with it whatever evaluator produced it."""
-    rows = []
+SUMMARY_METRICS = ("Rank-1", "Rank-10", "Rank-20", "mAP", "mINP")
+ATTRIBUTE_LEGEND = ("test-time attributes: gt = ground-truth attributes of the test images fed to the model "
+                    "(label leakage, not a deployable number); predicted = the model's own predictions; zeros = none")
+
+
+def _split_prefix(prefix: str) -> tuple[str, str]:
+    """``"gt/FC+rerank"`` -> ("gt", "FC+rerank"); ``"FC"`` -> ("-", "FC")."""
+    source, _, feature = prefix.rpartition("/")
+    return source or "-", feature
+
+
+def _trials_cell(info: dict | None) -> tuple[str, bool]:
+    """(text, show ±): a single trial or trials that all gave the same numbers have no spread."""
+    if not info:
+        return "-", True
+    n = int(info.get("num_trials", len(info.get("per_trial", [])) or 1))
+    per_trial = info.get("per_trial") or []
+    if n <= 1:
+        return "1", False
+    if per_trial and all(t == per_trial[0] for t in per_trial[1:]):
+        return f"{n} identical", False
+    return str(n), True
+
+
+def summary_table(results: dict, runs=(), headline: str = "") -> str:
+    """The closing table of a run, from the evaluators' ``{task: {"[source/]feature/metric[-std]": value}}``
+    and, optionally, the ``runs`` of their ``results.json`` (trial counts, gallery identities).
+
+    Columns: protocol, test-time attributes, feature (with its test-time options), Rank-1/10/20, mAP,
+    mINP (mean ± population std over trials), trials, chance Rank-1 (100 / gallery identities). The
+    headline row (the flattened key ``headline``, else the first row) is marked ``*``; legends follow."""
+    info = {(r.get("task"), r.get("feature")): r for r in runs or ()}
+    head_task = head_prefix = None
+    parts = headline.split("/")  # "<dataset>/<protocol>/[<source>/]<feature>/<metric>"
+    if len(parts) >= 4:
+        head_task, head_prefix = "/".join(parts[:2]), "/".join(parts[2:-1])
+    rows, sources = [], set()
     for task, metrics in results.items():
         prefixes = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in metrics if "/" in k and not k.endswith("-std")))
         for prefix in prefixes:
+            if not any(f"{prefix}/{m}" in metrics for m in SUMMARY_METRICS):
+                continue
+            run = info.get((task, prefix))
+            trials, spread = _trials_cell(run)
             cells = []
-            for metric in TABLE_METRICS:
+            for metric in SUMMARY_METRICS:
                 value, std = metrics.get(f"{prefix}/{metric}"), metrics.get(f"{prefix}/{metric}-std")
-                cells.append("-" if value is None else f"{value:.2f}" + (f" ± {std:.2f}" if std is not None else ""))
-            if any(c != "-" for c in cells):
-                rows.append([task, prefix, *cells])
-    return tabulate(rows, headers=["protocol", "feature", *TABLE_METRICS], tablefmt="pipe")
+                cells.append("-" if value is None else f"{value:.2f}" + (f" ± {std:.2f}" if spread and std is not None else ""))
+            ids = (run or {}).get("gallery_ids")
+            chance = f"{sum(100.0 / i for i in ids) / len(ids):.2f}" if ids else "-"
+            source, feature = _split_prefix(prefix)
+            if source != "-":
+                sources.add(source)
+            marked = head_task == task and head_prefix == prefix
+            rows.append([task, source, feature, *cells, trials, chance, marked])
+    if rows and not any(r[-1] for r in rows):
+        rows[0][-1] = True
+    body = [[("* " if r[-1] else "  ") + r[0], *r[1:-1]] for r in rows]
+    table = tabulate(body, headers=["protocol", "attributes", "feature", *SUMMARY_METRICS, "trials", "chance R-1"],
+                     tablefmt="pipe", disable_numparse=True)
+    legend = ["* headline row" + (f" ({headline})" if headline else " (first reported)")
+              + "; mean ± population std over trials; 'identical': every trial gave the same numbers",
+              "chance R-1 = 100 / number of gallery identities per trial"]
+    if sources:
+        legend.append(ATTRIBUTE_LEGEND)
+    return table + "\n" + "\n".join(legend)
+
+
+def load_runs(output_dir: str) -> list:
+    """The ``runs`` of ``output_dir/results.json`` and ``output_dir/inference/*/results.json``."""
+    runs = []
+    paths = [os.path.join(output_dir, "results.json")]
+    inference = os.path.join(output_dir, "inference")
+    if os.path.isdir(inference):
+        paths += [os.path.join(inference, d, "results.json") for d in sorted(os.listdir(inference))]
+    for path in paths:
+        if os.path.isfile(path):
+            with open(path) as f:
+                runs += json.load(f).get("runs", [])
+    return runs
 
 
 def write_results_json(path: str, payload: dict) -> None:
@@ -51,3 +118,37 @@ def write_results_json(path: str, payload: dict) -> None:
     with open(tmp, "w") as f:
         json.dump(payload, f, indent=2, sort_keys=False)
     os.replace(tmp, path)
+
+
+def aggregate_trials(per_trial: dict) -> tuple[str, dict]:
+    """RegDB's ten-trials report: ``per_trial`` = {trial: results dict}. Returns (table text, summary)
+    where summary[task][prefix][metric] = {"mean", "std" (population), "values"} over the trials that
+    report it, as RegDB papers give mean ± std over the ten train/test splits."""
+    summary: dict = {}
+    for trial in sorted(per_trial):
+        for task, metrics in per_trial[trial].items():
+            for key, value in metrics.items():
+                if key.endswith("-std") or "/" not in key:
+                    continue
+                prefix, metric = key.rsplit("/", 1)
+                if metric in SUMMARY_METRICS:
+                    summary.setdefault(task, {}).setdefault(prefix, {}).setdefault(metric, {"values": []})["values"].append(value)
+    rows = []
+    for task, prefixes in summary.items():
+        for prefix, metrics in prefixes.items():
+            cells = []
+            for metric in SUMMARY_METRICS:
+                entry = metrics.get(metric)
+                if entry is None:
+                    cells.append("-")
+                    continue
+                values = np.array(entry["values"], dtype=np.float64)
+                entry.update(mean=float(values.mean()), std=float(values.std()))
+                cells.append(f"{entry['mean']:.2f} ± {entry['std']:.2f}" if len(values) > 1 else f"{entry['mean']:.2f}")
+            source, feature = _split_prefix(prefix)
+            n = max(len(e["values"]) for e in metrics.values())
+            rows.append([task, source, feature, *cells, n])
+    table = tabulate(rows, headers=["protocol", "attributes", "feature", *SUMMARY_METRICS, "trials"], tablefmt="pipe",
+                     disable_numparse=True)
+    legend = f"mean ± population std over the trials {sorted(per_trial)} (one train/test split each)"
+    return table + "\n" + legend, summary

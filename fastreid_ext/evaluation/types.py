@@ -7,7 +7,7 @@ per-chunk output ``ChunkStats``) live with it in :mod:`.match_positions`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .match_positions import GalleryLayout, Workspace
 
 __all__ = [
-    "FeatureSet", "RankingOptions", "DistanceSource", "RetrievalMetrics", "ProtocolRun", "REPORTED_RANKS",
+    "FeatureSet", "TestTimeOptions", "RankingOptions", "DistanceSource", "RetrievalMetrics", "ProtocolRun", "REPORTED_RANKS",
 ]
 
 REPORTED_RANKS = (1, 5, 10, 20)
@@ -41,6 +41,53 @@ class FeatureSet:
         return len(self.pids)
 
 
+@dataclass(frozen=True)
+class TestTimeOptions:
+    """``TEST.FLIP`` / ``TEST.AQE`` / ``TEST.RERANK`` (fast-reid's keys): flip averaging during
+    extraction, average query expansion and k-reciprocal re-ranking of each trial's distances
+    (:mod:`.postprocess`). ``label`` names them in the results so numbers with and without
+    test-time tricks are never mixed up."""
+
+    flip: bool = False
+    aqe: bool = False
+    aqe_times: int = 1
+    aqe_k: int = 5
+    aqe_alpha: float = 3.0
+    rerank: bool = False
+    rerank_k1: int = 20
+    rerank_k2: int = 6
+    rerank_lambda: float = 0.3
+
+    __test__ = False  # not a pytest class
+
+    def __post_init__(self):
+        if self.aqe and (self.aqe_times < 1 or self.aqe_k < 1):
+            raise ValueError(f"TEST.AQE.QE_TIME and TEST.AQE.QE_K must be >= 1, got {self.aqe_times} and {self.aqe_k}.")
+        if self.rerank and (self.rerank_k1 < 1 or self.rerank_k2 < 1 or not 0.0 <= self.rerank_lambda <= 1.0):
+            raise ValueError(f"TEST.RERANK needs K1 >= 1, K2 >= 1 and 0 <= LAMBDA <= 1, got K1={self.rerank_k1}, "
+                             f"K2={self.rerank_k2}, LAMBDA={self.rerank_lambda}.")
+
+    @classmethod
+    def from_config(cls, cfg) -> "TestTimeOptions":
+        t = cfg.TEST
+        return cls(bool(t.FLIP.ENABLED), bool(t.AQE.ENABLED), int(t.AQE.QE_TIME), int(t.AQE.QE_K), float(t.AQE.ALPHA),
+                   bool(t.RERANK.ENABLED), int(t.RERANK.K1), int(t.RERANK.K2), float(t.RERANK.LAMBDA))
+
+    @property
+    def label(self) -> str:
+        """``""`` or e.g. ``"+flip+aqe+rerank"`` (in the order they are applied)."""
+        return "".join(f"+{name}" for name, on in (("flip", self.flip), ("aqe", self.aqe), ("rerank", self.rerank)) if on)
+
+    @property
+    def changes_distances(self) -> bool:
+        return self.aqe or self.rerank
+
+    def as_dict(self) -> dict:
+        """For ``results.json``: only the options that are on, with their parameters."""
+        d = asdict(self)
+        return {k: v for k, v in d.items() if d[k.split("_")[0]]}
+
+
 @dataclass
 class RankingOptions:
     """``TEST.RANKING`` and friends. ``backend`` is resolved once per run (``auto`` → ``torch``,
@@ -51,6 +98,7 @@ class RankingOptions:
     max_rank: int = 20
     max_rows: int = 0
     sysu_cmc: str = "identity"  # identity (author, de-duplicated ids) | image (standard)
+    test_time: TestTimeOptions = field(default_factory=TestTimeOptions)  # flip / AQE / re-ranking
 
 
 @runtime_checkable

@@ -10,6 +10,8 @@ __all__ = ["setup_logger"]
 
 _FMT = "[%(asctime)s %(name)s]: %(message)s"
 _DATEFMT = "%m/%d %H:%M:%S"
+# Third-party loggers whose INFO lines are noise at normal verbosity (faiss: which SIMD build it loaded).
+QUIET_LOGGERS = ("faiss.loader",)
 
 
 @functools.lru_cache(maxsize=None)  # one set of handlers per (output, rank, name)
@@ -18,6 +20,8 @@ def setup_logger(output: str | None = None, distributed_rank: int = 0, name: str
     """Configure ``name`` (and its children). ``output``: a folder (→ ``log.txt``) or a ``.txt``/``.log`` file."""
     logger = logging.getLogger(name)
     logger.setLevel(logging.DEBUG)
+    for quiet in QUIET_LOGGERS:
+        logging.getLogger(quiet).setLevel(logging.WARNING)
     logger.propagate = False
     abbrev = abbrev_name or ("fre" if name == "fastreid_ext" else name)
     if distributed_rank == 0:
