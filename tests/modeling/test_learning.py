@@ -54,7 +54,6 @@ def _unseen_retrieval(cfg, model, dataset) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="margins set from a calibration run; this exact run not yet confirmed on idle cores")
 def test_short_training_learns_unseen_cross_modal_retrieval(repo_root, tmp_path):
     torch.set_num_threads(2)
     generate_sysu(str(tmp_path / "data" / "SYSU-MM01"), seed=0, preset="demo", progress=False)
