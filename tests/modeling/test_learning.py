@@ -61,7 +61,7 @@ def test_short_training_learns_unseen_cross_modal_retrieval(repo_root, tmp_path)
     cfg = _cfg(repo_root, tmp_path / "data", tmp_path / "out")
     trainer = DefaultTrainer(cfg)
     trainer.resume_or_load(resume=False)
-    test_set = SYSU_MM01(str(tmp_path / "data" / "SYSU-MM01"))
+    test_set = SYSU_MM01.read(str(tmp_path / "data" / "SYSU-MM01"))
     assert not {r.pid for r in test_set.query} & {r.pid for r in trainer.data_loader.dataset.records}
     map_before, r1_before = _unseen_retrieval(cfg, trainer.model, test_set)
     trainer.train()
