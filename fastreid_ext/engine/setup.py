@@ -1,0 +1,144 @@
+"""Run setup, before anything is trained: built-in registrations, the config completed from the
+training data (``resolve_dataset_keys``, before freezing), the model-selection policy, and
+``default_setup`` (output folder, logging, the one ``config.yaml``, seeds)."""
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+
+from ..checkpoint import atomic_write_text
+from ..config.portable import portable_config
+from ..utils import comm
+from ..utils.env import collect_env_info, seed_all_rng
+from ..utils.errors import UserError
+from ..utils.logger import setup_logger
+from ..utils.plugins import resolve_plugin_entries
+
+__all__ = ["import_builtins", "resolve_dataset_keys", "model_selection", "save_config", "default_setup"]
+
+logger = logging.getLogger(__name__)
+
+
+def import_builtins() -> None:
+    """Register the built-in datasets, models and evaluators (their packages register on import)."""
+    import fastreid_ext.data  # noqa: F401
+    import fastreid_ext.evaluation  # noqa: F401
+    import fastreid_ext.modeling  # noqa: F401
+
+
+def _train_records(cfg) -> tuple[list, list]:
+    """(datasets of DATASETS.NAMES, their train records): the identities the model is trained on."""
+    from ..data.datasets import build_dataset
+
+    datasets = [build_dataset(cfg, name) for name in cfg.DATASETS.NAMES]
+    return datasets, [r for ds in datasets for r in ds.train]
+
+
+def resolve_dataset_keys(cfg) -> dict:
+    """Fill ``MODEL.HEADS.NUM_CLASSES`` / ``MODEL.NUM_ATTRIBUTES`` left at 0 from the training datasets
+    (read, not loaded) and check that no DATASETS.VAL image is trained on. Call before freezing."""
+    import_builtins()
+    need_classes = cfg.MODEL.HEADS.NUM_CLASSES == 0
+    need_attrs = cfg.MODEL.NUM_ATTRIBUTES == 0
+    if not cfg.DATASETS.NAMES or not (need_classes or need_attrs or cfg.DATASETS.VAL):
+        return {}
+    datasets, records = _train_records(cfg)
+    updates: dict = {}
+    if need_classes:
+        updates["MODEL.HEADS.NUM_CLASSES"] = len({(i, r.pid) for i, ds in enumerate(datasets) for r in ds.train})
+    names = next((list(ds.attribute_names) for ds in datasets if getattr(ds, "attribute_names", None)), [])
+    if need_attrs and names:
+        updates["MODEL.NUM_ATTRIBUTES"] = len(names)
+    if cfg.DATASETS.VAL:
+        from ..data.datasets import build_dataset
+
+        trained = {os.path.abspath(r.img_path) for r in records}
+        for name in cfg.DATASETS.VAL:
+            ds = build_dataset(cfg, name)
+            shared = sum(os.path.abspath(r.img_path) in trained for r in list(ds.query) + list(ds.gallery))
+            if shared:
+                raise UserError(f"DATASETS.VAL: {name} shares {shared} images with the training set of "
+                                 f"DATASETS.NAMES {list(cfg.DATASETS.NAMES)}; hold its identities out of training "
+                                 f"(for SYSU-MM01: DATASETS.SYSU.HOLD_OUT_VAL True).")
+    if updates:
+        if cfg.is_frozen():
+            raise ValueError(f"resolve_dataset_keys: the config is frozen but {sorted(updates)} are 0; call it "
+                             "before cfg.freeze() (cli.setup does).")
+        cfg.merge_from_list([x for kv in updates.items() for x in kv])
+        logger.info("From the training data: %s", updates)
+    return updates
+
+
+def model_selection(cfg) -> dict:
+    """How ``model_best.pth`` is chosen: ``{"data": "validation" | "test" | "none", "datasets": [...],
+    "metric": key or "" (auto), "note": text for the log and results.json}``."""
+    val, tests, metric = list(cfg.DATASETS.VAL), list(cfg.DATASETS.TESTS), cfg.TEST.METRIC
+    if metric:
+        head = metric.split("/")[0]
+        if head in val:
+            return {"data": "validation", "datasets": [head], "metric": metric, "note": f"selected on validation data ({metric})"}
+        return {"data": "test", "datasets": tests, "metric": metric,
+                "note": f"selected on test data ({metric}, asked by TEST.METRIC)"}
+    if val:
+        return {"data": "validation", "datasets": val, "metric": "", "note": f"selected on validation data {val}"}
+    if cfg.TEST.SELECT_ON_TEST:
+        return {"data": "test", "datasets": tests, "metric": "", "note": "selected on test data (TEST.SELECT_ON_TEST)"}
+    return {"data": "none", "datasets": [], "metric": "",
+            "note": "no model selection (no DATASETS.VAL): the result is the last checkpoint"}
+
+
+def _portable_imports(cfg, config_file: str | None) -> list[str]:
+    """IMPORTS with path entries made absolute, so OUTPUT_DIR/config.yaml replays from anywhere."""
+    base_dir = os.path.dirname(os.path.abspath(config_file)) if config_file else None
+    return resolve_plugin_entries(cfg.IMPORTS, base_dir)
+
+
+def save_config(cfg, config_file: str | None = None) -> str | None:
+    """Write the full config, made portable (absolute paths, resolved IMPORTS, no data generation),
+    to OUTPUT_DIR/config.yaml on the main process."""
+    if not comm.is_main_process() or not cfg.OUTPUT_DIR:
+        return None
+    c = portable_config(cfg, config_file)
+    path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+    os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    atomic_write_text(c.dump(), path)
+    return path
+
+
+def default_setup(cfg, args=None) -> None:
+    """Output folder, logger, environment and config report, config.yaml, seeds, cudnn flags."""
+    out = cfg.OUTPUT_DIR
+    rank = comm.get_rank()
+    if comm.is_main_process() and out:
+        os.makedirs(out, exist_ok=True)
+    comm.synchronize()
+    setup_logger(out or None, distributed_rank=rank, name="", abbrev_name="fastreid_ext")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    logger.info("Rank of current process: %d. World size: %d", rank, comm.get_world_size())
+    logger.info("Environment info:\n%s", collect_env_info())
+    config_file = getattr(args, "config_file", None) if args is not None else None
+    if args is not None:
+        logger.info("Command line arguments: %s", args)
+        if config_file and os.path.isfile(config_file):
+            with open(config_file) as f:
+                logger.info("Contents of config file %s:\n%s", config_file, f.read())
+    portable = _portable_imports(cfg, config_file)
+    if portable != list(cfg.IMPORTS):  # absolute plugin paths, so later saves of the config replay too
+        was_frozen = cfg.is_frozen()
+        cfg.defrost()
+        cfg.IMPORTS = portable
+        if was_frozen:
+            cfg.freeze()
+    logger.info("Running with full config:\n%s", cfg.dump())
+    path = save_config(cfg, config_file)
+    if path:
+        logger.info("Full config saved to %s", path)
+    seed = seed_all_rng(cfg.SEED + rank if cfg.SEED >= 0 else None)
+    logger.info("Seeded python/numpy/torch with %d (SEED %d + rank %d)", seed, cfg.SEED, rank)
+    if not (args is not None and getattr(args, "eval_only", False)):
+        torch.backends.cudnn.benchmark = bool(cfg.CUDNN_BENCHMARK)
+    if cfg.DETERMINISTIC:
+        torch.use_deterministic_algorithms(True, warn_only=True)
