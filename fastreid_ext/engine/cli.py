@@ -128,7 +128,11 @@ def _log_final_table(results) -> None:
     if not results or not comm.is_main_process():
         return
 
-    logging.getLogger(__name__).info("Final results (mean ± std over trials, percent):\n%s", summary_table(results))
+    # attribute recognition (``[source/]mA`` of the ``<dataset>/attributes`` entries) closes the table
+    mA = ", ".join(f"{task.split('/')[0]} {key[:-3] or 'mA'} {value:.2f}" for task, metrics in results.items()
+                   for key, value in metrics.items() if task.endswith("/attributes") and key.split("/")[-1] == "mA")
+    logging.getLogger(__name__).info("Final results (mean ± std over trials, percent):\n%s%s", summary_table(results),
+                                     f"\nAttribute recognition mA on the test images (percent): {mA}" if mA else "")
 
 
 def _debug(args) -> bool:
