@@ -129,7 +129,11 @@ def _log_final_table(results, cfg) -> None:
         return
 
     table = summary_table(results, load_runs(cfg.OUTPUT_DIR), cfg.TEST.METRIC)
-    logging.getLogger(__name__).info("Final results (percent):\n%s", table)
+    # attribute recognition (``[source/]mA`` of the ``<dataset>/attributes`` entries) closes the table
+    mA = ", ".join(f"{task.split('/')[0]} {key[:-3] or 'mA'} {value:.2f}" for task, metrics in results.items()
+                   for key, value in metrics.items() if task.endswith("/attributes") and key.split("/")[-1] == "mA")
+    logging.getLogger(__name__).info("Final results (percent):\n%s%s", table,
+                                     f"\nAttribute recognition mA on the test images (percent): {mA}" if mA else "")
 
 
 def _debug(args) -> bool:

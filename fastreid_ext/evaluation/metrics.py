@@ -23,7 +23,7 @@ from .distances import MatrixSource, rows_per_chunk
 from .match_positions import GalleryLayout, Workspace, bucket_chunk_stats
 from .types import DistanceSource, RetrievalMetrics
 
-__all__ = ["RetrievalMetrics", "eval_sysu", "eval_regdb", "compute_metrics", "SYSU_REMOVAL"]
+__all__ = ["RetrievalMetrics", "eval_sysu", "eval_regdb", "compute_metrics", "chance_rank1", "SYSU_REMOVAL"]
 
 # SYSU-MM01 removal rule: queries of camera 3 ignore every gallery item of camera 2 (same room).
 SYSU_REMOVAL = (3, 2)
@@ -97,6 +97,27 @@ def compute_metrics(
     std = (np.cumsum(hist_std[:max_rank]) / float(num_valid)).astype(np.float32)
     ident = (np.cumsum(hist_id[:max_rank]) / float(num_valid)).astype(np.float32) if identity_cmc else None
     return RetrievalMetrics(ident if identity_cmc else std, std, ident, ap / num_valid, inp / num_valid, num_valid, nq)
+
+
+def chance_rank1(q_pids, g_pids, q_camids=None, g_camids=None, removal=None) -> float:
+    """Rank-1 (fraction) of a random ranking of the same gallery: per valid query, its true matches
+    over the gallery items it may rank (after the camera rule), averaged as the metrics above are
+    (queries without a kept true match skipped). Tables print it so a Rank-1 can be read against it."""
+    q_pids, g_pids = np.asarray(q_pids).reshape(-1), np.asarray(g_pids).reshape(-1)
+    q_res, g_rem = _restriction(q_camids, g_camids, removal)
+    # counts of the gallery with and without the removed items, per query pid
+    pids, g_index = np.unique(g_pids, return_inverse=True)
+    per_pid_all = np.bincount(g_index, minlength=len(pids)).astype(np.float64)
+    per_pid_rem = np.zeros(len(pids)) if g_rem is None else np.bincount(g_index[g_rem], minlength=len(pids)).astype(np.float64)
+    pos = np.searchsorted(pids, q_pids).clip(0, max(len(pids) - 1, 0))
+    present = (pids[pos] == q_pids) if len(pids) else np.zeros(len(q_pids), bool)
+    restricted = np.zeros(len(q_pids), bool) if q_res is None else q_res
+    matches = np.where(present, per_pid_all[pos] - np.where(restricted, per_pid_rem[pos], 0.0), 0.0)
+    kept = len(g_pids) - np.where(restricted, 0.0 if g_rem is None else float(g_rem.sum()), 0.0)
+    valid = matches > 0
+    if not valid.any():
+        raise ValueError(f"No valid query: none of the {len(q_pids)} queries has a true match in its gallery.")
+    return float((matches[valid] / kept[valid]).mean())
 
 
 def eval_sysu(distmat, q_pids, g_pids, q_camids, g_camids, max_rank: int = 20):

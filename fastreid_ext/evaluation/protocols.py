@@ -25,8 +25,8 @@ import numpy as np
 from .distances import distance_sources, prepare_features
 from .faiss_search import resolve_backend
 from .match_positions import Workspace
-from .metrics import SYSU_REMOVAL, compute_metrics
-from .types import REPORTED_RANKS, FeatureSet, ProtocolRun, RankingOptions
+from .metrics import SYSU_REMOVAL, chance_rank1, compute_metrics
+from .types import CHANCE_KEY, REPORTED_RANKS, FeatureSet, ProtocolRun, RankingOptions
 
 __all__ = [
     "SYSU_GALLERY_CAMS", "SYSU_SHOTS", "REGDB_DIRECTIONS", "Task", "group_gallery_images", "draw_sysu_gallery",
@@ -152,7 +152,10 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, prefix: st
                                         None if task.removal is None else gallery.camids[idx], task.removal,
                                         opts.max_rank, task.identity_cmc, opts.max_rows, workspace)
                     trial = {f"Rank-{r}": 100.0 * float(m.cmc[r - 1]) for r in REPORTED_RANKS if r <= len(m.cmc)}
-                    run.trials.append({**trial, "mAP": 100.0 * m.mAP, "mINP": 100.0 * m.mINP})
+                    chance = 100.0 * chance_rank1(query.pids, gallery.pids[idx],
+                                                  None if task.removal is None else query.camids,
+                                                  None if task.removal is None else gallery.camids[idx], task.removal)
+                    run.trials.append({**trial, "mAP": 100.0 * m.mAP, "mINP": 100.0 * m.mINP, CHANCE_KEY: chance})
                 runs[(id(task), name)] = run
     return [runs[(id(task), name)] for task in tasks for name in feature_names]
 

@@ -7,9 +7,21 @@ import os
 import numpy as np
 from tabulate import tabulate
 
-__all__ = ["results_table", "summary_table", "aggregate_trials", "load_runs", "write_results_json", "TABLE_METRICS", "SUMMARY_METRICS"]
+__all__ = ["results_table", "summary_table", "aggregate_trials", "load_runs", "write_results_json", "TABLE_METRICS",
+           "SUMMARY_METRICS", "LEAKAGE_NOTE"]
 
 TABLE_METRICS = ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP")
+CHANCE_HEADER = "chance Rank-1"
+NOTE_HEADER = "note"
+# ground-truth attributes of the query and gallery images are network inputs: they identify people
+# on their own, so such rows do not measure retrieval from the image
+LEAKAGE_NOTE = "label leakage: ground-truth test attributes are inputs"
+
+
+def _chance_and_note(metrics: dict, prefix: str) -> list[str]:
+    """The chance Rank-1 of a row's galleries (mean over trials) and its note (the ``gt`` source leaks)."""
+    chance = metrics.get(f"{prefix}/chance")
+    return ["-" if chance is None else f"{chance:.2f}", LEAKAGE_NOTE if prefix.split("/")[0] == "gt" else ""]
 
 
 def results_table(runs) -> str:
@@ -25,8 +37,9 @@ def results_table(runs) -> str:
                 continue
             std = summary[f"{key}-std"]
             cells.append(f"{summary[key]:.2f}" + (f" ± {std:.2f}" if run.info.get("num_trials", 1) > 1 else ""))
-        rows.append([run.task, run.feature, run.info.get("num_trials", 1), *cells])
-    return tabulate(rows, headers=["protocol", "feature", "trials", *TABLE_METRICS], tablefmt="pipe")
+        rows.append([run.task, run.feature, run.info.get("num_trials", 1), *cells, *_chance_and_note(summary, run.feature)])
+    return tabulate(rows, headers=["protocol", "feature", "trials", *TABLE_METRICS, CHANCE_HEADER, NOTE_HEADER],
+                    tablefmt="pipe", disable_numparse=True)
 
 
 SUMMARY_METRICS = ("Rank-1", "Rank-10", "Rank-20", "mAP", "mINP")
@@ -58,14 +71,15 @@ def summary_table(results: dict, runs=(), headline: str = "") -> str:
     and, optionally, the ``runs`` of their ``results.json`` (trial counts, gallery identities).
 
     Columns: protocol, test-time attributes, feature (with its test-time options), Rank-1/10/20, mAP,
-    mINP (mean ± population std over trials), trials, chance Rank-1 (100 / gallery identities). The
-    headline row (the flattened key ``headline``, else the first row) is marked ``*``; legends follow."""
+    mINP (mean ± population std over trials), trials, chance Rank-1 (the evaluator's exact ``chance``
+    value, else 100 / gallery identities). ``gt`` rows say they leak labels. The headline row (the
+    flattened key ``headline``, else the first row without ``gt``) is marked ``*``; legends follow."""
     info = {(r.get("task"), r.get("feature")): r for r in runs or ()}
     head_task = head_prefix = None
     parts = headline.split("/")  # "<dataset>/<protocol>/[<source>/]<feature>/<metric>"
     if len(parts) >= 4:
         head_task, head_prefix = "/".join(parts[:2]), "/".join(parts[2:-1])
-    rows, sources = [], set()
+    rows, sources, exact_chance = [], set(), False
     for task, metrics in results.items():
         prefixes = list(dict.fromkeys(k.rsplit("/", 1)[0] for k in metrics if "/" in k and not k.endswith("-std")))
         for prefix in prefixes:
@@ -77,21 +91,26 @@ def summary_table(results: dict, runs=(), headline: str = "") -> str:
             for metric in SUMMARY_METRICS:
                 value, std = metrics.get(f"{prefix}/{metric}"), metrics.get(f"{prefix}/{metric}-std")
                 cells.append("-" if value is None else f"{value:.2f}" + (f" ± {std:.2f}" if spread and std is not None else ""))
-            ids = (run or {}).get("gallery_ids")
-            chance = f"{sum(100.0 / i for i in ids) / len(ids):.2f}" if ids else "-"
+            exact, ids = metrics.get(f"{prefix}/chance"), (run or {}).get("gallery_ids")
+            exact_chance = exact_chance or exact is not None
+            chance = (f"{exact:.2f}" if exact is not None
+                      else f"{sum(100.0 / i for i in ids) / len(ids):.2f}" if ids else "-")
             source, feature = _split_prefix(prefix)
             if source != "-":
                 sources.add(source)
+            if source == "gt":
+                source = "gt (leakage)"
             marked = head_task == task and head_prefix == prefix
             rows.append([task, source, feature, *cells, trials, chance, marked])
-    if rows and not any(r[-1] for r in rows):
-        rows[0][-1] = True
+    if rows and not any(r[-1] for r in rows):  # no headline asked: the first row that does not leak labels
+        next((r for r in rows if not r[1].startswith("gt")), rows[0])[-1] = True
     body = [[("* " if r[-1] else "  ") + r[0], *r[1:-1]] for r in rows]
     table = tabulate(body, headers=["protocol", "attributes", "feature", *SUMMARY_METRICS, "trials", "chance R-1"],
                      tablefmt="pipe", disable_numparse=True)
     legend = ["* headline row" + (f" ({headline})" if headline else " (first reported)")
               + "; mean ± population std over trials; 'identical': every trial gave the same numbers",
-              "chance R-1 = 100 / number of gallery identities per trial"]
+              "chance R-1 = " + ("Rank-1 of a random ranking of the same galleries (mean over trials)" if exact_chance
+                                 else "100 / number of gallery identities per trial")]
     if sources:
         legend.append(ATTRIBUTE_LEGEND)
     return table + "\n" + "\n".join(legend)

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FeatureSet", "TestTimeOptions", "RankingOptions", "DistanceSource", "RetrievalMetrics", "ProtocolRun", "REPORTED_RANKS",
+    "CHANCE_KEY",
 ]
 
 REPORTED_RANKS = (1, 5, 10, 20)
+# per-trial key of the Rank-1 a random ranking of the same gallery would reach (percent); not named
+# "...Rank-1" so that nothing selecting results by that suffix picks it up
+CHANCE_KEY = "chance"
 
 
 @dataclass

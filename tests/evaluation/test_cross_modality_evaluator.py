@@ -39,7 +39,8 @@ def test_sysu_results_keys_and_json(sysu_run):
     tasks = {f"SYSU_MM01/{m}-{s}" for m in ("all", "indoor") for s in ("single", "multi")}
     assert set(results) == tasks
     for metrics in results.values():
-        assert set(metrics) == {f"{f}/{m}{s}" for f in ("FC", "POOL") for m in METRICS for s in ("", "-std")}
+        assert set(metrics) == {f"{f}/{m}{s}" for f in ("FC", "POOL") for m in (*METRICS, "chance") for s in ("", "-std")}
+        assert metrics["FC/chance"] == metrics["POOL/chance"] > 0.0  # chance depends on the gallery only
         assert all(0.0 <= v <= 100.0 for v in metrics.values())
     assert model.seen_modalities == {0, 1}  # both branches used: visible gallery, infrared queries
     payload = json.loads((out / "results.json").read_text())
