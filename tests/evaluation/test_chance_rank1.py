@@ -47,7 +47,12 @@ def test_summary_table_shows_chance_and_marks_ground_truth_rows_as_leakage():
     results = {"SYSU_MM01/all-single": {"gt/FC/Rank-1": 80.0, "gt/FC/chance": 2.5,
                                         "predicted/FC/Rank-1": 20.0, "predicted/FC/chance": 2.5}}
     lines = summary_table(results).splitlines()
-    assert [c.strip() for c in lines[0].split("|")[1:-1]][-2:] == ["chance Rank-1", "note"]
-    body = [[c.strip() for c in line.split("|")[1:-1]] for line in lines[2:]]
-    assert body[0][1] == "gt/FC" and body[0][-2:] == ["2.50", LEAKAGE_NOTE]
-    assert body[1][1] == "predicted/FC" and body[1][-2:] == ["2.50", ""]
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    assert header[1] == "attributes" and header[-1] == "chance R-1"
+    body = [[c.strip() for c in line.split("|")[1:-1]] for line in lines[2:4]]
+    assert body[0][1:3] == ["gt (leakage)", "FC"] and body[0][-1] == "2.50"
+    assert body[1][1:3] == ["predicted", "FC"] and body[1][-1] == "2.50"
+    assert body[1][0].startswith("*") and not body[0][0].startswith("*")  # the headline never defaults to a leaking row
+    legend = "\n".join(lines[4:])
+    assert "label leakage" in legend and "random ranking of the same galleries" in legend
+    assert LEAKAGE_NOTE.startswith("label leakage")
