@@ -107,7 +107,7 @@ def summary_table(results: dict, runs=(), headline: str = "") -> str:
     body = [[("* " if r[-1] else "  ") + r[0], *r[1:-1]] for r in rows]
     table = tabulate(body, headers=["protocol", "attributes", "feature", *SUMMARY_METRICS, "trials", "chance R-1"],
                      tablefmt="pipe", disable_numparse=True)
-    legend = ["* headline row" + (f" ({headline})" if headline else " (first reported)")
+    legend = ["* headline row" + (f" ({headline})" if headline else " (the first row without ground-truth test attributes)")
               + "; mean ± population std over trials; 'identical': every trial gave the same numbers",
               "chance R-1 = " + ("Rank-1 of a random ranking of the same galleries (mean over trials)" if exact_chance
                                  else "100 / number of gallery identities per trial")]
