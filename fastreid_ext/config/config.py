@@ -16,7 +16,7 @@ from fvcore.common.config import CfgNode as _FvcoreCfgNode
 from ..utils.errors import UserKeyError
 from ..utils.plugins import import_plugins, resolve_plugin_entries
 
-__all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports"]
+__all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports", "resolve_aliases"]
 
 BASE_KEY = "_BASE_"
 _KEY_ADDERS: dict[str, Callable[["CfgNode"], None]] = {}
@@ -192,6 +192,40 @@ def load_config(config_file: str | None, opts: Iterable[Any] = (), freeze: bool 
     if opts:
         cfg.merge_from_list(opts)
     cfg.IMPORTS = imports  # resolved (absolute paths), so config.yaml replays the same plugins
+    resolve_aliases(cfg)
     if freeze:
         cfg.freeze()
+    return cfg
+
+
+FASTREID_DISTANCES = ("cosine", "euclidean")
+
+
+def resolve_aliases(cfg: CfgNode) -> CfgNode:
+    """Give fast-reid's keys fast-reid's meaning where ours differ (in place, before freezing).
+
+    ``TEST.METRIC`` is fast-reid's ranking distance (``cosine`` | ``euclidean``): copied to
+    ``TEST.RANKING.DISTANCE``. Up to version 0.1 this project used ``TEST.METRIC`` for the model
+    selection key, now ``TEST.SELECT_METRIC``; a result key found there is refused with a line that
+    says where it moved, so an old config never silently ranks or selects differently.
+    """
+    metric = cfg.TEST.METRIC
+    if not metric:
+        return cfg
+    if "/" in metric:
+        raise ConfigError(f"TEST.METRIC is '{metric}', a result key: TEST.METRIC now has fast-reid's meaning (the "
+                          f"ranking distance, one of {FASTREID_DISTANCES}); the model-selection key is "
+                          f"TEST.SELECT_METRIC (write TEST.SELECT_METRIC {metric}).")
+    if metric == "jaccard":
+        raise ConfigError("TEST.METRIC is 'jaccard': fast-reid's Jaccard distance is k-reciprocal re-ranking here; "
+                          "set TEST.RERANK.ENABLED True (and TEST.METRIC cosine or euclidean).")
+    if metric not in FASTREID_DISTANCES:
+        raise ConfigError(f"TEST.METRIC is '{metric}'; expected one of {FASTREID_DISTANCES} (fast-reid's ranking "
+                          f"distance, the same as TEST.RANKING.DISTANCE) or '' to keep TEST.RANKING.DISTANCE.")
+    default = get_cfg().TEST.RANKING.DISTANCE
+    distance = cfg.TEST.RANKING.DISTANCE
+    if distance != default and distance != metric:
+        raise ConfigError(f"TEST.METRIC '{metric}' and TEST.RANKING.DISTANCE '{distance}' disagree; both name the "
+                          f"ranking distance, set one of them.")
+    cfg.TEST.RANKING.DISTANCE = metric
     return cfg

@@ -201,11 +201,14 @@ _C.TEST.EVAL_START_EPOCH = 10  # periodic evaluation from this epoch on (referen
 _C.TEST.IMS_PER_BATCH = 64
 # "" = the dataset's default evaluator.
 _C.TEST.EVALUATOR = ""
-# Model selection (model_best.pth). Metric: a key of the flattened results
+# Model selection (model_best.pth). SELECT_METRIC: a key of the flattened results
 # ("<dataset>/<protocol>/[<attr source>/]<feature>/<metric>"); "" = the first Rank-1 of the
 # DATASETS.VAL results that is not computed with ground-truth attributes. Without DATASETS.VAL no
-# checkpoint is selected, unless SELECT_ON_TEST is True or METRIC names a test task; the log and
-# results.json then say "selected on test data".
+# checkpoint is selected, unless SELECT_ON_TEST is True or SELECT_METRIC names a test task; the log
+# and results.json then say "selected on test data". (Called TEST.METRIC up to 0.1; see below.)
+_C.TEST.SELECT_METRIC = ""
+# fast-reid's key and meaning: the ranking distance, "cosine" | "euclidean". "" = keep
+# TEST.RANKING.DISTANCE; a value is copied there when the config is loaded (config.resolve_aliases).
 _C.TEST.METRIC = ""
 _C.TEST.SELECT_ON_TEST = False
 _C.TEST.MAX_RANK = 20

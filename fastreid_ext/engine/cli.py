@@ -128,7 +128,7 @@ def _log_final_table(results, cfg) -> None:
     if not results or not comm.is_main_process():
         return
 
-    table = summary_table(results, load_runs(cfg.OUTPUT_DIR), cfg.TEST.METRIC)
+    table = summary_table(results, load_runs(cfg.OUTPUT_DIR), cfg.TEST.SELECT_METRIC)
     # attribute recognition (``[source/]mA`` of the ``<dataset>/attributes`` entries) closes the table
     mA = ", ".join(f"{task.split('/')[0]} {key[:-3] or 'mA'} {value:.2f}" for task, metrics in results.items()
                    for key, value in metrics.items() if task.endswith("/attributes") and key.split("/")[-1] == "mA")

@@ -169,7 +169,7 @@ class BestCheckpointer(HookBase):
             if evals and not self._warned:
                 self._warned = True
                 wanted = self.metric or f"a Rank-1 of {list(self.datasets) or 'any dataset'} not computed with gt attributes"
-                logger.warning("BestCheckpointer: no %s in the evaluation results %s; set TEST.METRIC to one of them. "
+                logger.warning("BestCheckpointer: no %s in the evaluation results %s; set TEST.SELECT_METRIC to one of them. "
                                "Not saving a best checkpoint.", wanted, evals)
             return
         value, it = latest[key]

@@ -1,6 +1,6 @@
 """Start-of-run validation: everything the evaluations will need, checked before the first iteration.
 
-Without it a typo in a test-side key (TEST.METRIC, TEST.FEATURES, TEST.ATTRIBUTE_SOURCES,
+Without it a typo in a test-side key (TEST.SELECT_METRIC, TEST.FEATURES, TEST.ATTRIBUTE_SOURCES,
 DATASETS.TESTS, TEST.EVALUATOR) or a corrupt gallery image only shows up at the first evaluation,
 possibly hours into training. Each problem raises a :class:`~fastreid_ext.utils.errors.UserError`
 naming the key, the value and what was expected.
@@ -15,11 +15,13 @@ from typing import Any, Callable
 
 import torch
 
+from ..config.config import resolve_aliases
 from ..utils import comm
 from ..utils.env import get_rng_state, set_rng_state
 from ..utils.errors import UserError
 
 __all__ = ["build_test_side", "check_test_side", "check_metric_key", "check_test_images", "check_eval_forward",
+           "check_distance_alias",
            "KNOWN_ATTRIBUTE_SOURCES"]
 
 logger = logging.getLogger(__name__)
@@ -43,13 +45,13 @@ def build_test_side(cfg, build_evaluators: Callable[[Any], list]) -> list:
 
 def check_metric_key(metric: str, dataset_names: list[str], features: list[str] | None, max_rank: int,
                      attribute_sources: list[str]) -> None:
-    """TEST.METRIC must be able to name a flattened result key (see ``_METRIC_SHAPE``)."""
+    """TEST.SELECT_METRIC must be able to name a flattened result key (see ``_METRIC_SHAPE``)."""
     if not metric:
         return
     if not dataset_names:
-        raise UserError(f"TEST.METRIC is '{metric}' but DATASETS.TESTS is empty: no evaluation will report it.")
+        raise UserError(f"TEST.SELECT_METRIC is '{metric}' but DATASETS.TESTS is empty: no evaluation will report it.")
     parts = metric.split("/")
-    where = f"TEST.METRIC '{metric}'"
+    where = f"TEST.SELECT_METRIC '{metric}'"
     if len(parts) < 4 or any(not p for p in parts):
         raise UserError(f"{where} does not have the shape of a result key; expected {_METRIC_SHAPE}.")
     if parts[0] not in dataset_names:
@@ -150,6 +152,23 @@ def check_eval_forward(cfg, model: torch.nn.Module, evaluator, dataset) -> None:
         model.train(was_training)
 
 
+def check_distance_alias(cfg) -> None:
+    """fast-reid's ``TEST.METRIC`` (the distance) must agree with ``TEST.RANKING.DISTANCE``; load_config
+    copies it over, a config built in code may not have (same one-line errors as loading)."""
+    if not cfg.TEST.METRIC:
+        return
+    resolved = resolve_aliases(_mutable(cfg))
+    if resolved.TEST.RANKING.DISTANCE != cfg.TEST.RANKING.DISTANCE:
+        raise UserError(f"TEST.METRIC '{cfg.TEST.METRIC}' but TEST.RANKING.DISTANCE '{cfg.TEST.RANKING.DISTANCE}': both "
+                        f"name the ranking distance; load the config with load_config or set TEST.RANKING.DISTANCE.")
+
+
+def _mutable(cfg):
+    c = cfg.clone()
+    c.defrost()
+    return c
+
+
 def check_test_side(cfg, model: torch.nn.Module, evaluators: list) -> None:
     """Every check above, in order of cost; the global RNG is left as it was."""
     sources = list(cfg.TEST.ATTRIBUTE_SOURCES)
@@ -161,7 +180,8 @@ def check_test_side(cfg, model: torch.nn.Module, evaluators: list) -> None:
                    | {name for name, _ in evaluators})
     declared = [getattr(ev, "features", None) for _, ev in evaluators]
     features = None if any(f is None for f in declared) else sorted({f for fs in declared for f in fs})
-    check_metric_key(cfg.TEST.METRIC, names, features, int(cfg.TEST.MAX_RANK), sources)
+    check_metric_key(cfg.TEST.SELECT_METRIC, names, features, int(cfg.TEST.MAX_RANK), sources)
+    check_distance_alias(cfg)
     check_test_images(cfg, [ds for ds in datasets if ds is not None])
     rng = get_rng_state()
     try:

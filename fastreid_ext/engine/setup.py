@@ -74,13 +74,13 @@ def resolve_dataset_keys(cfg) -> dict:
 def model_selection(cfg) -> dict:
     """How ``model_best.pth`` is chosen: ``{"data": "validation" | "test" | "none", "datasets": [...],
     "metric": key or "" (auto), "note": text for the log and results.json}``."""
-    val, tests, metric = list(cfg.DATASETS.VAL), list(cfg.DATASETS.TESTS), cfg.TEST.METRIC
+    val, tests, metric = list(cfg.DATASETS.VAL), list(cfg.DATASETS.TESTS), cfg.TEST.SELECT_METRIC
     if metric:
         head = metric.split("/")[0]
         if head in val:
             return {"data": "validation", "datasets": [head], "metric": metric, "note": f"selected on validation data ({metric})"}
         return {"data": "test", "datasets": tests, "metric": metric,
-                "note": f"selected on test data ({metric}, asked by TEST.METRIC)"}
+                "note": f"selected on test data ({metric}, asked by TEST.SELECT_METRIC)"}
     if val:
         return {"data": "validation", "datasets": val, "metric": "", "note": f"selected on validation data {val}"}
     if cfg.TEST.SELECT_ON_TEST:

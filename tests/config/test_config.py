@@ -83,3 +83,31 @@ def test_registry_error_lists_names_and_plugins():
     Other.__name__ = "Alpha"
     with pytest.raises(KeyError, match="already registered"):
         reg.register(Other)
+
+
+def test_test_metric_has_fastreid_meaning(tmp_path):
+    """TEST.METRIC is fast-reid's ranking distance; the model-selection key is TEST.SELECT_METRIC."""
+    cfg = load_config(None, ["TEST.METRIC", "euclidean"])
+    assert cfg.TEST.RANKING.DISTANCE == "euclidean" and cfg.TEST.SELECT_METRIC == ""
+    assert load_config(None).TEST.RANKING.DISTANCE == "cosine"  # "" keeps TEST.RANKING.DISTANCE
+    old = _write(tmp_path / "old.yml", "TEST:\n  METRIC: SYSU_MM01/all-single/FC/Rank-1\n")
+    with pytest.raises(ConfigError, match=r"TEST.SELECT_METRIC SYSU_MM01/all-single/FC/Rank-1"):
+        load_config(old)
+    with pytest.raises(ConfigError, match=r"TEST.RERANK.ENABLED"):
+        load_config(None, ["TEST.METRIC", "jaccard"])
+    with pytest.raises(ConfigError, match=r"TEST.METRIC is 'cosin'; expected one of \('cosine', 'euclidean'\)"):
+        load_config(None, ["TEST.METRIC", "cosin"])
+    with pytest.raises(ConfigError, match="disagree"):
+        load_config(None, ["TEST.METRIC", "cosine", "TEST.RANKING.DISTANCE", "euclidean"])
+
+
+def test_test_metric_set_in_code_is_checked_before_training():
+    from fastreid_ext.engine.preflight import check_distance_alias
+    from fastreid_ext.utils.errors import UserError
+
+    cfg = get_cfg()
+    cfg.TEST.METRIC = "euclidean"  # not through load_config: RANKING.DISTANCE still cosine
+    with pytest.raises(UserError, match="TEST.METRIC 'euclidean' but TEST.RANKING.DISTANCE 'cosine'"):
+        check_distance_alias(cfg)
+    cfg.TEST.RANKING.DISTANCE = "euclidean"
+    check_distance_alias(cfg)

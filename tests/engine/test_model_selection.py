@@ -34,12 +34,12 @@ def test_no_model_best_on_test_data_by_default(tiny_plugin, tmp_path):
 
 
 @pytest.mark.parametrize("ask", [{"TEST__SELECT_ON_TEST": True},
-                                 {"TEST__SELECT_ON_TEST": False, "TEST__METRIC": "TinyData/all-single/FC/mAP"}])
+                                 {"TEST__SELECT_ON_TEST": False, "TEST__SELECT_METRIC": "TinyData/all-single/FC/mAP"}])
 def test_selection_on_test_data_only_when_asked_and_said(tiny_plugin, tmp_path, caplog, ask):
     trainer, selection = _run(tiny_cfg(tmp_path, SOLVER__MAX_EPOCH=2, **ask))
     assert os.path.isfile(os.path.join(trainer.cfg.OUTPUT_DIR, "model_best.pth"))
     assert selection["data"] == "test" and "selected on test data" in selection["note"]
-    assert selection["metric"] == (ask.get("TEST__METRIC") or "TinyData/all-single/FC/Rank-1")
+    assert selection["metric"] == (ask.get("TEST__SELECT_METRIC") or "TinyData/all-single/FC/Rank-1")
     assert selection["best_iter"] is not None
     assert any("selected on test data" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
 
@@ -51,9 +51,9 @@ def test_model_selection_policy():
     cfg.DATASETS.VAL = ["SYSU_MM01_val"]
     assert model_selection(cfg) == {"data": "validation", "datasets": ["SYSU_MM01_val"], "metric": "",
                                     "note": "selected on validation data ['SYSU_MM01_val']"}
-    cfg.TEST.METRIC = "SYSU_MM01/all-single/gt/FC/Rank-1"  # naming a test task is asking for it
+    cfg.TEST.SELECT_METRIC = "SYSU_MM01/all-single/gt/FC/Rank-1"  # naming a test task is asking for it
     assert model_selection(cfg)["data"] == "test"
-    cfg.TEST.METRIC = "SYSU_MM01_val/all-single/predicted/FC/mAP"
+    cfg.TEST.SELECT_METRIC = "SYSU_MM01_val/all-single/predicted/FC/mAP"
     assert model_selection(cfg)["data"] == "validation"
 
 

@@ -33,7 +33,7 @@ def _fails_before_training(cfg, match):
 
 
 @pytest.mark.parametrize("overrides, match", [
-    ({"TEST__METRIC": "TinyData/all-single/FC/Rank1"}, r"TEST.METRIC 'TinyData/all-single/FC/Rank1' ends with 'Rank1'"),
+    ({"TEST__SELECT_METRIC": "TinyData/all-single/FC/Rank1"}, r"TEST.SELECT_METRIC 'TinyData/all-single/FC/Rank1' ends with 'Rank1'"),
     ({"TEST__EVALUATOR": "NoSuchEvaluator"}, r"No object named 'NoSuchEvaluator' found in the 'EVALUATOR' registry"),
     ({"TEST__EVALUATOR": "CrossModalityEvaluator", "TEST__FEATURES": ["FC", "P00L"]},
      r"TEST.FEATURES \['FC', 'P00L'\]: TinyReIDNet does not return \['P00L'\] in eval mode \(it returns \['FC', 'POOL'\]\)"),
