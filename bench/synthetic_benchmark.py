@@ -1,72 +1,138 @@
 #!/usr/bin/env python
-"""Train and evaluate configs over seeds on the synthetic SYSU-MM01 and compare them honestly.
+"""Train models over seeds on the synthetic SYSU-MM01 with one shared budget; compare them honestly.
 
-    python bench/synthetic_benchmark.py --configs configs/Benchmark/baseline.yml [more.yml ...] \\
-        --seeds 0 1 2 --data-root datasets/benchmark --out output/synthetic_benchmark [--opts KEY VALUE ...]
+    # does PAE/AAL help? (baseline, attribute supervision alone, PAENet on annotations, label-free)
+    python bench/synthetic_benchmark.py --suite paenet --seeds 0 1 2 --jobs 2
+    # the paper's Table 6 layout: each base alone and with PAE/AAL attached
+    python bench/synthetic_benchmark.py --suite plugin --seeds 0 1 2 --jobs 2
+    # any configs
+    python bench/synthetic_benchmark.py --configs configs/Baseline/sysu.yml my.yml --seeds 0 1 2
 
-Generates the data first when ``--data-root`` has no SYSU-MM01 (``--preset``, default ``benchmark``,
-data seed ``--data-seed``), then runs ``tools/train_net.py`` once per (config, seed) in its own
-process (OUTPUT_DIR = OUT/<config name>/seed<k>, SEED = k; the KEY VALUE pairs of ``--opts`` apply to
-every run, e.g. ``--opts SOLVER.MAX_EPOCH 2`` for a quick check; ``--opts`` comes last). Runs whose results.json exists are
-reused (``--force`` retrains). Writes OUT/table.md (mean ± std over seeds of the final evaluation,
-with the chance Rank-1 of each gallery) and OUT/learning_curves.png (Rank-1 and mAP against
-iteration, one line per model, mean over seeds, from each run's metrics.json).
+Every run is ``tools/train_net.py --config-file <row config> <row overrides> <budget> DATASETS.ROOT ...
+OUTPUT_DIR OUT/<row>/seed<k> SEED k <--opts>``: the budget is ``configs/Benchmark/budget.yml`` (the
+same backbone, input size, optimiser, iterations and validation split for every row), flattened to
+KEY VALUE pairs. The data are generated once under ``--data-root`` (preset ``--preset``, default
+``benchmark``). Runs with a ``results.json`` are reused (``--force`` retrains). ``--jobs N`` runs N
+trainings at once with ``cores // N`` threads each (two one-thread runs finish ~1.4x sooner than
+two two-thread runs one after the other on a 2-core CPU).
 
-The curves show whatever the runs evaluated during training: the split named in their metric keys
-(test unless the config evaluates a validation split); the legend and the table say which.
+Writes OUT/table.md: per row and test-time attribute source, mean ± sample std over seeds of the
+final test evaluation (Rank-1, mAP, mINP; the FC feature), the attribute recognizer's mA where the
+model predicts attributes, the seeds and the exact chance Rank-1 of the gallery. ``gt`` rows feed the
+test images' annotations to the model (label leakage) and say so. OUT/learning_curves.png plots
+Rank-1 and mAP of the periodic evaluations (on the validation split under the budget) against
+iteration, one line per row, mean ± std over seeds; ``gt`` curves are left out.
 """
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import re
 import subprocess
 import sys
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
+import yaml
 from tabulate import tabulate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VISIBLE_CAMS = {"all": (1, 2, 4, 5), "indoor": (1, 2)}
-QUERY_CAMS = (3, 6)
+BUDGET = os.path.join(REPO, "configs", "Benchmark", "budget.yml")
+SOURCE_LABELS = {"": "–", "predicted": "predicted (label-free)", "zeros": "zeros",
+                 "gt": "gt (test labels: leakage)"}
 
 
-def chance_rank1(sysu_root: str, mode: str, split: str = "test") -> float:
-    """Expected single-shot Rank-1 (percent) of a random ranking: the gallery holds one image per
-    (id, camera) of the mode's visible cameras, so a query's hit chance is its id's camera count
-    over the gallery size, averaged over the infrared queries."""
-    ids = [int(p) for p in open(os.path.join(sysu_root, "exp", f"{split}_id.txt")).read().strip().split(",")]
-    cams = {p: [c for c in VISIBLE_CAMS[mode] if glob.glob(os.path.join(sysu_root, f"cam{c}", f"{p:04d}", "*"))] for p in ids}
-    size = sum(len(v) for v in cams.values())
-    hits = [len(cams[p]) / size for p in ids for c in QUERY_CAMS for _ in glob.glob(os.path.join(sysu_root, f"cam{c}", f"{p:04d}", "*"))]
-    return 100.0 * float(np.mean(hits))
+class Row(NamedTuple):
+    """One model of a comparison: its folder name, its label, its config and overrides."""
+
+    key: str
+    label: str
+    config: str
+    overrides: tuple = ()
 
 
-def run_one(config: str, seed: int, out: str, data_root: str, opts: list[str], force: bool) -> str:
-    if os.path.isfile(os.path.join(out, "results.json")) and not force:
-        print(f"reusing {out}")
-        return out
-    if force and os.path.isfile(os.path.join(out, "metrics.json")):
-        os.remove(os.path.join(out, "metrics.json"))  # the JSON writer appends
-    cmd = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", config,
-           "DATASETS.ROOT", data_root, "OUTPUT_DIR", out, "SEED", str(seed), *opts]
-    print(" ".join(cmd), flush=True)
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "bench_stdout.log"), "w") as log:
-        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
-    if rc != 0:
-        raise SystemExit(f"{config} seed {seed} failed (exit {rc}); see {out}/bench_stdout.log")
+_OFFICIAL_INPUTS = ("TEST.ATTRIBUTE_SOURCES", '["gt", "zeros"]')
+SUITES = {
+    # Issue "PAENet science": the same data, budget and seeds for each setup.
+    "paenet": [
+        Row("baseline", "baseline (MMD-ReID losses)", "configs/Baseline/sysu.yml"),
+        Row("attribute_supervision", "attribute supervision alone (PAE off, AAL on)", "configs/PAENet/sysu.yml",
+            ("PAENET.PAE.ENABLED", "False", "TEST.ATTRIBUTE_SOURCES", '["zeros"]')),
+        Row("paenet_reference_gt", "PAENet reference, trained on annotations (official)", "configs/PAENet/sysu.yml",
+            _OFFICIAL_INPUTS),
+        Row("paenet_reference_labelfree", "PAENet reference, label-free", "configs/PAENet/sysu_labelfree.yml"),
+        Row("paenet_paper_labelfree", "PAENet paper, label-free", "configs/PAENet/sysu_labelfree.yml",
+            ("PAENET.VARIANT", "paper")),
+    ],
+    # The paper's Table 6: each base alone and with PAE/AAL attached (label-free setup; its gt row
+    # is the same model fed the test annotations).
+    "plugin": [
+        Row("agw", "AGW", "configs/AGW/sysu.yml"),
+        Row("agw_paenet_labelfree", "AGW + PAE/AAL", "configs/PAENet/agw_sysu.yml"),
+        Row("hct", "HCT", "configs/HCT/sysu.yml"),
+        Row("hct_paenet_labelfree", "HCT + PAE/AAL", "configs/PAENet/hct_sysu.yml"),
+        Row("baseline", "MMD (the baseline)", "configs/Baseline/sysu.yml"),
+        Row("paenet_reference_labelfree", "MMD + PAE/AAL", "configs/PAENet/sysu_labelfree.yml"),
+    ],
+}
+
+
+def flatten(node: dict, prefix: str = "") -> list[str]:
+    """A nested yaml mapping → ``KEY VALUE`` strings for tools/train_net.py (lists in yaml syntax)."""
+    out: list[str] = []
+    for k, v in node.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out += flatten(v, f"{key}.")
+        else:
+            out += [key, repr(v) if isinstance(v, list) else str(v)]
     return out
 
 
-def final_results(run_dir: str) -> dict[str, float]:
-    """``{"<dataset>/<task>/<prefix>/<metric>": value}`` of the run's last full evaluation."""
-    payload = json.load(open(os.path.join(run_dir, "results.json")))
-    return {f"{task}/{k}": v for task, metrics in payload["results"].items() for k, v in metrics.items()
-            if not k.endswith("-std") and isinstance(v, (int, float))}
+def budget_overrides(path: str = BUDGET) -> list[str]:
+    with open(path) as f:
+        return flatten(yaml.safe_load(f) or {})
+
+
+def run_one(row: Row, seed: int, out: str, data_root: str, budget: list[str], opts: list[str], force: bool,
+            threads: int) -> str:
+    if os.path.isfile(os.path.join(out, "results.json")) and not force:
+        print(f"reusing {out}", flush=True)
+        return out
+    if force and os.path.isfile(os.path.join(out, "metrics.json")):
+        os.remove(os.path.join(out, "metrics.json"))  # the JSON writer appends
+    cmd = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", os.path.join(REPO, row.config),
+           *row.overrides, *budget, "DATASETS.ROOT", data_root, "OUTPUT_DIR", out, "SEED", str(seed), *opts]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    os.makedirs(out, exist_ok=True)
+    print(f"running {row.key} seed {seed} ({threads} thread(s)): {' '.join(cmd)}", flush=True)
+    with open(os.path.join(out, "bench_stdout.log"), "w") as log:
+        rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if rc != 0:
+        raise SystemExit(f"{row.key} seed {seed} failed (exit {rc}); see {out}/bench_stdout.log")
+    print(f"finished {row.key} seed {seed}", flush=True)
+    return out
+
+
+def final_rows(run_dir: str, task: str, feature: str = "FC") -> dict[str, dict[str, float]]:
+    """attribute source ("" when the model takes none) → {Rank-1, mAP, mINP, chance, mA} of ``task``."""
+    results = json.load(open(os.path.join(run_dir, "results.json")))["results"]
+    if task not in results:
+        raise SystemExit(f"{run_dir}/results.json has no task '{task}'; it has {sorted(results)}.")
+    metrics = results[task]
+    attributes = results.get(f"{task.split('/')[0]}/attributes", {})
+    out: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        m = re.fullmatch(rf"(?:(\w+)/)?{feature}/(Rank-1|mAP|mINP|chance)", key)
+        if m:
+            out.setdefault(m.group(1) or "", {})[m.group(2)] = float(value)
+    for source, row in out.items():
+        if f"{source}/mA" in attributes and source in ("", "predicted"):  # the recognizer's, label-free
+            row["mA"] = float(attributes[f"{source}/mA"])
+    return out
 
 
 def curves(run_dir: str, metric: str, pattern: re.Pattern) -> dict[str, dict[int, float]]:
@@ -79,42 +145,47 @@ def curves(run_dir: str, metric: str, pattern: re.Pattern) -> dict[str, dict[int
     for row in rows:
         it = int(row["iteration"]) + 1
         for k, v in row.items():
-            if k.endswith(f"/{metric}") and pattern.search(k):
+            if k.endswith(f"/{metric}") and pattern.search(k) and "/gt/" not in k:
                 out[k][min(it, last) if last else it] = float(v)
     return out
 
 
 def fmt(values) -> str:
-    """mean ± sample standard deviation (ddof=1) over seeds."""
-    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+    """mean ± sample standard deviation (ddof=1) over seeds; a single seed is shown alone."""
+    values = [v for v in values if not np.isnan(v)]
+    if not values:
+        return "–"
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else f"{values[0]:.2f} (1 seed)"
 
 
-def write_table(runs: dict[str, list[str]], chance: dict[str, float], pattern: re.Pattern) -> str:
-    rows = []
-    for model, dirs in runs.items():
-        per_key = defaultdict(list)
+def write_table(runs: dict[str, list[str]], labels: dict[str, str], task: str) -> str:
+    """One line per (row, test-time attribute source): mean ± std over the row's seeds."""
+    lines = []
+    for key, dirs in runs.items():
+        per_source: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for d in dirs:
-            for k, v in final_results(d).items():
-                per_key[k].append(v)
-        for key in sorted(k for k in per_key if k.endswith("/Rank-1") and pattern.search(k)):
-            prefix = key[: -len("/Rank-1")]
-            mode = next((m for m in VISIBLE_CAMS if f"/{m}-single" in prefix), None)
-            rows.append([model, prefix, len(per_key[key]), fmt(per_key[key]),
-                         fmt(per_key[f"{prefix}/mAP"]) if f"{prefix}/mAP" in per_key else "-",
-                         f"{chance[mode]:.2f}" if mode else "-"])
-    return tabulate(rows, headers=["model", "evaluation", "seeds", "Rank-1 (mean ± std)", "mAP (mean ± std)",
-                                   "chance Rank-1"], tablefmt="pipe", disable_numparse=True)
+            for source, row in final_rows(d, task).items():
+                for metric, value in row.items():
+                    per_source[source][metric].append(value)
+        for source in sorted(per_source, key=lambda s: list(SOURCE_LABELS).index(s) if s in SOURCE_LABELS else 99):
+            cell = per_source[source]
+            chance = sorted({round(v, 2) for v in cell["chance"]})
+            lines.append([labels.get(key, key), SOURCE_LABELS.get(source, source), len(cell["Rank-1"]),
+                          fmt(cell["Rank-1"]), fmt(cell["mAP"]), fmt(cell["mINP"]), fmt(cell.get("mA", [])),
+                          " / ".join(f"{c:.2f}" for c in chance) or "–"])
+    return tabulate(lines, headers=["model", "test-time attributes", "seeds", "Rank-1", "mAP", "mINP",
+                                    "attribute mA", "chance Rank-1"], tablefmt="pipe", disable_numparse=True)
 
 
-def plot_curves(runs: dict[str, list[str]], pattern: re.Pattern, path: str) -> None:
+def plot_curves(runs: dict[str, list[str]], labels: dict[str, str], pattern: re.Pattern, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, metric in zip(axes, ("Rank-1", "mAP")):
-        for model, dirs in runs.items():
+        for key, dirs in runs.items():
             per_key = defaultdict(lambda: defaultdict(list))
             for d in dirs:
                 for k, series in curves(d, metric, pattern).items():
@@ -124,13 +195,13 @@ def plot_curves(runs: dict[str, list[str]], pattern: re.Pattern, path: str) -> N
                 its = sorted(series)
                 mean = np.array([np.mean(series[i]) for i in its])
                 std = np.array([np.std(series[i], ddof=1) if len(series[i]) > 1 else 0.0 for i in its])
-                line, = ax.plot(its, mean, marker="o", label=f"{model}: {k.rsplit('/', 1)[0]}")
+                line, = ax.plot(its, mean, marker="o", label=f"{labels.get(key, key)}: {k.rsplit('/', 1)[0]}")
                 ax.fill_between(its, mean - std, mean + std, color=line.get_color(), alpha=0.15)
         ax.set_xlabel("iteration")
         ax.set_ylabel(f"{metric} (%)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.suptitle("synthetic SYSU-MM01: mean ± std over seeds")
+    axes[0].legend(fontsize=6)
+    fig.suptitle("synthetic SYSU-MM01: periodic evaluations, mean ± std over seeds")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -138,38 +209,70 @@ def plot_curves(runs: dict[str, list[str]], pattern: re.Pattern, path: str) -> N
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--configs", nargs="+", required=True)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--suite", nargs="+", choices=sorted(SUITES), help="one or more suites (shared rows run once)")
+    what.add_argument("--configs", nargs="+")
+    p.add_argument("--rows", nargs="+", help="only these rows of the suite (their keys)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--data-root", default="datasets/benchmark", help="DATASETS.ROOT holding SYSU-MM01")
     p.add_argument("--preset", default="benchmark", help="generator preset when the data is missing")
     p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--budget", default=BUDGET, help="yaml of the keys every run shares ('' for none)")
     p.add_argument("--out", default="output/synthetic_benchmark")
-    p.add_argument("--select", default=r"all-single", help="regex on the metric keys to tabulate and plot")
+    p.add_argument("--task", default="SYSU_MM01/all-single", help="the results.json task to tabulate")
+    p.add_argument("--curves", default=r"all-single", help="regex on the periodic evaluation keys to plot")
+    p.add_argument("--jobs", type=int, default=1, help="trainings at once (threads each: cores // jobs)")
     p.add_argument("--force", action="store_true", help="retrain runs that already have results")
+    p.add_argument("--report-only", action="store_true", help="tabulate finished runs, train nothing")
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE pairs applied to every run (last)")
     a = p.parse_args(argv)
     if len(a.opts) % 2:
         p.error(f"--opts must be KEY VALUE pairs, got {a.opts}")
+    if len(a.seeds) < 3:
+        print(f"warning: {len(a.seeds)} seed(s): the table cannot tell a difference from seed noise", file=sys.stderr)
+    if a.suite:
+        known: dict[str, Row] = {}
+        for suite in a.suite:
+            for r in SUITES[suite]:
+                known.setdefault(r.key, r)
+        unknown = [k for k in a.rows or [] if k not in known]
+        if unknown:
+            p.error(f"--rows {unknown} are not rows of {a.suite}: {list(known)}")
+        rows = [known[k] for k in a.rows] if a.rows else list(known.values())  # --rows order = run order
+    else:
+        rows = [Row(os.path.splitext(os.path.basename(c))[0], os.path.splitext(os.path.basename(c))[0],
+                    os.path.relpath(os.path.abspath(c), REPO)) for c in a.configs]
+    for row in rows:
+        if not os.path.isfile(os.path.join(REPO, row.config)):
+            p.error(f"row {row.key}: {row.config} is not a file")
     sysu_root = os.path.join(a.data_root, "SYSU-MM01")
-    if not os.path.isdir(sysu_root):
+    if not os.path.isdir(sysu_root) and not a.report_only:
         from fastreid_ext.data.synthetic import generate_sysu
 
         generate_sysu(sysu_root, seed=a.data_seed, preset=a.preset)
     data_root = os.path.abspath(a.data_root)
-    runs = {}
-    for config in a.configs:
-        if not os.path.isfile(config):
-            p.error(f"--configs: {config} is not a file")
-        name = os.path.splitext(os.path.basename(config))[0]
-        runs[name] = [run_one(config, s, os.path.join(a.out, name, f"seed{s}"), data_root, a.opts, a.force) for s in a.seeds]
-    pattern = re.compile(a.select)
-    chance = {m: chance_rank1(sysu_root, m) for m in VISIBLE_CAMS}
-    table = write_table(runs, chance, pattern)
-    header = (f"Synthetic SYSU-MM01 (preset {a.preset!r}, data seed {a.data_seed}), final evaluation on the test "
-              f"split; seeds {a.seeds}; options {' '.join(a.opts) or '(none)'}\n\n")
+    budget = budget_overrides(a.budget) if a.budget else []
+    threads = max(1, (os.cpu_count() or 1) // max(1, a.jobs))
+    jobs = [(row, s, os.path.join(a.out, row.key, f"seed{s}")) for row in rows for s in a.seeds]
+    if a.report_only:
+        done = [j for j in jobs if os.path.isfile(os.path.join(j[2], "results.json"))]
+        print(f"{len(done)} of {len(jobs)} runs finished; tabulating those.")
+        jobs = done
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+            list(pool.map(lambda j: run_one(j[0], j[1], j[2], data_root, budget, a.opts, a.force, threads), jobs))
+    runs: dict[str, list[str]] = {}
+    for row, _, out in jobs:
+        runs.setdefault(row.key, []).append(out)
+    labels = {r.key: r.label for r in rows}
+    table = write_table(runs, labels, a.task)
+    header = (f"Synthetic SYSU-MM01 (preset {a.preset!r}, data seed {a.data_seed}), {a.task}, FC feature, final "
+              f"evaluation on the test split, mean ± std over seeds {a.seeds}; budget {os.path.relpath(a.budget, REPO) if a.budget else '(none)'}"
+              f"{'; options ' + ' '.join(a.opts) if a.opts else ''}. 'gt' rows feed the test images' annotations (label leakage).\n\n")
+    os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "table.md"), "w") as f:
         f.write(header + table + "\n")
-    plot_curves(runs, pattern, os.path.join(a.out, "learning_curves.png"))
+    plot_curves(runs, labels, re.compile(a.curves), os.path.join(a.out, "learning_curves.png"))
     print(header + table)
     print(f"Wrote {a.out}/table.md and {a.out}/learning_curves.png")
     return 0

@@ -1,7 +1,8 @@
 """Attributes from the image alone: the masked attribute loss, the label-free recognizer, and the
 choice of the attribute vector PAE is fed (ground truth, the recognizer's predictions or a mix).
 
-The recognizer sees only the pooled backbone feature: no attribute enters its path, so feeding its
+The recognizer sees only the image (the pooled backbone feature, or the image through a small CNN of
+its own): no attribute enters its path, so feeding its
 output to PAE (source ``predicted``) keeps retrieval label-free. Its predictions are detached before
 they reach PAE: PAE cannot turn the recognizer into a side channel for identity, the recognizer
 learns only from the attribute loss.
@@ -12,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["masked_attribute_bce", "AttributeRecognizer", "attributes_from_probs", "mix_attributes",
-           "LOSS_REDUCTIONS", "TRAIN_ATTRIBUTE_INPUTS"]
+__all__ = ["masked_attribute_bce", "AttributeRecognizer", "ConvAttributeRecognizer", "build_recognizer",
+           "attributes_from_probs", "mix_attributes", "LOSS_REDUCTIONS", "TRAIN_ATTRIBUTE_INPUTS", "RECOGNIZERS"]
 
 LOSS_REDUCTIONS = ("mean", "sum")
 TRAIN_ATTRIBUTE_INPUTS = ("gt", "predicted", "mix")
@@ -45,7 +46,9 @@ def masked_attribute_bce(logits: torch.Tensor, targets: torch.Tensor, mask: torc
 
 
 class AttributeRecognizer(nn.Module):
-    """pooled image feature (B×C) → attribute logits (B×n): BatchNorm1d then one linear layer."""
+    """pooled image feature (B×C) → attribute logits (B×n): BatchNorm1d then one linear layer.
+
+    Shares the backbone with retrieval: its loss shapes the identity features too."""
 
     def __init__(self, dim: int, num_attributes: int):
         super().__init__()
@@ -54,8 +57,55 @@ class AttributeRecognizer(nn.Module):
         nn.init.normal_(self.classifier.weight, 0.0, 0.001)
         nn.init.zeros_(self.classifier.bias)
 
-    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.norm(pooled))
+
+
+class ConvAttributeRecognizer(nn.Module):
+    """normalised images (B×3×H×W) → attribute logits (B×n) through a small CNN of its own.
+
+    Each width in ``channels`` is a stage of two 3×3 conv-BN-ReLU, the first with stride 2; then
+    average and max pooling, BatchNorm1d and a linear layer. Separate from the backbone, it learns
+    attributes without competing with the identity losses for the shared features, and it reads the
+    image at full resolution (thin cues like glasses vanish in a 2×1 final map). The image is its
+    only input; any H×W works (global pooling).
+    """
+
+    def __init__(self, in_channels: int, channels: list[int], num_attributes: int):
+        super().__init__()
+        if not channels or any(int(c) <= 0 for c in channels):
+            raise ValueError(f"PAENET.RECOGNIZER.CHANNELS is {list(channels)}; expected positive stage widths.")
+        layers, prev = [], in_channels
+        for width in channels:
+            for stride in (2, 1):
+                layers += [nn.Conv2d(prev, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+                prev = width
+        self.body = nn.Sequential(*layers)
+        self.norm = nn.BatchNorm1d(2 * prev)
+        self.classifier = nn.Linear(2 * prev, num_attributes)
+        for m in self.body.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.normal_(self.classifier.weight, 0.0, 0.01)
+        nn.init.zeros_(self.classifier.bias)
+
+    def forward(self, images: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        x = self.body(images)
+        x = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+        return self.classifier(self.norm(x))
+
+
+RECOGNIZERS = ("linear", "conv")
+
+
+def build_recognizer(name: str, feat_dim: int, num_attributes: int, channels, in_channels: int = 3) -> nn.Module:
+    """``linear``: :class:`AttributeRecognizer` on the base's pooled feature; ``conv``:
+    :class:`ConvAttributeRecognizer` on the image (``PAENET.RECOGNIZER.NAME``)."""
+    if name == "linear":
+        return AttributeRecognizer(feat_dim, num_attributes)
+    if name == "conv":
+        return ConvAttributeRecognizer(in_channels, [int(c) for c in channels], num_attributes)
+    raise ValueError(f"PAENET.RECOGNIZER.NAME is '{name}'; expected one of {RECOGNIZERS}.")
 
 
 def attributes_from_probs(probs: torch.Tensor, mode: str, threshold: float) -> torch.Tensor:

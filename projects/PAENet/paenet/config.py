@@ -34,11 +34,15 @@ def add_paenet_config(cfg: CN) -> None:
     # "mean" over the known entries (official code) | "sum" (the paper's Eq. 9 sums over the batch).
     _C.PAENET.AAL.LOSS_REDUCTION = "mean"
 
-    # Label-free path: an attribute recognizer on the pooled image feature (no attribute input),
+    # Label-free path: an attribute recognizer that sees only the image (no attribute input),
     # trained with the masked attribute BCE; test source "predicted" feeds its output to PAE.
     _C.PAENET.RECOGNIZER = CN()
     _C.PAENET.RECOGNIZER.ENABLED = False
     _C.PAENET.RECOGNIZER.LOSS_WEIGHT = 1.0
+    # linear: BN + linear on the base's pooled feature (shares the backbone) | conv: a small CNN of
+    # its own on the image, stages of the widths in CHANNELS (see attribute_recognition.py).
+    _C.PAENET.RECOGNIZER.NAME = "linear"
+    _C.PAENET.RECOGNIZER.CHANNELS = [32, 64, 128, 256]
     # What PAE is fed in training: gt | predicted (the recognizer's, detached) | mix (per sample,
     # predicted with probability TRAIN_PREDICTED_PROB). predicted/mix need the recognizer.
     _C.PAENET.TRAIN_ATTRIBUTE_INPUT = "gt"

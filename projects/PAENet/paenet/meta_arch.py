@@ -22,7 +22,7 @@ from fastreid_ext.modeling.layers.bnneck import BNNeck
 from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid_ext.utils.errors import UserError
 
-from .attribute_recognition import (TRAIN_ATTRIBUTE_INPUTS, AttributeRecognizer, attributes_from_probs,
+from .attribute_recognition import (TRAIN_ATTRIBUTE_INPUTS, attributes_from_probs, build_recognizer,
                                     masked_attribute_bce, mix_attributes)
 from .official_checkpoint import is_official_state_dict, official_to_paenet
 from .paper_variant import PaperAttributeHeads, PaperPAE, PaperRegionBranch
@@ -99,7 +99,7 @@ class PAENet(nn.Module):
     TRAINING_ONLY_PREFIXES = ("base.classifier.",)
 
     def __init__(self, *, base: nn.Module, pae: nn.Module, aal: AttributeAuxiliaryLearning, num_attributes: int,
-                 recognizer: AttributeRecognizer | None = None, attribute_loss_weight: float = 1.0,
+                 recognizer: nn.Module | None = None, attribute_loss_weight: float = 1.0,
                  attribute_loss_reduction: str = "mean", recognizer_loss_weight: float = 1.0,
                  train_attribute_input: str = "gt", train_predicted_prob: float = 0.5,
                  default_attribute_source: str = "gt", predicted_attributes: str = "threshold",
@@ -161,7 +161,8 @@ class PAENet(nn.Module):
                            gate_reduction=p.PAPER.GATE_REDUCTION)
         aal = AttributeAuxiliaryLearning(p.VARIANT, dim, n, enabled=p.AAL.ENABLED, weighting=p.PAPER.AAL_WEIGHTING,
                                          reduction=p.PAPER.AAL_REDUCTION, attribute_dim=p.PAPER.ATTRIBUTE_DIM)
-        recognizer = AttributeRecognizer(dim, n) if p.RECOGNIZER.ENABLED else None
+        recognizer = (build_recognizer(p.RECOGNIZER.NAME, dim, n, p.RECOGNIZER.CHANNELS, len(cfg.INPUT.PIXEL_MEAN))
+                      if p.RECOGNIZER.ENABLED else None)
         return cls(base=base, pae=pae, aal=aal, num_attributes=n, recognizer=recognizer,
                    attribute_loss_weight=p.AAL.LOSS_WEIGHT, attribute_loss_reduction=p.AAL.LOSS_REDUCTION,
                    recognizer_loss_weight=p.RECOGNIZER.LOSS_WEIGHT, train_attribute_input=p.TRAIN_ATTRIBUTE_INPUT,
@@ -194,16 +195,16 @@ class PAENet(nn.Module):
         batch = self.base.preprocess(batch)
         feats = self.base.extract(batch["images"], batch["modality"])
         fmap, pooled, f = feats["MAP"], feats["POOL"], feats["FC"]
+        rec_logits = self.recognizer(batch["images"], pooled) if self.recognizer is not None else None
         if self.training:
-            return self._losses(fmap, pooled, f, batch)
-        return self._inference(fmap, pooled, f, batch)
+            return self._losses(fmap, pooled, f, batch, rec_logits)
+        return self._inference(fmap, pooled, f, batch, rec_logits)
 
-    def _losses(self, fmap, pooled, f, batch) -> dict[str, torch.Tensor]:
+    def _losses(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
         b = f.shape[0]
         needs_gt = (self.recognizer is not None or (self.aal.heads is not None and self.attribute_loss_weight != 0)
                     or (self.pae.uses_attributes and self.train_attribute_input != "predicted"))
         gt = self._gt_attributes(batch, b, f) if needs_gt else None
-        rec_logits = self.recognizer(pooled) if self.recognizer is not None else None
         a = None
         if self.pae.uses_attributes:
             a = gt
@@ -223,14 +224,14 @@ class PAENet(nn.Module):
                 rec_logits, gt, mask, self.attribute_loss_reduction)
         return losses
 
-    def _inference(self, fmap, pooled, f, batch) -> dict[str, torch.Tensor]:
+    def _inference(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
         source = batch.get("attribute_source") or self.default_attribute_source
         if source not in ATTRIBUTE_SOURCES:
             raise ValueError(f"batch['attribute_source'] is '{source}'; expected one of {ATTRIBUTE_SOURCES}.")
         if source == "predicted" and self.recognizer is None:
             raise UserError("attribute_source 'predicted' needs the attribute recognizer: set PAENET.RECOGNIZER.ENABLED "
                             "True and train the model with it.")
-        rec_probs = torch.sigmoid(self.recognizer(pooled)) if self.recognizer is not None else None
+        rec_probs = torch.sigmoid(rec_logits) if rec_logits is not None else None
         a = None
         if self.pae.uses_attributes:
             if source == "gt":

@@ -60,7 +60,7 @@ def test_one_training_step_keeps_the_base_losses(make_cfg, config, base_type, ba
     torch.manual_seed(0)
     with torch.no_grad():  # the same pass by hand: base map → PAE/AAL → f_id → the plain loss function
         feats = model.base.extract(batch["images"], batch["modality"])
-        a = model._predicted(torch.sigmoid(model.recognizer(feats["POOL"])))
+        a = model._predicted(torch.sigmoid(model.recognizer(batch["images"], feats["POOL"])))
         f_id, _, _ = model.head(feats["MAP"], feats["POOL"], feats["FC"], a)
     if "loss_wrt" in base_terms:
         expected = weighted_regularized_triplet_loss(f_id, batch["targets"])
