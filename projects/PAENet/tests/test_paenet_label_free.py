@@ -19,9 +19,9 @@ def _other_labels(batch):
     return {**batch, "attributes": 1 - batch["attributes"], "attribute_mask": torch.ones_like(batch["attribute_mask"])}
 
 
-@pytest.mark.parametrize("variant", ["reference", "paper"])
-def test_no_label_reaches_the_predicted_path(build_small, batch, variant):
-    model = build_small(variant=variant, extra=LABEL_FREE).eval()
+@pytest.mark.parametrize("variant,recognizer", [("reference", "linear"), ("paper", "linear"), ("reference", "conv")])
+def test_no_label_reaches_the_predicted_path(build_small, batch, variant, recognizer):
+    model = build_small(variant=variant, extra=[*LABEL_FREE, "PAENET.RECOGNIZER.NAME", recognizer]).eval()
     with torch.no_grad():
         model.recognizer.classifier.bias.copy_(torch.linspace(-3, 3, N))  # some attributes predicted present
         a = model({**batch, "attribute_source": "predicted"})
@@ -48,12 +48,39 @@ def test_training_with_predicted_inputs_keeps_labels_out_of_the_identity_terms(b
     assert not torch.equal(a["loss_attr_recognizer"], b["loss_attr_recognizer"])  # the labels are its targets
 
 
-def test_recognizer_sees_only_the_image(build_small, batch):
-    """Its gradient from its own loss reaches the backbone and itself, never PAE or AAL."""
-    model = build_small(extra=LABEL_FREE).train()
+@pytest.mark.parametrize("recognizer,reached", [("linear", {"base", "recognizer"}), ("conv", {"recognizer"})])
+def test_recognizer_sees_only_the_image(build_small, batch, recognizer, reached):
+    """Its gradient from its own loss reaches the backbone (linear head on the pooled feature) or only
+    itself (its own CNN on the image), never PAE or AAL."""
+    model = build_small(extra=[*LABEL_FREE, "PAENET.RECOGNIZER.NAME", recognizer]).train()
     model(batch)["loss_attr_recognizer"].backward()
     got = {n.split(".")[0] for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
-    assert got == {"base", "recognizer"}
+    assert got == reached
+
+
+@pytest.mark.parametrize("size", [(64, 32), (96, 48)])
+def test_conv_recognizer_reads_the_image_at_any_size(size):
+    """The CNN recognizer maps any H×W to B×n logits, and its logits depend on the image alone."""
+    from paenet.attribute_recognition import build_recognizer
+
+    torch.manual_seed(0)
+    rec = build_recognizer("conv", feat_dim=7, num_attributes=N, channels=[4, 8]).eval()
+    images = torch.randn(3, 3, *size)
+    out = rec(images, torch.randn(3, 7))
+    assert out.shape == (3, N)
+    assert torch.equal(out, rec(images, torch.randn(3, 7)))  # the pooled feature is not read
+    assert not torch.allclose(out, rec(images.flip(2), torch.randn(3, 7)))
+    assert sum(p.numel() for p in rec.parameters()) == (  # two 3x3 conv-BN per stage, BN1d + linear on avg|max
+        (3 * 4 * 9 + 2 * 4) + (4 * 4 * 9 + 2 * 4) + (4 * 8 * 9 + 2 * 8) + (8 * 8 * 9 + 2 * 8) + 2 * 16 + 16 * N + N)
+
+
+def test_unknown_recognizer_and_bad_channels_fail_naming_the_key():
+    from paenet.attribute_recognition import build_recognizer
+
+    with pytest.raises(ValueError, match=r"PAENET\.RECOGNIZER\.NAME is 'mlp'; expected one of \('linear', 'conv'\)"):
+        build_recognizer("mlp", 8, N, [4])
+    with pytest.raises(ValueError, match=r"PAENET\.RECOGNIZER\.CHANNELS is \[\]"):
+        build_recognizer("conv", 8, N, [])
 
 
 @pytest.mark.parametrize("mode,fraction", [("gt", 0.0), ("predicted", 1.0), ("mix", 0.5)])
@@ -102,6 +129,7 @@ def test_label_free_configs_load(make_cfg):
     for name in ("sysu_labelfree", "demo"):
         cfg = make_cfg(f"configs/PAENet/{name}.yml")
         assert cfg.PAENET.RECOGNIZER.ENABLED and cfg.PAENET.TRAIN_ATTRIBUTE_INPUT == "predicted"
+        assert cfg.PAENET.RECOGNIZER.NAME == "conv"
         assert "predicted" in cfg.TEST.ATTRIBUTE_SOURCES
     official = make_cfg()
     assert not official.PAENET.RECOGNIZER.ENABLED and official.PAENET.TRAIN_ATTRIBUTE_INPUT == "gt"
