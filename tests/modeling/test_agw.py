@@ -1,7 +1,6 @@
 """AGWBaseline and the HCT base: the community AGW function on a golden weight fill (loaded from a
 community-format checkpoint through the real loading path), the non-local layout, one training step
 per base at two input sizes (ResNet-18 and ResNet-50), the recipes, and bad input."""
-import importlib.util
 import json
 import math
 
@@ -17,6 +16,7 @@ from fastreid_ext.modeling.backbones import NonLocalTwoStreamResNet, TwoStreamRe
 from fastreid_ext.modeling.layers import NonLocalBlock
 from fastreid_ext.modeling.losses import hetero_center_triplet_loss, weighted_regularized_triplet_loss
 from fastreid_ext.solver import build_optimizer
+from fastreid_ext.utils.testing import assert_matches_golden, fill_value
 
 AGW_CLASS = {"MODEL.META_ARCHITECTURE": "AGWBaseline", "MODEL.BACKBONE.NAME": "NonLocalTwoStreamResNet",
              "MODEL.BACKBONE.SHARED_FROM": "layer1",
@@ -30,15 +30,7 @@ def golden_dir(repo_root):
 
 
 @pytest.fixture(scope="module")
-def fill_value(golden_dir):
-    spec = importlib.util.spec_from_file_location("agw_make_golden", golden_dir / "make_golden.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.fill_value
-
-
-@pytest.fixture(scope="module")
-def community_checkpoint(golden_dir, fill_value, tmp_path_factory):
+def community_checkpoint(golden_dir, tmp_path_factory):
     """A community-format file ``{'net': state_dict, ...}`` with every key of embed_net(no_local='on',
     gm_pool='on'); the stream copies that model never runs hold zeros (stride-0, so the file stays small)."""
     meta = json.loads((golden_dir / "state_dict.json").read_text())
@@ -62,15 +54,6 @@ def loaded(community_checkpoint):
     return model.eval()
 
 
-def _compare_normalised(ours: np.ndarray, ref: np.ndarray, name: str):
-    assert ours.shape == ref.shape, name
-    max_abs = np.abs(ours - ref).max()
-    assert max_abs <= 2e-6, f"{name}: max abs diff {max_abs:.3g} > 2e-6"
-    dev_o, dev_r = ours - ours.mean(0), ref - ref.mean(0)
-    rel = np.linalg.norm(dev_o - dev_r) / np.linalg.norm(dev_r)
-    assert rel <= 1e-3, f"{name}: relative error of the deviations from the batch mean {rel:.3g} > 1e-3"
-
-
 def test_reproduces_community_golden_features(loaded, golden_dir):
     golden = np.load(golden_dir / "golden.npz")
     images = torch.from_numpy(golden["images"])
@@ -81,7 +64,7 @@ def test_reproduces_community_golden_features(loaded, golden_dir):
                 ref = golden[f"{prefix}_{key}"]
                 rel = np.linalg.norm(ours.numpy() - ref) / np.linalg.norm(ref)
                 assert rel <= 1e-5, f"{prefix}_{key}: relative error {rel:.3g}"
-                _compare_normalised(F.normalize(ours, dim=1).numpy(), golden[f"{prefix}_{key}_l2"], f"{prefix}_{key}_l2")
+                assert_matches_golden(F.normalize(ours, dim=1), golden[f"{prefix}_{key}_l2"], f"{prefix}_{key}_l2")
     assert not np.allclose(golden["visible_pool"], golden["infrared_pool"], rtol=0.1)  # the stems differ
 
 
