@@ -184,46 +184,42 @@ def _one_step(cfg, batch, expected_losses):
     return model, losses, before
 
 
+# per recipe: its metric loss term and the plain function it must equal on the pooled (pre-BN)
+# feature, the (last modality-specific, first shared) backbone stages, and parameters one step must move
+RECIPES = {
+    "AGW": ("loss_wrt", lambda pooled, batch: weighted_regularized_triplet_loss(pooled, batch["targets"]),
+            ("maxpool", "layer1"),
+            ("backbone.specific.visible.conv1.weight", "backbone.specific.infrared.conv1.weight",
+             "backbone.shared.layer1.0.conv1.weight", "backbone.non_local.layer3.0.theta.weight",
+             "backbone.non_local.layer2.0.W.1.weight", "bottleneck.weight", "classifier.weight")),
+    "HCT": ("loss_hctri",  # scale 1.0 (w_center)
+            lambda pooled, batch: hetero_center_triplet_loss(pooled, batch["targets"], batch["modality"], margin=0.3),
+            ("layer1", "layer2"),
+            ("backbone.specific.infrared.layer1.0.conv1.weight", "backbone.shared.layer2.0.conv1.weight",
+             "classifier.weight")),
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
 @pytest.mark.parametrize("depth,batch_kw", [(18, dict(p=2, k=2, size=(128, 64))), (18, dict(p=2, k=2, size=(64, 32))),
                                             pytest.param(50, dict(p=2, k=1, size=(64, 32)), marks=pytest.mark.slow)])
-def test_agw_config_one_training_step(repo_root, make_batch, depth, batch_kw):
-    cfg = load_config(str(repo_root / "configs/AGW/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
+def test_recipe_one_training_step(repo_root, make_batch, recipe, depth, batch_kw):
+    loss_key, plain_loss, (last_specific, first_shared), trained = RECIPES[recipe]
+    cfg = load_config(str(repo_root / f"configs/{recipe}/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
     batch = make_batch(**batch_kw)
-    model, losses, before = _one_step(cfg, batch, {"loss_cls", "loss_wrt"})
+    model, losses, before = _one_step(cfg, batch, {"loss_cls", loss_key})
     assert model.feat_dim == (2048 if depth == 50 else 512)
-    for name in ("backbone.specific.visible.conv1.weight", "backbone.specific.infrared.conv1.weight",
-                 "backbone.shared.layer1.0.conv1.weight", "backbone.non_local.layer3.0.theta.weight",
-                 "backbone.non_local.layer2.0.W.1.weight", "bottleneck.weight", "classifier.weight"):
+    assert model.backbone.specific_stages[-1] == last_specific and model.backbone.shared_stages[0] == first_shared
+    for name in trained:
         assert not torch.equal(model.get_parameter(name).detach(), before[name]), name
     if depth == 50:
         return
-    # the WRT term is the plain function on the pooled (pre-BN) feature of the same training pass
+    # the metric term is the plain function on the pooled (pre-BN) feature of the same training pass
     model.load_state_dict({**model.state_dict(), **before})
     model.train()
     torch.manual_seed(0)
     pooled = model.extract(batch["images"], batch["modality"])["POOL"]
-    assert losses["loss_wrt"].item() == pytest.approx(weighted_regularized_triplet_loss(pooled, batch["targets"]).item(),
-                                                      rel=1e-5)
-
-
-@pytest.mark.parametrize("depth,batch_kw", [(18, dict(p=2, k=2, size=(128, 64))), (18, dict(p=2, k=2, size=(64, 32))),
-                                            pytest.param(50, dict(p=2, k=1, size=(64, 32)), marks=pytest.mark.slow)])
-def test_hct_config_one_training_step(repo_root, make_batch, depth, batch_kw):
-    cfg = load_config(str(repo_root / "configs/HCT/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
-    batch = make_batch(**batch_kw)
-    model, losses, before = _one_step(cfg, batch, {"loss_cls", "loss_hctri"})
-    assert model.backbone.specific_stages[-1] == "layer1" and model.backbone.shared_stages[0] == "layer2"
-    for name in ("backbone.specific.infrared.layer1.0.conv1.weight", "backbone.shared.layer2.0.conv1.weight",
-                 "classifier.weight"):
-        assert not torch.equal(model.get_parameter(name).detach(), before[name]), name
-    if depth == 50:
-        return
-    model.load_state_dict({**model.state_dict(), **before})
-    model.train()
-    torch.manual_seed(0)
-    pooled = model.extract(batch["images"], batch["modality"])["POOL"]
-    expected = hetero_center_triplet_loss(pooled, batch["targets"], batch["modality"], margin=0.3).item()
-    assert losses["loss_hctri"].item() == pytest.approx(expected, rel=1e-5)  # scale 1.0 (w_center)
+    assert losses[loss_key].item() == pytest.approx(plain_loss(pooled, batch).item(), rel=1e-5)
 
 
 def test_agw_and_hct_recipes(repo_root):
