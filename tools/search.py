@@ -115,9 +115,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from fastreid_ext.utils.errors import UserError
+    from fastreid_ext.engine.cli import run_tool
 
-    try:
-        main()
-    except UserError as e:
-        raise SystemExit(f"error: {e}") from None
+    run_tool(main)

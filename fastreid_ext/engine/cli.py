@@ -3,6 +3,7 @@
 ``run_cli`` is the top-level handler: a :class:`~fastreid_ext.utils.errors.UserError` (bad config,
 data, attributes, weights, plugin) ends the run with one line on stderr and exit code 2, also when it
 happens inside a spawned worker; ``--debug`` or ``FASTREID_DEBUG=1`` shows the full traceback instead.
+``run_tool`` gives the other scripts under ``tools/`` the same behaviour.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import tempfile
 
 from ..utils.errors import UserError, one_line
 
-__all__ = ["default_argument_parser", "parse_args", "setup", "main", "run_cli", "USER_ERROR_EXIT_CODE"]
+__all__ = ["default_argument_parser", "parse_args", "setup", "main", "run_cli", "run_tool", "USER_ERROR_EXIT_CODE"]
 
 USER_ERROR_EXIT_CODE = 2  # as argparse uses for a bad command line
 
@@ -192,3 +193,15 @@ def run_cli(argv=None) -> None:
         raise SystemExit(USER_ERROR_EXIT_CODE) from None
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
+
+
+def run_tool(tool_main, argv=None):
+    """``tool_main(argv)`` of a script under ``tools/``, ending on a UserError as ``run_cli`` does (one
+    line on stderr, exit code 2; ``FASTREID_DEBUG=1`` keeps the traceback), so every tool fails alike."""
+    try:
+        return tool_main(argv)
+    except UserError as e:
+        if _debug(None):
+            raise
+        _report(e)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None

@@ -1,4 +1,6 @@
 """The documented attribute CSV and the .mat validation on user-made files."""
+import logging
+
 import numpy as np
 import pytest
 import scipy.io as sio
@@ -24,6 +26,19 @@ def test_csv_values_unknowns_and_camera_overrides(tmp_path):
     vals, mask = t.lookup(2, 5)
     np.testing.assert_array_equal(mask, [True, False, True])
     assert not t.lookup(3, 1)[1].any()
+
+
+def test_csv_rows_are_copies_and_missing_ids_reported(tmp_path, caplog):
+    t = CsvAttributes(_write(tmp_path / "a.csv", "pid,female\n1,1\n"))
+    vals, mask = t.lookup(1, 1)
+    vals[0], mask[0] = 0, False  # a caller changing its row does not change the table
+    vals, mask = t.lookup(1, 1)
+    assert vals.tolist() == [1] and mask.tolist() == [True]
+    t.lookup(3, 1)
+    t.lookup(3, 2)
+    with caplog.at_level(logging.WARNING):
+        t.report()
+    assert "no row for 1 identities" in caplog.text and "[3]" in caplog.text
 
 
 def test_csv_without_camid_and_name_override(tmp_path):

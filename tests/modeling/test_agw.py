@@ -1,7 +1,6 @@
 """AGWBaseline and the HCT base: the community AGW function on a golden weight fill (loaded from a
 community-format checkpoint through the real loading path), the non-local layout, one training step
 per base at two input sizes (ResNet-18 and ResNet-50), the recipes, and bad input."""
-import importlib.util
 import json
 import math
 
@@ -17,6 +16,7 @@ from fastreid_ext.modeling.backbones import NonLocalTwoStreamResNet, TwoStreamRe
 from fastreid_ext.modeling.layers import NonLocalBlock
 from fastreid_ext.modeling.losses import hetero_center_triplet_loss, weighted_regularized_triplet_loss
 from fastreid_ext.solver import build_optimizer
+from fastreid_ext.utils.testing import assert_matches_golden, fill_value
 
 AGW_CLASS = {"MODEL.META_ARCHITECTURE": "AGWBaseline", "MODEL.BACKBONE.NAME": "NonLocalTwoStreamResNet",
              "MODEL.BACKBONE.SHARED_FROM": "layer1",
@@ -30,15 +30,7 @@ def golden_dir(repo_root):
 
 
 @pytest.fixture(scope="module")
-def fill_value(golden_dir):
-    spec = importlib.util.spec_from_file_location("agw_make_golden", golden_dir / "make_golden.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.fill_value
-
-
-@pytest.fixture(scope="module")
-def community_checkpoint(golden_dir, fill_value, tmp_path_factory):
+def community_checkpoint(golden_dir, tmp_path_factory):
     """A community-format file ``{'net': state_dict, ...}`` with every key of embed_net(no_local='on',
     gm_pool='on'); the stream copies that model never runs hold zeros (stride-0, so the file stays small)."""
     meta = json.loads((golden_dir / "state_dict.json").read_text())
@@ -62,15 +54,6 @@ def loaded(community_checkpoint):
     return model.eval()
 
 
-def _compare_normalised(ours: np.ndarray, ref: np.ndarray, name: str):
-    assert ours.shape == ref.shape, name
-    max_abs = np.abs(ours - ref).max()
-    assert max_abs <= 2e-6, f"{name}: max abs diff {max_abs:.3g} > 2e-6"
-    dev_o, dev_r = ours - ours.mean(0), ref - ref.mean(0)
-    rel = np.linalg.norm(dev_o - dev_r) / np.linalg.norm(dev_r)
-    assert rel <= 1e-3, f"{name}: relative error of the deviations from the batch mean {rel:.3g} > 1e-3"
-
-
 def test_reproduces_community_golden_features(loaded, golden_dir):
     golden = np.load(golden_dir / "golden.npz")
     images = torch.from_numpy(golden["images"])
@@ -81,7 +64,7 @@ def test_reproduces_community_golden_features(loaded, golden_dir):
                 ref = golden[f"{prefix}_{key}"]
                 rel = np.linalg.norm(ours.numpy() - ref) / np.linalg.norm(ref)
                 assert rel <= 1e-5, f"{prefix}_{key}: relative error {rel:.3g}"
-                _compare_normalised(F.normalize(ours, dim=1).numpy(), golden[f"{prefix}_{key}_l2"], f"{prefix}_{key}_l2")
+                assert_matches_golden(F.normalize(ours, dim=1), golden[f"{prefix}_{key}_l2"], f"{prefix}_{key}_l2")
     assert not np.allclose(golden["visible_pool"], golden["infrared_pool"], rtol=0.1)  # the stems differ
 
 
@@ -201,46 +184,42 @@ def _one_step(cfg, batch, expected_losses):
     return model, losses, before
 
 
+# per recipe: its metric loss term and the plain function it must equal on the pooled (pre-BN)
+# feature, the (last modality-specific, first shared) backbone stages, and parameters one step must move
+RECIPES = {
+    "AGW": ("loss_wrt", lambda pooled, batch: weighted_regularized_triplet_loss(pooled, batch["targets"]),
+            ("maxpool", "layer1"),
+            ("backbone.specific.visible.conv1.weight", "backbone.specific.infrared.conv1.weight",
+             "backbone.shared.layer1.0.conv1.weight", "backbone.non_local.layer3.0.theta.weight",
+             "backbone.non_local.layer2.0.W.1.weight", "bottleneck.weight", "classifier.weight")),
+    "HCT": ("loss_hctri",  # scale 1.0 (w_center)
+            lambda pooled, batch: hetero_center_triplet_loss(pooled, batch["targets"], batch["modality"], margin=0.3),
+            ("layer1", "layer2"),
+            ("backbone.specific.infrared.layer1.0.conv1.weight", "backbone.shared.layer2.0.conv1.weight",
+             "classifier.weight")),
+}
+
+
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
 @pytest.mark.parametrize("depth,batch_kw", [(18, dict(p=2, k=2, size=(128, 64))), (18, dict(p=2, k=2, size=(64, 32))),
                                             pytest.param(50, dict(p=2, k=1, size=(64, 32)), marks=pytest.mark.slow)])
-def test_agw_config_one_training_step(repo_root, make_batch, depth, batch_kw):
-    cfg = load_config(str(repo_root / "configs/AGW/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
+def test_recipe_one_training_step(repo_root, make_batch, recipe, depth, batch_kw):
+    loss_key, plain_loss, (last_specific, first_shared), trained = RECIPES[recipe]
+    cfg = load_config(str(repo_root / f"configs/{recipe}/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
     batch = make_batch(**batch_kw)
-    model, losses, before = _one_step(cfg, batch, {"loss_cls", "loss_wrt"})
+    model, losses, before = _one_step(cfg, batch, {"loss_cls", loss_key})
     assert model.feat_dim == (2048 if depth == 50 else 512)
-    for name in ("backbone.specific.visible.conv1.weight", "backbone.specific.infrared.conv1.weight",
-                 "backbone.shared.layer1.0.conv1.weight", "backbone.non_local.layer3.0.theta.weight",
-                 "backbone.non_local.layer2.0.W.1.weight", "bottleneck.weight", "classifier.weight"):
+    assert model.backbone.specific_stages[-1] == last_specific and model.backbone.shared_stages[0] == first_shared
+    for name in trained:
         assert not torch.equal(model.get_parameter(name).detach(), before[name]), name
     if depth == 50:
         return
-    # the WRT term is the plain function on the pooled (pre-BN) feature of the same training pass
+    # the metric term is the plain function on the pooled (pre-BN) feature of the same training pass
     model.load_state_dict({**model.state_dict(), **before})
     model.train()
     torch.manual_seed(0)
     pooled = model.extract(batch["images"], batch["modality"])["POOL"]
-    assert losses["loss_wrt"].item() == pytest.approx(weighted_regularized_triplet_loss(pooled, batch["targets"]).item(),
-                                                      rel=1e-5)
-
-
-@pytest.mark.parametrize("depth,batch_kw", [(18, dict(p=2, k=2, size=(128, 64))), (18, dict(p=2, k=2, size=(64, 32))),
-                                            pytest.param(50, dict(p=2, k=1, size=(64, 32)), marks=pytest.mark.slow)])
-def test_hct_config_one_training_step(repo_root, make_batch, depth, batch_kw):
-    cfg = load_config(str(repo_root / "configs/HCT/sysu.yml"), SMALL + ["MODEL.BACKBONE.DEPTH", depth])
-    batch = make_batch(**batch_kw)
-    model, losses, before = _one_step(cfg, batch, {"loss_cls", "loss_hctri"})
-    assert model.backbone.specific_stages[-1] == "layer1" and model.backbone.shared_stages[0] == "layer2"
-    for name in ("backbone.specific.infrared.layer1.0.conv1.weight", "backbone.shared.layer2.0.conv1.weight",
-                 "classifier.weight"):
-        assert not torch.equal(model.get_parameter(name).detach(), before[name]), name
-    if depth == 50:
-        return
-    model.load_state_dict({**model.state_dict(), **before})
-    model.train()
-    torch.manual_seed(0)
-    pooled = model.extract(batch["images"], batch["modality"])["POOL"]
-    expected = hetero_center_triplet_loss(pooled, batch["targets"], batch["modality"], margin=0.3).item()
-    assert losses["loss_hctri"].item() == pytest.approx(expected, rel=1e-5)  # scale 1.0 (w_center)
+    assert losses[loss_key].item() == pytest.approx(plain_loss(pooled, batch).item(), rel=1e-5)
 
 
 def test_agw_and_hct_recipes(repo_root):

@@ -1,6 +1,8 @@
 """tools/regdb_trials.py trains and evaluates two RegDB trials on the tiny synthetic RegDB and reports
-the mean ± std of their results."""
+the mean ± std of their results; run as a script, bad input ends with one line and exit code 2."""
 import json
+import runpy
+import sys
 
 import numpy as np
 import pytest
@@ -39,3 +41,17 @@ def test_bad_trials_and_dataset(repo_root, tmp_path):
     assert tool.parse_trials("1-3,8,2") == [1, 2, 3, 8]
     with pytest.raises(UserError, match="needs RegDB"):
         tool.main(["--config-file", str(repo_root / "configs/Baseline/sysu.yml"), "--trials", "1"])
+
+
+def test_script_ends_a_user_error_with_one_line(repo_root, monkeypatch, capsys):
+    script = str(repo_root / "tools" / "regdb_trials.py")
+    monkeypatch.setattr(sys, "argv", [script, "--config-file", str(repo_root / "configs/Baseline/regdb.yml"), "--trials", "0"])
+    monkeypatch.delenv("FASTREID_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as e:
+        runpy.run_path(script, run_name="__main__")
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: UserError: --trials '0': RegDB has trials 1..10.", err
+    monkeypatch.setenv("FASTREID_DEBUG", "1")  # the traceback instead
+    with pytest.raises(UserError, match="RegDB has trials 1..10"):
+        runpy.run_path(script, run_name="__main__")

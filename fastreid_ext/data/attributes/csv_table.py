@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from ...utils.errors import UserError, UserFileNotFoundError
-from .names import unknown
+from .names import stored_or_unknown
 
 __all__ = ["CsvAttributes"]
 logger = logging.getLogger(__name__)
@@ -64,10 +64,7 @@ class CsvAttributes:
 
     def lookup(self, pid: int, camid: int):
         entry = self._by_pid_cam.get((pid, camid)) or self._by_pid.get(pid)
-        if entry is None:
-            self._missing.add(pid)
-            return unknown(len(self.names))
-        return entry[0].copy(), entry[1].copy()
+        return stored_or_unknown(entry, pid, self._missing, len(self.names))
 
     def report(self) -> None:
         if self._missing:

@@ -1,11 +1,12 @@
-"""Default attribute names and the lookup interface every attribute reader implements."""
+"""Default attribute names, the lookup interface every attribute reader implements, and the lookup
+results the readers share (unknown vectors, copies of stored rows)."""
 from __future__ import annotations
 
 from typing import Protocol
 
 import numpy as np
 
-__all__ = ["SYSU_ATTRIBUTE_NAMES", "AttributeTable", "unknown"]
+__all__ = ["SYSU_ATTRIBUTE_NAMES", "AttributeTable", "unknown", "stored_or_unknown"]
 
 # The 8 PAENet attributes in paper order (= the row order of the released SYSU .mat files).
 # Polarity (value 1 means): female, long hair, wears glasses, long sleeves (unverified, see
@@ -38,3 +39,12 @@ class AttributeTable(Protocol):
 
 def unknown(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n, np.float32), np.zeros(n, bool)
+
+
+def stored_or_unknown(entry, pid: int, missing: set[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of a stored (values, mask) row, so callers cannot change the table; with no row the
+    unknown vector, and ``pid`` is noted in ``missing`` for the reader's report."""
+    if entry is None:
+        missing.add(pid)
+        return unknown(n)
+    return entry[0].copy(), entry[1].copy()

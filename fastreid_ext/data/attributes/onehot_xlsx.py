@@ -14,7 +14,7 @@ import numpy as np
 import openpyxl
 
 from ...utils.errors import UserError, UserFileNotFoundError
-from .names import SYSU_ATTRIBUTE_NAMES, unknown
+from .names import SYSU_ATTRIBUTE_NAMES, stored_or_unknown, unknown
 
 __all__ = ["OneHotXlsxAttributes", "XLSX_GROUPS", "XLSX_MAPPING"]
 logger = logging.getLogger(__name__)
@@ -84,11 +84,7 @@ class OneHotXlsxAttributes:
         return sorted(self._by_pid)
 
     def lookup(self, pid: int, camid: int):
-        entry = self._by_pid.get(pid)
-        if entry is None:
-            self._missing.add(pid)
-            return unknown(len(self.names))
-        return entry[0].copy(), entry[1].copy()
+        return stored_or_unknown(self._by_pid.get(pid), pid, self._missing, len(self.names))
 
     def report(self) -> None:
         if self._missing:

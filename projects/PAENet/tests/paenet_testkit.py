@@ -2,30 +2,15 @@
 from __future__ import annotations
 
 import json
-import math
-import zlib
 
 import torch
 
-
-def fill_tensor(name: str, shape) -> torch.Tensor:
-    g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    shape = tuple(shape)
-    if name.endswith("num_batches_tracked"):
-        return torch.tensor(0, dtype=torch.long)
-    if name.endswith("running_var"):
-        return 1 + 0.1 * torch.rand(shape, generator=g)
-    if name.endswith("running_mean"):
-        return 0.1 * torch.randn(shape, generator=g)
-    if len(shape) >= 2:
-        return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
-    t = 0.1 * torch.randn(shape, generator=g)
-    return t + 1 if name.endswith("weight") else t
+from fastreid_ext.utils.testing import deterministic_fill
 
 
 def official_state_dict(key_file) -> dict[str, torch.Tensor]:
-    keys = json.loads(open(key_file).read())["state_dict"]
-    return {k: fill_tensor(k, s) for k, s in keys.items()}
+    """The official PAENet state dict, every key filled by the deterministic rule of the golden data."""
+    return deterministic_fill(json.loads(open(key_file).read())["state_dict"])
 
 
 def paenet_cfg(repo_root, config="configs/PAENet/sysu.yml", opts=()):

@@ -1,14 +1,16 @@
 """One-off: golden outputs of the community AGW model for tests/modeling/test_agw.py.
 
 Needs the community ``model.py`` and ``resnet.py`` of mangye16/Cross-Modal-Re-ID-baseline (NOT
-committed here), in a folder given on the command line:
+committed here), in a folder given on the command line, and ``fastreid_ext`` installed (``pip install
+-e .``): run as a script, this file imports the weight fill from the installed package, so that the
+golden data and the tests share one rule:
 
     python tests/assets/agw_golden/make_golden.py /tmp/agw_community
 
 It builds ``embed_net(class_num, no_local='on', gm_pool='on')`` with random init (the ImageNet
-download is switched off), fills every state-dict key with the deterministic rule of ``fill_value``
-(the same rule as the PAENet golden data), runs eval mode on fixed images for modal 1 (visible) and
-modal 2 (thermal) and writes, beside this file:
+download is switched off), fills every state-dict key with the deterministic rule of
+``fastreid_ext.utils.testing.fill_value`` (the same rule as the PAENet golden data), runs eval
+mode on fixed images for modal 1 (visible) and modal 2 (thermal) and writes, beside this file:
 
 * ``golden.npz``: ``images`` (N×3×H×W, already normalised) and, per modality (``visible_*``,
   ``infrared_*``), ``pool``/``bn`` (the GeM feature and its BatchNorm output, as the model computes
@@ -19,32 +21,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 import pathlib
 import sys
-import zlib
 
 import numpy as np
 import torch
+
+from fastreid_ext.utils.testing import deterministic_fill
 
 HERE = pathlib.Path(__file__).resolve().parent
 CLASS_NUM = 8
 NUM_IMAGES = 2
 IMAGE_SIZE = (128, 64)  # H, W: small enough for a < 1 MB npz, large enough for layer4 to be 8×4
-
-
-def fill_value(name: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """Deterministic value of a state-dict entry, seeded by crc32 of its name."""
-    g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
-    if name.endswith("num_batches_tracked"):
-        return torch.zeros(shape, dtype=torch.long)
-    if name.endswith("running_var"):
-        return 1 + 0.1 * torch.rand(shape, generator=g)
-    if name.endswith("running_mean"):
-        return 0.1 * torch.randn(shape, generator=g)
-    if len(shape) >= 2:
-        return torch.randn(shape, generator=g) / math.sqrt(math.prod(shape[1:]))
-    return 0.1 * torch.randn(shape, generator=g) + (1.0 if name.endswith("weight") else 0.0)
 
 
 def fixed_images() -> torch.Tensor:
@@ -68,7 +56,7 @@ def main(community_dir: str) -> None:
     model = _load("agw_community_model", src / "model.py")
     net = model.embed_net(CLASS_NUM, no_local="on", gm_pool="on")
     sd = net.state_dict()
-    net.load_state_dict({k: fill_value(k, tuple(v.shape)) for k, v in sd.items()})
+    net.load_state_dict(deterministic_fill(sd))
     net.eval()
 
     captured = {}
