@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["masked_attribute_bce", "AttributeRecognizer", "ConvAttributeRecognizer", "build_recognizer",
+__all__ = ["masked_attribute_bce", "AttributeBalance", "AttributeRecognizer", "ConvAttributeRecognizer", "build_recognizer",
            "attributes_from_probs", "mix_attributes", "LOSS_REDUCTIONS", "TRAIN_ATTRIBUTE_INPUTS", "RECOGNIZERS"]
 
 LOSS_REDUCTIONS = ("mean", "sum")
@@ -21,18 +21,23 @@ TRAIN_ATTRIBUTE_INPUTS = ("gt", "predicted", "mix")
 
 
 def masked_attribute_bce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None,
-                         reduction: str = "mean") -> torch.Tensor:
+                         reduction: str = "mean", weights: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """BCE over the entries where ``mask`` is True (all entries when ``mask`` is None).
 
-    ``mean`` (the official code: mean over all B×n entries when all are known) divides by the number
-    of known entries, 0 if none; ``sum`` adds them up, as the paper's Eq. 9 sums over the persons of
+    ``weights`` (two length-n tensors) weigh positive and negative entries per attribute (see
+    :class:`AttributeBalance`). ``mean`` (the official code: mean over all B×n entries when all are
+    known) divides by the number of known entries, 0 if none; ``sum`` adds them up, as the paper's Eq. 9 sums over the persons of
     the batch (λ on the paper's scale). Computed from logits for numerical stability.
     """
     if reduction not in LOSS_REDUCTIONS:
         raise ValueError(f"PAENET.AAL.LOSS_REDUCTION is '{reduction}'; expected one of {LOSS_REDUCTIONS}.")
     if logits.shape != targets.shape:
         raise ValueError(f"attribute logits {tuple(logits.shape)} and targets {tuple(targets.shape)} differ in shape")
-    loss = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
+    targets = targets.to(logits.dtype)
+    loss = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    if weights is not None:  # per attribute: (weight of a positive entry, weight of a negative entry)
+        w_pos, w_neg = (w.to(device=logits.device, dtype=logits.dtype) for w in weights)
+        loss = loss * (targets * w_pos + (1 - targets) * w_neg)
     if mask is None:
         return loss.mean() if reduction == "mean" else loss.sum()
     mask = mask.to(device=logits.device, dtype=torch.bool)
@@ -43,6 +48,40 @@ def masked_attribute_bce(logits: torch.Tensor, targets: torch.Tensor, mask: torc
         return total
     count = mask.sum()
     return total / count if int(count) > 0 else logits.sum() * 0.0
+
+
+class AttributeBalance(nn.Module):
+    """Per-attribute weights that make the recognizer's BCE class-balanced, from the labels it has seen.
+
+    The evaluator's mA averages (TPR + TNR) / 2, and most attributes are rare or common (glasses,
+    bags): an unweighted BCE learns to predict the majority value and scores 50 on them. With r the
+    positive rate of an attribute among the known labels seen so far, positives weigh 1 / (2r) and
+    negatives 1 / (2(1 - r)), so both classes carry half of the loss (r clamped to [0.02, 0.98]; no
+    label seen yet: weight 1). Counts are buffers: they are checkpointed, resume exactly and follow
+    rank 0 under DDP; they are updated in training mode only, from the targets (never an input).
+    """
+
+    def __init__(self, num_attributes: int, clamp: float = 0.02):
+        super().__init__()
+        self.clamp = float(clamp)
+        self.register_buffer("positives", torch.zeros(num_attributes, dtype=torch.float64))
+        self.register_buffer("known", torch.zeros(num_attributes, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, targets: torch.Tensor, mask: torch.Tensor | None) -> None:
+        known = torch.ones_like(targets, dtype=torch.bool) if mask is None else mask.to(torch.bool)
+        known = known.to(self.known.device)
+        t = targets.detach().to(self.known.device, torch.float64) > 0.5
+        self.positives += (t & known).sum(0).to(torch.float64)
+        self.known += known.sum(0).to(torch.float64)
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        rate = torch.where(self.known > 0, self.positives / self.known.clamp(min=1), torch.full_like(self.known, 0.5))
+        rate = rate.clamp(self.clamp, 1 - self.clamp)
+        seen = self.known > 0
+        w_pos = torch.where(seen, 0.5 / rate, torch.ones_like(rate))
+        w_neg = torch.where(seen, 0.5 / (1 - rate), torch.ones_like(rate))
+        return w_pos.float(), w_neg.float()
 
 
 class AttributeRecognizer(nn.Module):

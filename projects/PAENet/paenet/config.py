@@ -43,6 +43,9 @@ def add_paenet_config(cfg: CN) -> None:
     # its own on the image, stages of the widths in CHANNELS (see attribute_recognition.py).
     _C.PAENET.RECOGNIZER.NAME = "linear"
     _C.PAENET.RECOGNIZER.CHANNELS = [32, 64, 128, 256]
+    # Class-balanced recognizer BCE: per attribute, positives and negatives weigh half of the loss
+    # each (weights from the positive rate of the labels seen so far); mA is a balanced accuracy.
+    _C.PAENET.RECOGNIZER.CLASS_BALANCE = False
     # What PAE is fed in training: gt | predicted (the recognizer's, detached) | mix (per sample,
     # predicted with probability TRAIN_PREDICTED_PROB). predicted/mix need the recognizer.
     _C.PAENET.TRAIN_ATTRIBUTE_INPUT = "gt"

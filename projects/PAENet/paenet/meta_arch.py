@@ -22,7 +22,7 @@ from fastreid_ext.modeling.layers.bnneck import BNNeck
 from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid_ext.utils.errors import UserError
 
-from .attribute_recognition import (TRAIN_ATTRIBUTE_INPUTS, attributes_from_probs, build_recognizer,
+from .attribute_recognition import (TRAIN_ATTRIBUTE_INPUTS, AttributeBalance, attributes_from_probs, build_recognizer,
                                     masked_attribute_bce, mix_attributes)
 from .official_checkpoint import is_official_state_dict, official_to_paenet
 from .paper_variant import PaperAttributeHeads, PaperPAE, PaperRegionBranch
@@ -103,7 +103,7 @@ class PAENet(nn.Module):
                  attribute_loss_reduction: str = "mean", recognizer_loss_weight: float = 1.0,
                  train_attribute_input: str = "gt", train_predicted_prob: float = 0.5,
                  default_attribute_source: str = "gt", predicted_attributes: str = "threshold",
-                 predicted_threshold: float = 0.5):
+                 predicted_threshold: float = 0.5, recognizer_class_balance: bool = False):
         super().__init__()
         missing = [m for m in BASE_MEMBERS if not hasattr(base, m)]
         if missing:
@@ -120,6 +120,8 @@ class PAENet(nn.Module):
                             "set PAENET.RECOGNIZER.ENABLED True.")
         self.base, self.pae, self.aal, self.recognizer = base, pae, aal, recognizer
         self.identity_neck = BNNeck(base.feat_dim)  # official ``region.bottleneck``
+        self.recognizer_balance = (AttributeBalance(num_attributes) if recognizer is not None and recognizer_class_balance
+                                   else None)
         self.num_attributes = num_attributes
         self.attribute_loss_weight = float(attribute_loss_weight)
         self.attribute_loss_reduction = attribute_loss_reduction
@@ -167,7 +169,8 @@ class PAENet(nn.Module):
                    attribute_loss_weight=p.AAL.LOSS_WEIGHT, attribute_loss_reduction=p.AAL.LOSS_REDUCTION,
                    recognizer_loss_weight=p.RECOGNIZER.LOSS_WEIGHT, train_attribute_input=p.TRAIN_ATTRIBUTE_INPUT,
                    train_predicted_prob=p.TRAIN_PREDICTED_PROB, default_attribute_source=p.DEFAULT_ATTRIBUTE_SOURCE,
-                   predicted_attributes=p.PREDICTED_ATTRIBUTES, predicted_threshold=p.PREDICTED_THRESHOLD)
+                   predicted_attributes=p.PREDICTED_ATTRIBUTES, predicted_threshold=p.PREDICTED_THRESHOLD,
+                   recognizer_class_balance=p.RECOGNIZER.CLASS_BALANCE)
 
     @property
     def device(self) -> torch.device:
@@ -220,8 +223,12 @@ class PAENet(nn.Module):
             losses["loss_attr"] = self.attribute_loss_weight * masked_attribute_bce(
                 attr_logits, gt, mask, self.attribute_loss_reduction)
         if rec_logits is not None and self.recognizer_loss_weight != 0:
+            weights = None
+            if self.recognizer_balance is not None:
+                self.recognizer_balance.update(gt, mask)
+                weights = self.recognizer_balance.weights()
             losses["loss_attr_recognizer"] = self.recognizer_loss_weight * masked_attribute_bce(
-                rec_logits, gt, mask, self.attribute_loss_reduction)
+                rec_logits, gt, mask, self.attribute_loss_reduction, weights)
         return losses
 
     def _inference(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
