@@ -20,8 +20,9 @@ Writes OUT/table.md: per row and test-time attribute source, mean ± sample std 
 final test evaluation (Rank-1, mAP, mINP; the FC feature), the attribute recognizer's mA where the
 model predicts attributes, the seeds and the exact chance Rank-1 of the gallery. ``gt`` rows feed the
 test images' annotations to the model (label leakage) and say so. OUT/learning_curves.png plots
-Rank-1 and mAP of the periodic evaluations (on the validation split under the budget) against
-iteration, one line per row, mean ± std over seeds; ``gt`` curves are left out.
+Rank-1 and mAP of the periodic evaluations against iteration, one line per row (the validation
+split when evaluated, the label-free source when the model takes attributes; never ``gt``), mean ±
+std over seeds.
 """
 from __future__ import annotations
 
@@ -147,7 +148,17 @@ def curves(run_dir: str, metric: str, pattern: re.Pattern) -> dict[str, dict[int
         for k, v in row.items():
             if k.endswith(f"/{metric}") and pattern.search(k) and "/gt/" not in k:
                 out[k][min(it, last) if last else it] = float(v)
-    return out
+    return {k: v for k, v in out.items() if k in _headline_keys(list(out))}
+
+
+def _headline_keys(keys: list[str]) -> list[str]:
+    """One curve per run: the validation split when it was evaluated (the test split's single final
+    point is in the table), and the label-free source (predicted) over zeros when both exist."""
+    if any("_val/" in k for k in keys):
+        keys = [k for k in keys if "_val/" in k]
+    if any("/predicted/" in k for k in keys):
+        keys = [k for k in keys if "/zeros/" not in k]
+    return keys
 
 
 def fmt(values) -> str:

@@ -69,6 +69,9 @@ def test_table_over_seeds(bench, tmp_path):
     assert "99.00 ± 0.00" in leak and "| –" in leak  # a gt row never shows an attribute mA
     curve = bench.curves(runs["lf"][0], "Rank-1", re.compile("all"))
     assert curve == {"SYSU_MM01/all-single/predicted/FC/Rank-1": {10: 10.0, 20: 20.0}}  # gt curves left out
+    keys = ["SYSU_MM01/all-single/predicted/FC/Rank-1", "SYSU_MM01_val/all-single/predicted/FC/Rank-1",
+            "SYSU_MM01_val/all-single/zeros/FC/Rank-1"]
+    assert bench._headline_keys(keys) == ["SYSU_MM01_val/all-single/predicted/FC/Rank-1"]  # one curve per run
 
 
 def test_learning_curve_figure(bench, tmp_path):
