@@ -7,6 +7,8 @@ import os
 import numpy as np
 from tabulate import tabulate
 
+from ..checkpoint.reid_checkpointer import atomic_write_text
+
 __all__ = ["results_table", "summary_table", "aggregate_trials", "load_runs", "write_results_json", "TABLE_METRICS",
            "SUMMARY_METRICS", "LEAKAGE_NOTE"]
 
@@ -131,12 +133,9 @@ def load_runs(output_dir: str) -> list:
 
 
 def write_results_json(path: str, payload: dict) -> None:
-    """Write atomically (a reader never sees half a file)."""
+    """Write atomically (a reader never sees half a file), as checkpoints are written."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=False)
-    os.replace(tmp, path)
+    atomic_write_text(json.dumps(payload, indent=2, sort_keys=False), path)
 
 
 def aggregate_trials(per_trial: dict) -> tuple[str, dict]:
