@@ -45,11 +45,14 @@ def launch(main_func: Callable[..., Any], num_gpus_per_machine: int, num_machine
             if torch.cuda.is_available():
                 torch.cuda.set_device(local_rank)
             dist.init_process_group(_backend(), init_method="env://", timeout=timeout)
+        ok = False
         try:
-            return main_func(*args)
+            out = main_func(*args)
+            ok = True
+            return out
         finally:
             if world > 1 and dist.is_initialized():
-                dist.destroy_process_group()
+                _tear_down(ok)
     num_gpus_per_machine = max(int(num_gpus_per_machine), 1)
     world_size = num_machines * num_gpus_per_machine
     if world_size == 1:
@@ -76,8 +79,20 @@ def _distributed_worker(local_rank: int, main_func, world_size: int, num_per_mac
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank)
     dist.init_process_group(_backend(), init_method=dist_url, world_size=world_size, rank=rank, timeout=timeout)
+    ok = False
     try:
         dist.barrier()
         main_func(*args)
+        ok = True
     finally:
-        dist.destroy_process_group()
+        _tear_down(ok)
+
+
+def _tear_down(finished: bool) -> None:
+    """Destroy the process group, after a barrier when this rank finished normally: a rank that tears
+    its group down and exits while another still talks to it can abort that one at exit (GLOO:
+    "terminate called without an active exception", seen once in the suite). After an error there is
+    no barrier: the other ranks may never reach it."""
+    if finished:
+        dist.barrier()
+    dist.destroy_process_group()
