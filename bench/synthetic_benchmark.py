@@ -64,6 +64,7 @@ SUITES = {
             ("PAENET.PAE.ENABLED", "False", "TEST.ATTRIBUTE_SOURCES", '["zeros"]')),
         Row("paenet_reference_gt", "PAENet reference, trained on annotations (official)", "configs/PAENet/sysu.yml",
             _OFFICIAL_INPUTS),
+        Row("paenet_paper_gt", "PAENet paper, trained on annotations", "configs/PAENet/sysu_paper.yml", _OFFICIAL_INPUTS),
         Row("paenet_reference_labelfree", "PAENet reference, label-free", "configs/PAENet/sysu_labelfree.yml"),
         Row("paenet_paper_labelfree", "PAENet paper, label-free", "configs/PAENet/sysu_labelfree.yml",
             ("PAENET.VARIANT", "paper")),
