@@ -19,7 +19,7 @@ def test_cpu_machine_skips_every_check(capsys, monkeypatch):
     lines = capsys.readouterr().out.strip().splitlines()
     names = [name for name, _ in module.CHECKS]
     assert lines == [f"SKIP {name}: no CUDA device" for name in names] and not called
-    assert len(names) == 7 and any("faiss" in n for n in names) and any("NCCL" in n for n in names)
+    assert len(names) == 9 and any("faiss" in n for n in names) and any("NCCL" in n for n in names)
 
 
 @pytest.mark.gpu
