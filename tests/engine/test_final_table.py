@@ -13,12 +13,14 @@ def _cfg(tmp_path):
 
 def test_final_table_ends_with_attribute_mA_per_source(caplog, tmp_path):
     results = {"SYSU_MM01/all-single": {"predicted/FC/Rank-1": 20.0, "predicted/FC/chance": 2.5},
-               "SYSU_MM01/attributes": {"predicted/mA": 81.25, "predicted/mAcc": 90.0, "predicted/acc/glasses": 70.0}}
+               "SYSU_MM01/attributes": {"predicted/mA": 81.25, "predicted/mAcc": 90.0, "predicted/acc/glasses": 70.0,
+                                        "gt/mA": 95.5, "gt/mAcc": 97.0}}
     with caplog.at_level(logging.INFO, logger="fastreid_ext.engine.cli"):
         _log_final_table(results, _cfg(tmp_path))
     text = caplog.text
     assert "SYSU_MM01/all-single | predicted    | FC " in text and "2.50" in text
-    assert text.rstrip().endswith("Attribute recognition mA on the test images (percent): SYSU_MM01 predicted 81.25")
+    assert text.rstrip().endswith("Attribute recognition mA on the test images (percent): "
+                                  "SYSU_MM01: predicted 81.25, gt (leakage) 95.50")
 
 
 def test_final_table_without_attributes_has_no_mA_line(caplog, tmp_path):
