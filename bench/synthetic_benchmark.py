@@ -56,6 +56,10 @@ class Row(NamedTuple):
 
 
 _OFFICIAL_INPUTS = ("TEST.ATTRIBUTE_SOURCES", '["gt", "zeros"]')
+# a label-free plug-in config switched to the official protocol: annotations as inputs in training and
+# test, no recognizer, the attribute lookup of configs/PAENet/sysu.yml
+_ON_ANNOTATIONS = ("PAENET.RECOGNIZER.ENABLED", "False", "PAENET.TRAIN_ATTRIBUTE_INPUT", "gt",
+                   "PAENET.DEFAULT_ATTRIBUTE_SOURCE", "gt", "DATASETS.ATTRIBUTES.FALLBACK", "as_is") + _OFFICIAL_INPUTS
 SUITES = {
     # Issue "PAENet science": the same data, budget and seeds for each setup.
     "paenet": [
@@ -69,15 +73,19 @@ SUITES = {
         Row("paenet_paper_labelfree", "PAENet paper, label-free", "configs/PAENet/sysu_labelfree.yml",
             ("PAENET.VARIANT", "paper")),
     ],
-    # The paper's Table 6: each base alone and with PAE/AAL attached (label-free setup; its gt row
-    # is the same model fed the test annotations).
+    # The paper's Table 6: each base alone and with PAE/AAL attached, label-free and trained on
+    # annotations as the paper does (its gt row is then the paper's setting: test annotations as inputs).
     "plugin": [
         Row("agw", "AGW", "configs/AGW/sysu.yml"),
-        Row("agw_paenet_labelfree", "AGW + PAE/AAL", "configs/PAENet/agw_sysu.yml"),
+        Row("agw_paenet_labelfree", "AGW + PAE/AAL, label-free", "configs/PAENet/agw_sysu.yml"),
+        Row("agw_paenet_gt", "AGW + PAE/AAL, trained on annotations", "configs/PAENet/agw_sysu.yml", _ON_ANNOTATIONS),
         Row("hct", "HCT", "configs/HCT/sysu.yml"),
-        Row("hct_paenet_labelfree", "HCT + PAE/AAL", "configs/PAENet/hct_sysu.yml"),
+        Row("hct_paenet_labelfree", "HCT + PAE/AAL, label-free", "configs/PAENet/hct_sysu.yml"),
+        Row("hct_paenet_gt", "HCT + PAE/AAL, trained on annotations", "configs/PAENet/hct_sysu.yml", _ON_ANNOTATIONS),
         Row("baseline", "MMD (the baseline)", "configs/Baseline/sysu.yml"),
-        Row("paenet_reference_labelfree", "MMD + PAE/AAL", "configs/PAENet/sysu_labelfree.yml"),
+        Row("paenet_reference_labelfree", "MMD + PAE/AAL, label-free", "configs/PAENet/sysu_labelfree.yml"),
+        Row("paenet_reference_gt", "MMD + PAE/AAL, trained on annotations (PAENet official)", "configs/PAENet/sysu.yml",
+            _OFFICIAL_INPUTS),
     ],
 }
 

@@ -31,6 +31,19 @@ def test_budget_flattens_to_overrides(bench):
         cfg = load_config(str(bench.REPO + "/" + row.config), [*row.overrides, *budget])
         assert (cfg.SOLVER.OPTIMIZER, cfg.MODEL.BACKBONE.DEPTH, list(cfg.INPUT.SIZE_TRAIN)) == ("Adam", 18, [64, 32])
         assert list(cfg.DATASETS.VAL) == ["SYSU_MM01_val"] and cfg.DATASETS.SYSU.HOLD_OUT_VAL
+        if row.key.endswith("_gt"):  # the paper's setting: annotations in, no recognizer, the official lookup
+            assert not cfg.PAENET.RECOGNIZER.ENABLED and cfg.PAENET.TRAIN_ATTRIBUTE_INPUT == "gt", row.key
+            assert cfg.DATASETS.ATTRIBUTES.FALLBACK == "as_is" and "predicted" not in cfg.TEST.ATTRIBUTE_SOURCES, row.key
+        elif row.key.endswith("_labelfree"):
+            assert cfg.PAENET.RECOGNIZER.ENABLED and cfg.PAENET.TRAIN_ATTRIBUTE_INPUT == "predicted", row.key
+
+
+def test_rows_shared_by_suites_are_the_same_model(bench):
+    """A row key in two suites runs once, so both suites must mean the same config and overrides."""
+    paenet = {r.key: r for r in bench.SUITES["paenet"]}
+    shared = [r for r in bench.SUITES["plugin"] if r.key in paenet]
+    assert {r.key for r in shared} >= {"baseline", "paenet_reference_labelfree", "paenet_reference_gt"}
+    assert all((r.config, r.overrides) == (paenet[r.key].config, paenet[r.key].overrides) for r in shared)
 
 
 def _fake_run(d, rank1s, maps, source=""):
