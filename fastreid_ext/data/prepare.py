@@ -3,23 +3,32 @@
 Reading a dataset never writes. A demo config asks for synthetic data with DATASETS.SYNTHETIC.PRESET;
 the command line then calls ``prepare_datasets(cfg)`` once, which generates every dataset of
 DATASETS.NAMES/TESTS that is missing under DATASETS.ROOT and leaves existing folders alone.
+
+Generation is atomic: the data are written beside the target (``<folder>.generating``) and renamed
+into place once complete, with ``SYNTHETIC.json`` (the generator and its options) inside, so a run
+killed while generating leaves no half-written dataset to be read later. A generated folder whose
+``SYNTHETIC.json`` disagrees with the options the config asks for is an error, not a silent reuse of
+other data (a folder without it is real data, or older, and is left alone).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 
 from ..utils import comm
 from ..utils.errors import UserError
 from .datasets import DATASET_REGISTRY
 from .datasets.bases import datasets_root
 
-__all__ = ["prepare_datasets", "SYNTHETIC_GENERATORS"]
+__all__ = ["prepare_datasets", "SYNTHETIC_GENERATORS", "MANIFEST"]
 
 logger = logging.getLogger(__name__)
 
 # dataset name -> (generator function name in fastreid_ext.data.synthetic, its per-identity image-count argument)
 SYNTHETIC_GENERATORS = {"SYSU_MM01": ("generate_sysu", "images_per_camera"), "RegDB": ("generate_regdb", "images_per_id")}
+MANIFEST = "SYNTHETIC.json"  # written into a generated folder: {"generator": ..., "options": {...}}
 
 
 def synthetic_options(cfg, images_key: str) -> dict:
@@ -54,11 +63,38 @@ def prepare_datasets(cfg) -> list[str]:
             )
         func, images_key = SYNTHETIC_GENERATORS[name]
         folder = os.path.join(root, DATASET_REGISTRY.get(name).dataset_dir)
+        wanted = {"generator": func, "options": synthetic_options(cfg, images_key)}
         if os.path.exists(folder):
+            _check_manifest(folder, wanted)
             continue
         written.append(folder)
         if comm.get_local_rank() == 0:
             logger.info("%s missing at %s: generating synthetic data (DATASETS.SYNTHETIC).", name, folder)
-            getattr(synthetic, func)(folder, **synthetic_options(cfg, images_key))
+            _generate_atomically(folder, wanted, getattr(synthetic, func))
     comm.synchronize()
     return written
+
+
+def _generate_atomically(folder: str, manifest: dict, generate) -> None:
+    """Write into ``<folder>.generating`` (a leftover of a killed run is discarded), then rename."""
+    partial = folder + ".generating"
+    if os.path.exists(partial):
+        logger.info("Discarding %s, left by a generation that did not finish.", partial)
+        shutil.rmtree(partial)
+    generate(partial, **manifest["options"])
+    with open(os.path.join(partial, MANIFEST), "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+    os.replace(partial, folder)
+
+
+def _check_manifest(folder: str, wanted: dict) -> None:
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.isfile(path):
+        return
+    with open(path) as f:
+        stored = json.load(f)
+    if stored != wanted:
+        raise UserError(
+            f"{folder} holds synthetic data generated with {stored['options']} ({path}), but DATASETS.SYNTHETIC asks "
+            f"for {wanted['options']}: delete the folder to regenerate it, or point DATASETS.ROOT elsewhere."
+        )
