@@ -4,10 +4,11 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from tabulate import tabulate
 
 from .types import FeatureSet
 
-__all__ = ["attribute_recognition", "attribute_figures"]
+__all__ = ["attribute_recognition", "attribute_figures", "attribute_table"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +52,24 @@ def attribute_figures(query: FeatureSet, gallery: FeatureSet, output: str, names
         return {}
     mask = np.concatenate([query.attribute_mask, gallery.attribute_mask])
     return {f"{prefix}{k}": v for k, v in attribute_recognition(probs, targets, mask, names).items()}
+
+
+def attribute_table(figures: dict[str, float]) -> str:
+    """The ``[source/]acc/<name>``, ``mA`` and ``mAcc`` figures as one table: a row per attribute,
+    a column per test-time attribute source (``gt`` marked as leakage: the model was fed the test
+    images' annotations)."""
+    sources: list[str] = []
+    cells: dict[tuple[str, str], float] = {}
+    for key, value in figures.items():
+        parts = key.split("/")  # [source/]mA, [source/]mAcc, [source/]acc/<name>
+        source = parts[0] if len(parts) > 1 and parts[0] != "acc" else ""
+        name = parts[-1]
+        if source not in sources:
+            sources.append(source)
+        cells[name, source] = value
+    names = list(dict.fromkeys(n for n, _ in cells if n not in ("mA", "mAcc"))) + ["mA", "mAcc"]
+    headers = ["attribute"] + [("gt (leakage)" if s == "gt" else s or "accuracy") for s in sources]
+    rows = [[n] + [f"{cells[n, s]:.2f}" if (n, s) in cells else "-" for s in sources]
+            for n in names if any((n, s) in cells for s in sources)]
+    return tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True,
+                    colalign=("left",) + ("right",) * len(sources))

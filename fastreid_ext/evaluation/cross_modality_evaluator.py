@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 
 from ..utils import comm
-from .attribute_metrics import attribute_figures
+from .attribute_metrics import attribute_figures, attribute_table
 from .build import EVALUATOR_REGISTRY
 from .feature_extraction import extract_feature_set
 from .faiss_search import resolve_backend
@@ -126,8 +126,8 @@ class CrossModalityEvaluator:
             results.setdefault(f"{name}/{run.task}", {}).update(run.summary())
         if attributes:
             results[f"{name}/attributes"] = attributes
-            logger.info("Attribute recognition on %s: %s", name,
-                        ", ".join(f"{k} {v:.2f}" for k, v in attributes.items() if k.endswith("mA")))
+            logger.info("Attribute recognition on %s (percent: accuracy per attribute, mA, mean accuracy):\n%s",
+                        name, attribute_table(attributes))
         # full evaluations end the run with the CLI's summary table: their detailed table goes to log.txt only
         logger.log(logging.INFO if quick else logging.DEBUG, "Evaluation on %s%s:\n%s", name, " (quick)" if quick else "",
                    results_table(runs))

@@ -23,3 +23,18 @@ def test_accuracy_and_mA_on_known_attributes_only():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shapes"):
         attribute_recognition(np.zeros((2, 3)), np.zeros((2, 2)), np.ones((2, 3), bool))
+
+
+def test_attribute_table_has_a_row_per_attribute_and_a_column_per_source():
+    from fastreid_ext.evaluation.attribute_metrics import attribute_table
+
+    figures = {"predicted/acc/glasses": 70.0, "predicted/acc/hat": 82.5, "predicted/mA": 71.25, "predicted/mAcc": 76.25,
+               "gt/acc/glasses": 90.0, "gt/acc/hat": 95.0, "gt/mA": 91.0, "gt/mAcc": 92.5}
+    lines = attribute_table(figures).splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["attribute", "predicted", "gt (leakage)"]
+    body = {cells[0]: cells[1:] for cells in ([c.strip() for c in line.strip("|").split("|")] for line in lines[2:])}
+    assert list(body) == ["glasses", "hat", "mA", "mAcc"]
+    assert body["hat"] == ["82.50", "95.00"] and body["mA"] == ["71.25", "91.00"]
+    # a model evaluated without attribute sources: keys carry no prefix
+    plain = attribute_table({"acc/glasses": 60.0, "mA": 55.0, "mAcc": 60.0}).splitlines()
+    assert "accuracy" in plain[0] and plain[2].split("|")[1].strip() == "glasses" and len(plain) == 5
