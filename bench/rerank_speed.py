@@ -10,8 +10,8 @@ that process's maximum resident set size minus its size once the features are lo
   python bench/rerank_speed.py --num-query 2060 --num-gallery 2060   # RegDB size
   python bench/rerank_speed.py --methods ours       # skip the (slow) community version
 
-Measured on the 2-core development machine under load (README "Measured"): SYSU size, ours 21.5 s /
-+257 MB, community 95.3 s / +829 MB; RegDB size, ours 11.5 s / +282 MB, community 28.7 s / +318 MB.
+Measured on the idle 2-core development machine (README "Measured"): SYSU size, ours 2.15 s /
++226 MB, community 14.19 s / +810 MB; RegDB size, ours 1.22 s / +236 MB, community 5.98 s / +299 MB.
 """
 from __future__ import annotations
 
