@@ -123,7 +123,7 @@ def main(args):
 
 def _log_final_table(results, cfg) -> None:
     """End the run with the results table, printed once (a full evaluation's detailed tables are in log.txt)."""
-    from ..evaluation.results_writer import load_runs, summary_table
+    from ..evaluation.results_writer import load_runs, source_label, summary_table
     from ..utils import comm
 
     if not results or not comm.is_main_process():
@@ -137,7 +137,7 @@ def _log_final_table(results, cfg) -> None:
         sources = [(key[:-3] or "mA", value) for key, value in metrics.items() if key.split("/")[-1] == "mA"]
         if task.endswith("/attributes") and sources:
             groups.append(f"{task.split('/')[0]}: " + ", ".join(
-                f"{'gt (leakage)' if name == 'gt' else name} {value:.2f}" for name, value in sources))
+                f"{source_label(name)} {value:.2f}" for name, value in sources))
     mA = "; ".join(groups)
     logging.getLogger(__name__).info("Final results (percent):\n%s%s", table,
                                      f"\nAttribute recognition mA on the test images (percent): {mA}" if mA else "")

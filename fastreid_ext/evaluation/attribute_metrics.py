@@ -6,6 +6,7 @@ import logging
 import numpy as np
 from tabulate import tabulate
 
+from .results_writer import source_label
 from .types import FeatureSet
 
 __all__ = ["attribute_recognition", "attribute_figures", "attribute_table"]
@@ -68,7 +69,7 @@ def attribute_table(figures: dict[str, float]) -> str:
             sources.append(source)
         cells[name, source] = value
     names = list(dict.fromkeys(n for n, _ in cells if n not in ("mA", "mAcc"))) + ["mA", "mAcc"]
-    headers = ["attribute"] + [("gt (leakage)" if s == "gt" else s or "accuracy") for s in sources]
+    headers = ["attribute"] + [source_label(s) or "accuracy" for s in sources]
     rows = [[n] + [f"{cells[n, s]:.2f}" if (n, s) in cells else "-" for s in sources]
             for n in names if any((n, s) in cells for s in sources)]
     return tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True,

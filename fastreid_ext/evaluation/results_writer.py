@@ -10,7 +10,7 @@ from tabulate import tabulate
 from ..checkpoint.reid_checkpointer import atomic_write_text
 
 __all__ = ["results_table", "summary_table", "aggregate_trials", "load_runs", "write_results_json", "TABLE_METRICS",
-           "SUMMARY_METRICS", "LEAKAGE_NOTE"]
+           "SUMMARY_METRICS", "LEAKAGE_NOTE", "source_label"]
 
 TABLE_METRICS = ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP")
 CHANCE_HEADER = "chance Rank-1"
@@ -18,6 +18,11 @@ NOTE_HEADER = "note"
 # ground-truth attributes of the query and gallery images are network inputs: they identify people
 # on their own, so such rows do not measure retrieval from the image
 LEAKAGE_NOTE = "label leakage: ground-truth test attributes are inputs"
+
+
+def source_label(source: str) -> str:
+    """How tables name a test-time attribute source: ``gt`` says it leaks labels."""
+    return "gt (leakage)" if source == "gt" else source
 
 
 def _chance_and_note(metrics: dict, prefix: str) -> list[str]:
@@ -100,10 +105,8 @@ def summary_table(results: dict, runs=(), headline: str = "") -> str:
             source, feature = _split_prefix(prefix)
             if source != "-":
                 sources.add(source)
-            if source == "gt":
-                source = "gt (leakage)"
             marked = head_task == task and head_prefix == prefix
-            rows.append([task, source, feature, *cells, trials, chance, marked])
+            rows.append([task, source_label(source), feature, *cells, trials, chance, marked])
     if rows and not any(r[-1] for r in rows):  # no headline asked: the first row that does not leak labels
         next((r for r in rows if not r[1].startswith("gt")), rows[0])[-1] = True
     body = [[("* " if r[-1] else "  ") + r[0], *r[1:-1]] for r in rows]
