@@ -1,4 +1,4 @@
-"""Generate a synthetic SYSU-MM01 or RegDB in the real on-disk layout.
+"""Generate a synthetic dataset (SYSU-MM01, RegDB, or any registered generator's) in its real on-disk layout.
 
     python tools/make_synthetic.py sysu  --preset demo --root datasets/demo --seed 0
     python tools/make_synthetic.py sysu  --preset benchmark --root datasets/benchmark --seed 0
@@ -6,7 +6,8 @@
 
 A preset (demo | benchmark, see fastreid_ext/data/synthetic/presets.py) sets the sizes; the other
 options override it.
-``--root`` is the DATASETS.ROOT folder: the data lands in ROOT/SYSU-MM01 or ROOT/RegDB.
+``--root`` is the DATASETS.ROOT folder: the data lands in ROOT/<the dataset's folder> (SYSU-MM01, RegDB).
+The dataset is a generator's short name (sysu, regdb) or dataset name; --imports loads plugins first.
 """
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import argparse
 import os
 import sys
 
-from fastreid_ext.data.synthetic import SYSU_PRESETS, generate_regdb, generate_sysu
+from fastreid_ext.data.synthetic import SYSU_PRESETS, find_generator
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset", choices=["sysu", "regdb"])
+    p.add_argument("dataset", help="generator: sysu | regdb | a registered dataset name (see --imports)")
+    p.add_argument("--imports", nargs="*", default=[], help="plugin modules or paths that register generators")
     p.add_argument("--root", default=os.environ.get("FASTREID_DATASETS", "datasets"), help="DATASETS.ROOT folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--preset", choices=sorted(SYSU_PRESETS), default=None, help="named sizes (default: the generator's)")
@@ -30,19 +32,20 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=None)
     p.add_argument("--force", action="store_true", help="write even if the dataset folder exists")
     a = p.parse_args(argv)
-    folder = os.path.join(a.root, "SYSU-MM01" if a.dataset == "sysu" else "RegDB")
+    from fastreid_ext.data.datasets import DATASET_REGISTRY
+    from fastreid_ext.utils.plugins import import_plugins
+
+    import_plugins(a.imports)
+    gen = find_generator(a.dataset)
+    folder = os.path.join(a.root, DATASET_REGISTRY.get(gen.dataset).dataset_dir)
     if os.path.exists(folder) and not a.force:
         print(f"{folder} exists; use --force to write into it.", file=sys.stderr)
         return 1
     opts = {k: v for k, v in {"num_ids": a.num_ids, "height": a.height, "width": a.width}.items() if v is not None}
-    if a.dataset == "sysu":
-        if a.images_per_camera is not None:
-            opts["images_per_camera"] = a.images_per_camera
-        generate_sysu(folder, seed=a.seed, preset=a.preset, **opts)
-    else:
-        if a.images_per_id is not None:
-            opts["images_per_id"] = a.images_per_id
-        generate_regdb(folder, seed=a.seed, preset=a.preset, **opts)
+    count = a.images_per_camera if a.images_per_camera is not None else a.images_per_id
+    if count is not None:
+        opts[gen.images_key] = count
+    gen.generate(folder, seed=a.seed, preset=a.preset, **opts)
     print(f"Wrote {folder}")
     return 0
 

@@ -22,12 +22,10 @@ from ..utils.errors import UserError
 from .datasets import DATASET_REGISTRY
 from .datasets.bases import datasets_root
 
-__all__ = ["prepare_datasets", "SYNTHETIC_GENERATORS", "MANIFEST"]
+__all__ = ["prepare_datasets", "MANIFEST"]
 
 logger = logging.getLogger(__name__)
 
-# dataset name -> (generator function name in fastreid_ext.data.synthetic, its per-identity image-count argument)
-SYNTHETIC_GENERATORS = {"SYSU_MM01": ("generate_sysu", "images_per_camera"), "RegDB": ("generate_regdb", "images_per_id")}
 MANIFEST = "SYNTHETIC.json"  # written into a generated folder: {"generator": ..., "options": {...}}
 
 
@@ -51,17 +49,18 @@ def prepare_datasets(cfg) -> list[str]:
     """
     if not cfg.DATASETS.SYNTHETIC.PRESET:
         return []
-    from . import synthetic
+    from .synthetic import SYNTHETIC_REGISTRY  # the registered generators (built-in and plugins')
 
     root = datasets_root(cfg)
     written = []
     for name in dict.fromkeys(list(cfg.DATASETS.NAMES) + list(cfg.DATASETS.TESTS)):
-        if name not in SYNTHETIC_GENERATORS:
+        if name not in SYNTHETIC_REGISTRY.names():
             raise UserError(
                 f"DATASETS.SYNTHETIC.PRESET is '{cfg.DATASETS.SYNTHETIC.PRESET}' but there is no synthetic generator "
-                f"for dataset '{name}' (generators: {sorted(SYNTHETIC_GENERATORS)}); set PRESET to \"\"."
+                f"for dataset '{name}' (generators: {SYNTHETIC_REGISTRY.names()}); set PRESET to \"\"."
             )
-        func, images_key = SYNTHETIC_GENERATORS[name]
+        gen = SYNTHETIC_REGISTRY.get(name)
+        func, images_key = gen.name, gen.images_key
         folder = os.path.join(root, DATASET_REGISTRY.get(name).dataset_dir)
         wanted = {"generator": func, "options": synthetic_options(cfg, images_key)}
         if os.path.exists(folder):
@@ -70,7 +69,7 @@ def prepare_datasets(cfg) -> list[str]:
         written.append(folder)
         if comm.get_local_rank() == 0:
             logger.info("%s missing at %s: generating synthetic data (DATASETS.SYNTHETIC).", name, folder)
-            _generate_atomically(folder, wanted, getattr(synthetic, func))
+            _generate_atomically(folder, wanted, gen.generate)
     comm.synchronize()
     return written
 

@@ -123,22 +123,23 @@ def main(args):
 
 def _log_final_table(results, cfg) -> None:
     """End the run with the results table, printed once (a full evaluation's detailed tables are in log.txt)."""
+    from ..evaluation.result_keys import iter_results
     from ..evaluation.results_writer import load_runs, source_label, summary_table
     from ..utils import comm
 
     if not results or not comm.is_main_process():
         return
 
-    table = summary_table(results, load_runs(cfg.OUTPUT_DIR), cfg.TEST.SELECT_METRIC)
+    runs = load_runs(cfg.OUTPUT_DIR)
+    table = summary_table(results, runs, cfg.TEST.SELECT_METRIC)
     # attribute recognition (``[source/]mA`` of the ``<dataset>/attributes`` entries) closes the table,
-    # one group per dataset; under ``gt`` the model was fed the test annotations, so it says leakage
-    groups = []
-    for task, metrics in results.items():
-        sources = [(key[:-3] or "mA", value) for key, value in metrics.items() if key.split("/")[-1] == "mA"]
-        if task.endswith("/attributes") and sources:
-            groups.append(f"{task.split('/')[0]}: " + ", ".join(
-                f"{source_label(name)} {value:.2f}" for name, value in sources))
-    mA = "; ".join(groups)
+    # one group per dataset; a source made of the test annotations says leakage
+    leaking = {r.get("attribute_source") for r in runs if r.get("leaks_labels")}
+    groups: dict[str, list[str]] = {}
+    for key, value in iter_results(results):
+        if key.is_attribute and key.metric == "mA" and key.statistic == "mean":
+            groups.setdefault(key.dataset, []).append(f"{source_label(key.source, key.source in leaking) or 'mA'} {value:.2f}")
+    mA = "; ".join(f"{dataset}: {', '.join(parts)}" for dataset, parts in groups.items())
     logging.getLogger(__name__).info("Final results (percent):\n%s%s", table,
                                      f"\nAttribute recognition mA on the test images (percent): {mA}" if mA else "")
 

@@ -156,7 +156,10 @@ class DefaultTrainer(SimpleTrainer):
         log = logger.warning if sel["data"] == "test" else logger.info
         log("Model selection: %s.", sel["note"])
         if sel["data"] != "none":
-            ret.append(H.BestCheckpointer(self.checkpointer, sel["metric"], datasets=sel["datasets"]))
+            from ..modeling.input_sources import leaking_sources  # noqa: PLC0415
+
+            ret.append(H.BestCheckpointer(self.checkpointer, sel["metric"], datasets=sel["datasets"],
+                                          excluded_sources=leaking_sources(self.model)))
         ret.append(H.PeriodicCheckpointer(self.checkpointer, cfg.SOLVER.CHECKPOINT_PERIOD * self.iters_per_epoch,
                                           max_to_keep=cfg.SOLVER.MAX_TO_KEEP))
         if cfg.SOLVER.CHECK_FINITE_LOSS:

@@ -15,6 +15,7 @@ import torch
 from fvcore.common.checkpoint import PeriodicCheckpointer as _FvcorePeriodicCheckpointer
 from fvcore.common.timer import Timer
 
+from ..evaluation.result_keys import ResultKey, flatten_results
 from ..utils import comm
 from ..utils.events import EventWriter
 from .train_loop import HookBase
@@ -23,18 +24,6 @@ __all__ = ["IterationTimer", "LRScheduler", "PeriodicCheckpointer", "BestCheckpo
            "PeriodicWriter", "NonFiniteLossGuard", "flatten_results"]
 
 logger = logging.getLogger(__name__)
-
-
-def flatten_results(results: dict, prefix: str = "") -> dict[str, float]:
-    """``{task: {metric: v}}`` → ``{"task/metric": v}`` (any depth)."""
-    flat: dict[str, float] = {}
-    for k, v in results.items():
-        key = f"{prefix}/{k}" if prefix else str(k)
-        if isinstance(v, dict):
-            flat.update(flatten_results(v, key))
-        else:
-            flat[key] = float(v)
-    return flat
 
 
 class IterationTimer(HookBase):
@@ -136,16 +125,18 @@ class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
 class BestCheckpointer(HookBase):
     """Saves ``model_best.pth`` when the evaluation metric improves, reading the latest evaluation
     results from the event storage (``EvalHook`` puts them there). The best value is in the hook state,
-    so it survives ``--resume``. ``metric=""``: the first key ending in ``Rank-1`` whose dataset is one
-    of ``datasets`` (any when empty) and whose attribute source is not ``gt`` (ground truth leaks labels)."""
+    so it survives ``--resume``. ``metric=""``: the first mean Rank-1 key whose dataset is one of
+    ``datasets`` (any when empty) and whose test-time input source is not in ``excluded_sources``
+    (the model's sources that leak labels, see ``modeling.input_sources``)."""
 
     def __init__(self, checkpointer, metric: str = "", mode: str = "max", file_prefix: str = "model_best",
-                 datasets: list[str] | tuple[str, ...] = ()):
+                 datasets: list[str] | tuple[str, ...] = (), excluded_sources: list[str] | tuple[str, ...] = ()):
         if mode not in ("max", "min"):
             raise ValueError(f"BestCheckpointer mode must be 'max' or 'min', got {mode!r}.")
         self.checkpointer = checkpointer
         self.metric = metric
         self.datasets = tuple(datasets)
+        self.excluded_sources = tuple(excluded_sources)
         self.mode = mode
         self.file_prefix = file_prefix
         self.best_metric: float | None = None
@@ -155,10 +146,11 @@ class BestCheckpointer(HookBase):
         self._warned = False
 
     def _auto_key(self, keys) -> str | None:
-        for k in keys:
-            parts = k.split("/")
-            if k.endswith("Rank-1") and "gt" not in parts[1:] and (not self.datasets or parts[0] in self.datasets):
-                return k
+        for text in keys:
+            k = ResultKey.try_parse(text)
+            if (k is not None and k.metric == "Rank-1" and k.statistic == "mean" and k.source not in self.excluded_sources
+                    and (not self.datasets or k.dataset in self.datasets)):
+                return text
         return None
 
     def _maybe_save(self) -> None:
@@ -168,7 +160,8 @@ class BestCheckpointer(HookBase):
             evals = sorted(k for k in latest if "/" in k)
             if evals and not self._warned:
                 self._warned = True
-                wanted = self.metric or f"a Rank-1 of {list(self.datasets) or 'any dataset'} not computed with gt attributes"
+                wanted = self.metric or (f"a Rank-1 of {list(self.datasets) or 'any dataset'} not computed with the "
+                                         f"leaking sources {list(self.excluded_sources)}")
                 logger.warning("BestCheckpointer: no %s in the evaluation results %s; set TEST.SELECT_METRIC to one of them. "
                                "Not saving a best checkpoint.", wanted, evals)
             return

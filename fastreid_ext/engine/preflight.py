@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import torch
 
 from ..config.config import resolve_aliases
+from ..evaluation.result_keys import KEY_SHAPE, ResultKey
+from ..modeling.input_sources import declared_input_sources, default_input_source
 from ..utils import comm
 from ..utils.env import get_rng_state, set_rng_state
 from ..utils.errors import UserError
 
 __all__ = ["build_test_side", "check_test_side", "check_metric_key", "check_test_images", "check_eval_forward",
-           "check_distance_alias",
-           "KNOWN_ATTRIBUTE_SOURCES"]
+           "check_distance_alias", "check_input_sources", "declared_result_keys"]
 
 logger = logging.getLogger(__name__)
-
-KNOWN_ATTRIBUTE_SOURCES = ("gt", "predicted", "zeros")
-_METRIC_RE = re.compile(r"^(Rank-(\d+)|mAP|mINP)(-std)?$")
-_METRIC_SHAPE = "'<dataset>/<protocol>/[<attribute source>/]<feature>/<metric>', e.g. 'SYSU_MM01/all-single/FC/Rank-1'"
 
 
 def build_test_side(cfg, build_evaluators: Callable[[Any], list]) -> list:
@@ -43,36 +39,56 @@ def build_test_side(cfg, build_evaluators: Callable[[Any], list]) -> list:
                         f"side cannot be built before training: {type(e).__name__}: {msg}") from e
 
 
-def check_metric_key(metric: str, dataset_names: list[str], features: list[str] | None, max_rank: int,
-                     attribute_sources: list[str]) -> None:
-    """TEST.SELECT_METRIC must be able to name a flattened result key (see ``_METRIC_SHAPE``)."""
+def declared_result_keys(evaluators: list) -> dict[str, list[str] | None]:
+    """Dataset name → the keys its evaluator will emit (quick and full evaluations), or ``None`` for
+    an evaluator that does not declare them (a plugin's without ``result_keys``)."""
+    out: dict[str, list[str] | None] = {}
+    for name, ev in evaluators:
+        dataset = getattr(getattr(ev, "dataset", None), "name", None) or name
+        declare = getattr(ev, "result_keys", None)
+        if not callable(declare):
+            out[dataset] = None
+            continue
+        keys = {str(k) for quick in (True, False) for k in declare(quick)}
+        out[dataset] = sorted(keys | set(out.get(dataset) or ()))
+    return out
+
+
+def check_metric_key(metric: str, declared: dict[str, list[str] | None]) -> None:
+    """TEST.SELECT_METRIC must be a key that one of the evaluators will emit (``declared_result_keys``)."""
     if not metric:
         return
-    if not dataset_names:
+    if not declared:
         raise UserError(f"TEST.SELECT_METRIC is '{metric}' but DATASETS.TESTS is empty: no evaluation will report it.")
-    parts = metric.split("/")
+    key = ResultKey.parse(metric, "TEST.SELECT_METRIC")
     where = f"TEST.SELECT_METRIC '{metric}'"
-    if len(parts) < 4 or any(not p for p in parts):
-        raise UserError(f"{where} does not have the shape of a result key; expected {_METRIC_SHAPE}.")
-    if parts[0] not in dataset_names:
-        raise UserError(f"{where} starts with '{parts[0]}', which is not a test dataset {dataset_names} "
-                        f"(DATASETS.TESTS); expected {_METRIC_SHAPE}.")
-    if parts[1] == "attributes":  # attribute-recognition figures: free-form names
-        return
-    m = _METRIC_RE.match(parts[-1])
-    if not m:
-        raise UserError(f"{where} ends with '{parts[-1]}'; expected Rank-k (k <= TEST.MAX_RANK), mAP or mINP, "
-                        f"optionally with '-std'.")
-    if m.group(2) and not 1 <= int(m.group(2)) <= max_rank:
-        raise UserError(f"{where} asks for {parts[-1]} but TEST.MAX_RANK is {max_rank}.")
-    if features is not None and parts[-2] not in features:
-        raise UserError(f"{where} names the feature '{parts[-2]}', which is not in TEST.FEATURES {features}.")
-    if len(parts) == 5 and parts[2] not in attribute_sources:
-        raise UserError(f"{where} names the attribute source '{parts[2]}', which is not in TEST.ATTRIBUTE_SOURCES "
-                        f"{attribute_sources}.")
-    if len(parts) > 5 or (len(parts) == 4 and attribute_sources):
-        raise UserError(f"{where} has {len(parts)} parts; with TEST.ATTRIBUTE_SOURCES {attribute_sources} expected "
-                        f"{_METRIC_SHAPE}.")
+    if key.dataset not in declared:
+        raise UserError(f"{where} starts with '{key.dataset}', which is not an evaluated dataset {sorted(declared)} "
+                        f"(DATASETS.TESTS / DATASETS.VAL); expected {KEY_SHAPE}.")
+    keys = declared[key.dataset]
+    if keys is not None and metric not in keys:
+        means = [k for k in keys if not k.endswith("-std")]
+        raise UserError(f"{where} will not be emitted by the evaluation of {key.dataset}; it emits: {', '.join(means)} "
+                        f"(each also with '-std').")
+
+
+def check_input_sources(cfg, model: torch.nn.Module) -> None:
+    """TEST.ATTRIBUTE_SOURCES must be sources the model declares (``modeling.input_sources``), and a
+    model that needs one must be given one (no silent default, least of all a leaking one)."""
+    sources = list(cfg.TEST.ATTRIBUTE_SOURCES)
+    declared = declared_input_sources(model)
+    arch = cfg.MODEL.META_ARCHITECTURE
+    if sources and not declared:
+        raise UserError(f"TEST.ATTRIBUTE_SOURCES {sources}: {arch} takes no test-time input besides the image; set it to [].")
+    unknown = [s for s in sources if s not in declared]
+    if unknown:
+        raise UserError(f"TEST.ATTRIBUTE_SOURCES {sources}: {unknown} not declared by {arch}, whose sources are "
+                        f"{list(declared)}.")
+    if declared and not sources:
+        default = default_input_source(model)
+        hint = f" (its label-free default is '{default}')" if default else ""
+        raise UserError(f"TEST.ATTRIBUTE_SOURCES is empty but {arch} takes a test-time input source{hint}; name some "
+                        f"of {list(declared)}, so every result says which it was computed with.")
 
 
 def _unreadable(paths: list[str]) -> list[str]:
@@ -171,16 +187,9 @@ def _mutable(cfg):
 
 def check_test_side(cfg, model: torch.nn.Module, evaluators: list) -> None:
     """Every check above, in order of cost; the global RNG is left as it was."""
-    sources = list(cfg.TEST.ATTRIBUTE_SOURCES)
-    unknown = [s for s in sources if s not in KNOWN_ATTRIBUTE_SOURCES]
-    if unknown:
-        raise UserError(f"TEST.ATTRIBUTE_SOURCES {sources}: {unknown} not in {list(KNOWN_ATTRIBUTE_SOURCES)}.")
+    check_input_sources(cfg, model)
     datasets = [getattr(ev, "dataset", None) for _, ev in evaluators]
-    names = sorted({n for (_, ev), ds in zip(evaluators, datasets) for n in (getattr(ds, "name", None),) if n}
-                   | {name for name, _ in evaluators})
-    declared = [getattr(ev, "features", None) for _, ev in evaluators]
-    features = None if any(f is None for f in declared) else sorted({f for fs in declared for f in fs})
-    check_metric_key(cfg.TEST.SELECT_METRIC, names, features, int(cfg.TEST.MAX_RANK), sources)
+    check_metric_key(cfg.TEST.SELECT_METRIC, declared_result_keys(evaluators))
     check_distance_alias(cfg)
     check_test_images(cfg, [ds for ds in datasets if ds is not None])
     rng = get_rng_state()

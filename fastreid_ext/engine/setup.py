@@ -76,7 +76,9 @@ def model_selection(cfg) -> dict:
     "metric": key or "" (auto), "note": text for the log and results.json}``."""
     val, tests, metric = list(cfg.DATASETS.VAL), list(cfg.DATASETS.TESTS), cfg.TEST.SELECT_METRIC
     if metric:
-        head = metric.split("/")[0]
+        from ..evaluation.result_keys import ResultKey  # noqa: PLC0415
+
+        head = ResultKey.parse(metric, "TEST.SELECT_METRIC").dataset
         if head in val:
             return {"data": "validation", "datasets": [head], "metric": metric, "note": f"selected on validation data ({metric})"}
         return {"data": "test", "datasets": tests, "metric": metric,

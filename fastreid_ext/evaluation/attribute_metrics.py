@@ -6,10 +6,11 @@ import logging
 import numpy as np
 from tabulate import tabulate
 
+from .result_keys import ATTRIBUTES_TASK, ResultKey
 from .results_writer import source_label
 from .types import FeatureSet
 
-__all__ = ["attribute_recognition", "attribute_figures", "attribute_table"]
+__all__ = ["attribute_recognition", "attribute_figures", "attribute_table", "attribute_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,21 +56,24 @@ def attribute_figures(query: FeatureSet, gallery: FeatureSet, output: str, names
     return {f"{prefix}{k}": v for k, v in attribute_recognition(probs, targets, mask, names).items()}
 
 
-def attribute_table(figures: dict[str, float]) -> str:
+def attribute_keys(names) -> list[str]:
+    """The metric names :func:`attribute_recognition` can return for attributes ``names``."""
+    return [f"acc/{n}" for n in names or ()] + (["mA", "mAcc"] if names else [])
+
+
+def attribute_table(figures: dict[str, float], leaking=()) -> str:
     """The ``[source/]acc/<name>``, ``mA`` and ``mAcc`` figures as one table: a row per attribute,
-    a column per test-time attribute source (``gt`` marked as leakage: the model was fed the test
-    images' annotations)."""
+    a column per test-time input source (``leaking`` ones marked as leakage: the model was fed the
+    test images' annotations)."""
     sources: list[str] = []
     cells: dict[tuple[str, str], float] = {}
     for key, value in figures.items():
-        parts = key.split("/")  # [source/]mA, [source/]mAcc, [source/]acc/<name>
-        source = parts[0] if len(parts) > 1 and parts[0] != "acc" else ""
-        name = parts[-1]
-        if source not in sources:
-            sources.append(source)
-        cells[name, source] = value
+        k = ResultKey.from_parts(f"-/{ATTRIBUTES_TASK}", key)
+        if k.source not in sources:
+            sources.append(k.source)
+        cells[k.metric.split("/")[-1], k.source] = value
     names = list(dict.fromkeys(n for n, _ in cells if n not in ("mA", "mAcc"))) + ["mA", "mAcc"]
-    headers = ["attribute"] + [source_label(s) or "accuracy" for s in sources]
+    headers = ["attribute"] + [source_label(s, s in leaking) or "accuracy" for s in sources]
     rows = [[n] + [f"{cells[n, s]:.2f}" if (n, s) in cells else "-" for s in sources]
             for n in names if any((n, s) in cells for s in sources)]
     return tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True,

@@ -1,8 +1,9 @@
-"""``CrossModalityEvaluator``: the default evaluator of the SYSU-MM01 and RegDB datasets.
+"""``CrossModalityEvaluator``: the default evaluator of every dataset that declares a registered
+protocol (:mod:`.protocol_api`; built in: SYSU-MM01, RegDB).
 
 The features of the query set and of the gallery set are extracted once per ``evaluate()`` (per
-attribute source), then every configured protocol is scored from them; SYSU trial galleries are
-subsets of the gallery set (:mod:`.protocols`), so no image is extracted twice.
+test-time input source), then every task of the dataset's protocol is scored from them; trial
+galleries are subsets of the gallery set, so no image is extracted twice.
 """
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ import logging
 import os
 from dataclasses import replace
 
+from ..modeling.input_sources import declared_input_sources, leaking_sources
 from ..utils import comm
-from .attribute_metrics import attribute_figures, attribute_table
+from .attribute_metrics import attribute_figures, attribute_keys, attribute_table
 from .build import EVALUATOR_REGISTRY
 from .feature_extraction import extract_feature_set
 from .faiss_search import resolve_backend
 from .postprocess import FlipAveraged
-from .protocols import protocol_tasks, run_tasks
+from .protocol_api import EvaluationProtocol, build_protocol
+from .protocols import run_tasks
+from .result_keys import ATTRIBUTES_TASK, ResultKey
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
-from .types import FeatureSet, RankingOptions, TestTimeOptions
+from .types import CHANCE_KEY, REPORTED_RANKS, FeatureSet, RankingOptions, TestTimeOptions
 
-__all__ = ["CrossModalityEvaluator"]
+__all__ = ["CrossModalityEvaluator", "ATTRIBUTE_OUTPUT"]
 
 logger = logging.getLogger(__name__)
 ATTRIBUTE_OUTPUT = "attribute_probs"
@@ -35,24 +39,13 @@ class CrossModalityEvaluator:
     process gathers them, scores and writes ``results.json``, and returns the results; the other
     ranks return ``{}`` (the caller broadcasts)."""
 
-    def __init__(
-        self, dataset, output_dir: str, loader_fn, *, features=("FC", "POOL"), attribute_sources=(), ranking=None,
-        sysu_modes=("all", "indoor"), sysu_shots=("single", "multi"), num_trials=10, train_eval_trials=1,
-        multi_shot_images=10, regdb_directions=("visible2infrared", "infrared2visible"), regdb_trial=1,
-        save_features=False, progress=True,
-    ):
-        if getattr(dataset, "protocol", "") not in ("sysu", "regdb"):
-            raise ValueError(f"CrossModalityEvaluator supports datasets with protocol 'sysu' or 'regdb', "
-                             f"got '{getattr(dataset, 'protocol', '')}' ({type(dataset).__name__}).")
+    def __init__(self, dataset, output_dir: str, loader_fn, *, protocol: EvaluationProtocol, features=("FC", "POOL"),
+                 attribute_sources=(), ranking=None, save_features=False, progress=True):
         if not features:
             raise ValueError("TEST.FEATURES is empty: name at least one model output to evaluate (e.g. FC).")
-        self.dataset, self.output_dir, self.loader_fn = dataset, output_dir, loader_fn
+        self.dataset, self.output_dir, self.loader_fn, self.protocol = dataset, output_dir, loader_fn, protocol
         self.features, self.attribute_sources = list(features), list(attribute_sources)
         self.ranking = ranking or RankingOptions()
-        self.sysu_modes, self.sysu_shots = list(sysu_modes), list(sysu_shots)
-        self.num_trials, self.train_eval_trials = int(num_trials), int(train_eval_trials)
-        self.multi_shot_images = int(multi_shot_images)
-        self.regdb_directions, self.regdb_trial = list(regdb_directions), int(regdb_trial)
         self.save, self.progress = bool(save_features), progress
         self.attribute_names = getattr(dataset, "attribute_names", None)
 
@@ -61,15 +54,30 @@ class CrossModalityEvaluator:
         from ..data.build import build_test_loader  # noqa: PLC0415 - the data package is only needed at run time
 
         t = cfg.TEST
-        ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK, t.SYSU.CMC,
+        ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK,
                                  TestTimeOptions.from_config(cfg))
         return cls(
-            dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())), features=t.FEATURES,
-            attribute_sources=t.ATTRIBUTE_SOURCES, ranking=ranking, sysu_modes=t.SYSU.MODES, sysu_shots=t.SYSU.SHOTS,
-            num_trials=t.SYSU.NUM_TRIALS, train_eval_trials=t.SYSU.TRAIN_EVAL_TRIALS,
-            multi_shot_images=t.SYSU.MULTI_SHOT_IMAGES, regdb_directions=t.REGDB.DIRECTIONS,
-            regdb_trial=cfg.DATASETS.REGDB.TRIAL, save_features=t.SAVE_FEATURES,
+            dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())),
+            protocol=build_protocol(cfg, dataset), features=t.FEATURES, attribute_sources=t.ATTRIBUTE_SOURCES,
+            ranking=ranking, save_features=t.SAVE_FEATURES,
         )
+
+    # -- what it will emit ---------------------------------------------------------------------
+    def result_keys(self, quick: bool = False) -> list[ResultKey]:
+        """Every key ``evaluate(model, quick)`` can return, known from the config before any data:
+        protocol tasks × input sources × features (with their test-time label) × metrics × mean/std,
+        and the attribute-recognition figures when the dataset has attributes."""
+        name, label = self.dataset.name, self.ranking.test_time.label
+        metrics = [f"Rank-{r}" for r in REPORTED_RANKS if r <= self.ranking.max_rank] + ["mAP", "mINP", CHANCE_KEY]
+        keys = []
+        for source in self.attribute_sources or [""]:
+            for task in self.protocol.task_names(quick):
+                for feature in self.features:
+                    for metric in metrics:
+                        base = ResultKey(name, task, feature + label, metric, source)
+                        keys += [base, base.with_statistic("std")]
+            keys += [ResultKey(name, ATTRIBUTES_TASK, "", m, source) for m in attribute_keys(self.attribute_names)]
+        return keys
 
     # -- extraction ---------------------------------------------------------------------------
     def extract_feature_sets(self, model, source: str | None = None) -> tuple[FeatureSet, FeatureSet]:
@@ -85,23 +93,13 @@ class CrossModalityEvaluator:
         )
         return query, gallery
 
-    # -- protocols ----------------------------------------------------------------------------
-    def protocol_settings(self, quick: bool) -> dict:
-        """Keyword arguments of :func:`.protocols.protocol_tasks` for a full or a quick evaluation."""
-        if self.dataset.protocol == "sysu":
-            trials = self.train_eval_trials if quick and self.train_eval_trials > 0 else self.num_trials
-            modes, shots = (["all"], ["single"]) if quick else (self.sysu_modes, self.sysu_shots)
-            return {"modes": modes, "shots": shots, "num_trials": trials, "num_shots": self.multi_shot_images,
-                    "cmc": self.ranking.sysu_cmc}
-        return {"directions": self.regdb_directions[:1] if quick else self.regdb_directions, "trial": self.regdb_trial}
-
     def evaluate(self, model, quick: bool = False) -> dict[str, dict[str, float]]:
-        name, protocol = self.dataset.name, self.dataset.protocol
+        name = self.dataset.name
         options = replace(self.ranking, backend=resolve_backend(self.ranking.backend))  # once per run
-        settings = self.protocol_settings(quick)
+        leaking = set(leaking_sources(model))
+        declared = declared_input_sources(model)
         runs, attributes, feature_names = [], {}, []
         for source in self.attribute_sources or [None]:
-            prefix = f"{source}/" if source else ""
             query, gallery = self.extract_feature_sets(model, source)
             if not comm.is_main_process():
                 continue  # the main process holds the gathered features and scores them
@@ -111,13 +109,16 @@ class CrossModalityEvaluator:
                                f"(it returned {sorted(query.features)}).")
             if self.save:
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
-                save_features(path, query, gallery, feature_names, name, protocol, source)
-            tasks = protocol_tasks(protocol, query, gallery, settings)
-            for run in run_tasks(tasks, feature_names, options, prefix):
+                save_features(path, query, gallery, feature_names, name, self.protocol.name, source)
+            tasks = self.protocol.tasks(query, gallery, quick, name)
+            for run in run_tasks(tasks, feature_names, options, source or ""):
                 run.info = {**run.info, "attribute_source": source, "test_time": self.ranking.test_time.as_dict()}
+                if source in declared:
+                    run.info["leaks_labels"] = source in leaking
                 run.feature += self.ranking.test_time.label  # e.g. FC+flip+rerank: results name their options
                 runs.append(run)
             if ATTRIBUTE_OUTPUT in query.features:
+                prefix = f"{source}/" if source else ""
                 attributes.update(attribute_figures(query, gallery, ATTRIBUTE_OUTPUT, self.attribute_names, prefix))
         if not comm.is_main_process():
             return {}
@@ -125,19 +126,21 @@ class CrossModalityEvaluator:
         for run in runs:
             results.setdefault(f"{name}/{run.task}", {}).update(run.summary())
         if attributes:
-            results[f"{name}/attributes"] = attributes
+            results[f"{name}/{ATTRIBUTES_TASK}"] = attributes
             logger.info("Attribute recognition on %s (percent: accuracy per attribute, mA, mean accuracy):\n%s",
-                        name, attribute_table(attributes))
+                        name, attribute_table(attributes, leaking))
         # full evaluations end the run with the CLI's summary table: their detailed table goes to log.txt only
         logger.log(logging.INFO if quick else logging.DEBUG, "Evaluation on %s%s:\n%s", name, " (quick)" if quick else "",
                    results_table(runs))
         if self.output_dir:
             payload = {
-                "dataset": name, "protocol": protocol, "quick": quick, "features": feature_names,
+                "dataset": name, "protocol": self.protocol.name, "quick": quick, "features": feature_names,
                 "attribute_sources": self.attribute_sources, "distance": self.ranking.distance,
                 "backend": self.ranking.backend, "max_rank": self.ranking.max_rank,
                 "test_time": self.ranking.test_time.as_dict(), "results": results,
-                "runs": [{"task": f"{name}/{r.task}", "feature": r.feature, **r.info, "per_trial": r.trials} for r in runs],
+                "runs": [{"task": f"{name}/{r.task}", "feature": r.prefix, **r.info, "per_trial": r.trials} for r in runs],
             }
+            if leaking:
+                payload["leaking_sources"] = sorted(leaking)
             write_results_json(os.path.join(self.output_dir, "results.json"), payload)
         return results

@@ -130,4 +130,6 @@ def extract_feature_set(model, loader, records, names, attribute_source: str | N
         attrs, mask = fields["attributes"].numpy(), fields["attribute_mask"].numpy()
     else:
         attrs, mask = np.stack([r.attributes for r in records]), np.stack([r.attribute_mask for r in records])
-    return FeatureSet(outputs, pids, camids, paths, attrs, mask)
+    by_path = {r.img_path: r.modality for r in records}
+    modalities = np.array([by_path.get(p, "") for p in paths], dtype=str)
+    return FeatureSet(outputs, pids, camids, paths, attrs, mask, modalities)

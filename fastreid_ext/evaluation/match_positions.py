@@ -37,9 +37,11 @@ class GalleryLayout:
     counts: torch.Tensor  # columns per identity
     removed: torch.Tensor | None  # ORIGINAL columns ignored by restricted queries (None: no rule)
     unique_pids: np.ndarray
+    # camera of each ORIGINAL column when a query's matches in its own camera are removed (None: no such rule)
+    match_cams: torch.Tensor | None = None
 
     @classmethod
-    def build(cls, g_pids, removed=None, device: torch.device | str = "cpu") -> GalleryLayout:
+    def build(cls, g_pids, removed=None, device: torch.device | str = "cpu", match_cams=None) -> GalleryLayout:
         g_pids = np.asarray(g_pids).reshape(-1)
         uniq, inv = np.unique(g_pids, return_inverse=True)
         inv = torch.as_tensor(inv.reshape(-1), dtype=torch.long, device=device)
@@ -49,7 +51,9 @@ class GalleryLayout:
         if removed is not None:
             removed = torch.as_tensor(np.asarray(removed, dtype=bool), device=device)
             removed = removed if bool(removed.any()) else None
-        return cls(perm, inv, starts, counts, removed, uniq)
+        if match_cams is not None:
+            match_cams = torch.as_tensor(np.asarray(match_cams, dtype=np.int64).reshape(-1), device=device)
+        return cls(perm, inv, starts, counts, removed, uniq, match_cams)
 
     @property
     def num_gallery(self) -> int:
@@ -185,9 +189,11 @@ def bucket_chunk_stats(
     with_id_rank: bool,
     buckets: int = 0,
     workspace: Workspace | None = None,
+    q_cams: torch.Tensor | None = None,
 ) -> ChunkStats:
     """Stats for a (c, ng) distance block in REGROUPED column order (exact, stable ties).
-    ``d`` is overwritten (removed items set to +inf): pass a block the caller owns."""
+    ``d`` is overwritten (removed items set to +inf): pass a block the caller owns. ``q_cams``
+    (with ``layout.match_cams``): a query's true matches in its own camera are removed."""
     workspace = workspace if workspace is not None else Workspace()
     c, ng = d.shape
     nb = (buckets or default_buckets(ng)) + 2
@@ -195,7 +201,7 @@ def bucket_chunk_stats(
     if c > step:
         parts = [
             bucket_chunk_stats(d[i : i + step], q_index[i : i + step], None if q_restricted is None else q_restricted[i : i + step],
-                               layout, with_id_rank, buckets, workspace)
+                               layout, with_id_rank, buckets, workspace, None if q_cams is None else q_cams[i : i + step])
             for i in range(0, c, step)
         ]
         return _concat(parts)
@@ -212,6 +218,12 @@ def bucket_chunk_stats(
         removed_rg = layout.removed[layout.perm]
         mvalid &= ~(q_restricted.unsqueeze(1) & removed_rg[cols])
         d[q_restricted.nonzero(), removed_rg.nonzero().squeeze(1).unsqueeze(0)] = inf  # ranked after every match
+    if layout.match_cams is not None and q_cams is not None:
+        drop = mvalid & (layout.match_cams[layout.perm][cols] == q_cams.unsqueeze(1))
+        if bool(drop.any()):
+            mvalid &= ~drop
+            r_idx, j_idx = drop.nonzero(as_tuple=True)
+            d[r_idx, cols[r_idx, j_idx]] = inf  # only the query's own identity: other ids keep their places
     md = d.gather(1, cols).masked_fill_(~mvalid, inf)
     if not bool(torch.isfinite(md[mvalid]).all()):
         raise ValueError("Distances must be finite (a true match has a NaN or infinite distance).")

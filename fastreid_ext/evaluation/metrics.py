@@ -19,14 +19,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .camera_rules import as_camera_rule
 from .distances import MatrixSource, rows_per_chunk
 from .match_positions import GalleryLayout, Workspace, bucket_chunk_stats
+from .sysu_protocol import SYSU_REMOVAL
 from .types import DistanceSource, RetrievalMetrics
 
 __all__ = ["RetrievalMetrics", "eval_sysu", "eval_regdb", "compute_metrics", "chance_rank1", "SYSU_REMOVAL"]
-
-# SYSU-MM01 removal rule: queries of camera 3 ignore every gallery item of camera 2 (same room).
-SYSU_REMOVAL = (3, 2)
 
 
 def _check_sizes(num_q: int, num_g: int, arrays: dict) -> None:
@@ -38,10 +37,15 @@ def _check_sizes(num_q: int, num_g: int, arrays: dict) -> None:
 
 
 def _restriction(q_camids, g_camids, removal):
-    if removal is None or q_camids is None or g_camids is None:
-        return None, None
-    q_cam, g_cam = removal
-    return np.asarray(q_camids).reshape(-1) == q_cam, np.asarray(g_camids).reshape(-1) == g_cam
+    """(restricted queries, removed gallery items) of a camera-pair rule, else (None, None)."""
+    rule = as_camera_rule(removal)
+    return (None, None) if rule is None else rule.pair_masks(q_camids, g_camids)
+
+
+def _match_cameras(q_camids, g_camids, removal):
+    """(query cameras, gallery cameras) of a same-camera rule, else (None, None)."""
+    rule = as_camera_rule(removal)
+    return (None, None) if rule is None else rule.match_cameras(q_camids, g_camids)
 
 
 def compute_metrics(
@@ -56,8 +60,9 @@ def compute_metrics(
     max_rows: int = 0,
     workspace: Workspace | None = None,
 ) -> RetrievalMetrics:
-    """Metrics of one gallery from any :class:`~.types.DistanceSource`; ``removal=(qcam, gcam)``:
-    queries of camera qcam ignore gallery items of camera gcam (SYSU: ``SYSU_REMOVAL``). The work
+    """Metrics of one gallery from any :class:`~.types.DistanceSource`; ``removal``: the protocol's
+    :class:`~.camera_rules.CameraRule` (or a ``(qcam, gcam)`` pair: queries of camera qcam ignore
+    gallery items of camera gcam, SYSU's ``SYSU_REMOVAL``). The work
     buffers belong to this call, or to the caller's ``workspace`` (reused across a run's trials)."""
     nq, ng = source.num_query, source.num_gallery
     _check_sizes(nq, ng, {"q_pids": (q_pids, nq), "g_pids": (g_pids, ng), "q_camids": (q_camids, nq), "g_camids": (g_camids, ng)})
@@ -65,10 +70,12 @@ def compute_metrics(
         raise ValueError(f"max_rank must be >= 1, got {max_rank}.")
     dev = source.device
     q_res, g_rem = _restriction(q_camids, g_camids, removal)
-    layout = GalleryLayout.build(g_pids, g_rem, device=dev)
+    q_cam, g_cam = _match_cameras(q_camids, g_camids, removal)
+    layout = GalleryLayout.build(g_pids, g_rem, device=dev, match_cams=g_cam)
     source.set_layout(layout)
     q_index = layout.query_index(q_pids)
     q_res_t = None if q_res is None else torch.as_tensor(q_res, device=dev)
+    q_cam_t = None if q_cam is None else torch.as_tensor(q_cam, device=dev)
     workspace = workspace if workspace is not None else Workspace()
     # per chunk: sums of AP and INP and histograms of the first-match position and of the identity
     # rank (clamped to max_rank + 1) over the valid queries, i.e. those with a kept true match
@@ -81,7 +88,8 @@ def compute_metrics(
         i1 = min(nq, i0 + rows)
         qr = None if q_res_t is None else q_res_t[i0:i1]
         block = source.regrouped(i0, i1, workspace)
-        s = bucket_chunk_stats(block, q_index[i0:i1], qr, layout, identity_cmc, workspace=workspace)
+        s = bucket_chunk_stats(block, q_index[i0:i1], qr, layout, identity_cmc, workspace=workspace,
+                               q_cams=None if q_cam_t is None else q_cam_t[i0:i1])
         valid = s.num_matches > 0
         num_valid += int(valid.sum())
         ap += float(s.ap[valid].sum())
@@ -104,16 +112,13 @@ def chance_rank1(q_pids, g_pids, q_camids=None, g_camids=None, removal=None) -> 
     over the gallery items it may rank (after the camera rule), averaged as the metrics above are
     (queries without a kept true match skipped). Tables print it so a Rank-1 can be read against it."""
     q_pids, g_pids = np.asarray(q_pids).reshape(-1), np.asarray(g_pids).reshape(-1)
-    q_res, g_rem = _restriction(q_camids, g_camids, removal)
-    # counts of the gallery with and without the removed items, per query pid
-    pids, g_index = np.unique(g_pids, return_inverse=True)
-    per_pid_all = np.bincount(g_index, minlength=len(pids)).astype(np.float64)
-    per_pid_rem = np.zeros(len(pids)) if g_rem is None else np.bincount(g_index[g_rem], minlength=len(pids)).astype(np.float64)
-    pos = np.searchsorted(pids, q_pids).clip(0, max(len(pids) - 1, 0))
-    present = (pids[pos] == q_pids) if len(pids) else np.zeros(len(q_pids), bool)
-    restricted = np.zeros(len(q_pids), bool) if q_res is None else q_res
-    matches = np.where(present, per_pid_all[pos] - np.where(restricted, per_pid_rem[pos], 0.0), 0.0)
-    kept = len(g_pids) - np.where(restricted, 0.0 if g_rem is None else float(g_rem.sum()), 0.0)
+    rule = as_camera_rule(removal)
+    if rule is None:
+        from .camera_rules import _pid_counts  # noqa: PLC0415
+
+        matches, kept = _pid_counts(q_pids, g_pids), np.full(len(q_pids), float(len(g_pids)))
+    else:
+        matches, kept = rule.chance_counts(q_pids, g_pids, q_camids, g_camids)
     valid = matches > 0
     if not valid.any():
         raise ValueError(f"No valid query: none of the {len(q_pids)} queries has a true match in its gallery.")

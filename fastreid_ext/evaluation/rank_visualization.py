@@ -1,6 +1,7 @@
 """Rank lists as PNG grids: a query, then its top-k gallery images framed green (same identity)
 or red (another identity), labelled with identity, camera and distance (the query with its AP). The
-protocol's gallery and camera rule are applied, as in the metrics."""
+protocol's gallery draw and camera rule are applied (``EvaluationProtocol.pools``), and rankings come
+from :func:`.ranking.ranked_rows`, the evaluator's distances with its test-time options."""
 from __future__ import annotations
 
 import os
@@ -8,48 +9,31 @@ import os
 import numpy as np
 import torch
 
-from .metrics import SYSU_REMOVAL
-from .protocols import draw_sysu_gallery, group_gallery_images
-from .ranking import rank_gallery
-from .reranking import k_reciprocal_distance
-from .types import FeatureSet
+from .protocol_api import EvaluationProtocol
+from .ranking import ranked_rows
+from .types import FeatureSet, RankingOptions, TestTimeOptions
 
 __all__ = ["protocol_pools", "ranked_lists", "average_precision", "render_rank_grid", "write_rank_grids"]
 
 GREEN, RED, GRAY = (0, 170, 0), (0, 0, 230), (150, 150, 150)  # BGR
 
 
-def protocol_pools(query: FeatureSet, gallery: FeatureSet, protocol: str, trial: int = 0, num_shots: int = 10):
-    """(query, gallery, removal) of one protocol: SYSU ``<mode>-<shot>`` (gallery of trial ``trial``)
-    or RegDB ``visible2infrared`` / ``infrared2visible``."""
-    if protocol in ("visible2infrared", "infrared2visible"):
-        return (query, gallery, None) if protocol == "visible2infrared" else (gallery, query, None)
-    mode, _, shot = protocol.partition("-")
-    idx = draw_sysu_gallery(group_gallery_images(gallery.pids, gallery.camids, gallery.paths), mode, shot, trial, num_shots)
-    sub = FeatureSet({k: v[torch.as_tensor(idx)] for k, v in gallery.features.items()}, gallery.pids[idx], gallery.camids[idx],
-               [gallery.paths[i] for i in idx])
-    return query, sub, SYSU_REMOVAL
+def protocol_pools(query: FeatureSet, gallery: FeatureSet, protocol: EvaluationProtocol, task: str, trial: int = 0):
+    """(queries, gallery, camera rule) of one trial of one task of ``protocol`` (its ``pools``)."""
+    return protocol.pools(query, gallery, task, trial)
 
 
-def _ranked_full(query: FeatureSet, gallery: FeatureSet, feature: str, rows, removal=None, backend="auto", distance="cosine", rerank=None):
-    """For each query row: (gallery indices best first after the camera rule, their distances).
-    ``rerank``: None, or (k1, k2, lambda) for k-reciprocal re-ranking of the query rows."""
-    if feature not in query.features:
-        raise KeyError(f"Feature '{feature}' not available; have {sorted(query.features)}.")
-    rows = torch.as_tensor(list(rows), dtype=torch.long)
-    qf, gf = query.features[feature][rows], gallery.features[feature]
-    if rerank is not None:  # all queries re-ranked together, as in the evaluator; then the listed rows
-        dist = k_reciprocal_distance(query.features[feature], gf, *rerank, distance=distance, backend=backend)[rows]
-        dists, order = torch.sort(dist, dim=1, stable=True)
-    else:
-        dists, order = rank_gallery(qf, gf, len(gallery), backend, distance)
-    out = []
-    for r, ranked, d in zip(rows.tolist(), order.tolist(), dists.tolist()):
-        if removal is not None and query.camids[r] == removal[0]:
-            keep = [i for i, g in enumerate(ranked) if gallery.camids[g] != removal[1]]
-            ranked, d = [ranked[i] for i in keep], [d[i] for i in keep]
-        out.append((ranked, d))
-    return out
+def _options(backend="auto", distance="cosine", rerank=None) -> RankingOptions:
+    """Ranking options of the older keyword interface (``rerank``: None or (k1, k2, lambda))."""
+    tt = TestTimeOptions() if rerank is None else TestTimeOptions(rerank=True, rerank_k1=int(rerank[0]),
+                                                                  rerank_k2=int(rerank[1]), rerank_lambda=float(rerank[2]))
+    return RankingOptions(backend=backend, distance=distance, test_time=tt)
+
+
+def _ranked_full(query: FeatureSet, gallery: FeatureSet, feature: str, rows, removal=None, backend="auto",
+                 distance="cosine", rerank=None, options: RankingOptions | None = None):
+    """For each query row: (gallery indices best first after the camera rule, their distances)."""
+    return ranked_rows(query, gallery, feature, rows, options or _options(backend, distance, rerank), removal)
 
 
 def average_precision(matches) -> float:
@@ -61,9 +45,11 @@ def average_precision(matches) -> float:
     return float((hits[matches] / (np.flatnonzero(matches) + 1)).mean())
 
 
-def ranked_lists(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, removal=None, backend="auto", distance="cosine"):
+def ranked_lists(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, removal=None, backend="auto",
+                 distance="cosine", options: RankingOptions | None = None):
     """For each query row: gallery indices of its top-k after the camera rule, best first."""
-    return [ranked[:k] for ranked, _ in _ranked_full(query, gallery, feature, rows, removal, backend, distance)]
+    return [ranked[:k] for ranked, _ in _ranked_full(query, gallery, feature, rows, removal, backend, distance,
+                                                      options=options)]
 
 
 def _tile(path: str, size, color, lines, border: int = 4):
@@ -100,13 +86,14 @@ def render_rank_grid(query: FeatureSet, gallery: FeatureSet, row: int, ranked, s
 
 
 def write_rank_grids(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, out_dir: str, prefix: str, removal=None,
-                     backend="auto", distance="cosine", size=(128, 64), rerank=None) -> list[str]:
+                     backend="auto", distance="cosine", size=(128, 64), rerank=None,
+                     options: RankingOptions | None = None) -> list[str]:
     """Write ``<out_dir>/<prefix>_q<row>.png`` for each query row; returns the paths."""
     import cv2  # noqa: PLC0415
 
     os.makedirs(out_dir, exist_ok=True)
     written = []
-    for row, (ranked, dists) in zip(rows, _ranked_full(query, gallery, feature, rows, removal, backend, distance, rerank)):
+    for row, (ranked, dists) in zip(rows, _ranked_full(query, gallery, feature, rows, removal, backend, distance, rerank, options)):
         ap = average_precision(gallery.pids[np.asarray(ranked, dtype=np.int64)] == query.pids[row])
         path = os.path.join(out_dir, f"{prefix}_q{row:05d}.png")
         if not cv2.imwrite(path, render_rank_grid(query, gallery, row, ranked[:k], size, dists[:k], ap)):

@@ -1,18 +1,53 @@
-"""Top-k gallery rankings (rank lists, e.g. for visualisation) on the configured backend: torch
-(matrix products + stable sort) or FAISS (:mod:`.faiss_search`). Rankings are by ascending distance
-(:mod:`.distances`); equal distances are ordered by gallery index on every backend.
+"""Rankings of listed queries for rank lists and search (:func:`ranked_rows`: through the evaluator's
+own distance source, so flip, AQE and re-ranking mean the same everywhere), and plain top-k rankings
+on the configured backend (:func:`rank_gallery`: torch matrix products + stable sort, or FAISS,
+:mod:`.faiss_search`). Rankings are by ascending distance (:mod:`.distances`); equal distances are
+ordered by gallery index.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from .distances import distance_block, normalize_features, rows_per_chunk
+from .camera_rules import as_camera_rule
+from .distances import distance_block, distance_sources, normalize_features, prepare_features, rows_per_chunk
 from .faiss_search import GPU_TOPK_LIMIT, faiss_shards, resolve_backend, sharded_topk
+from .match_positions import GalleryLayout, Workspace
+from .types import FeatureSet, RankingOptions
 
-__all__ = ["iter_rankings", "rank_gallery"]
+__all__ = ["iter_rankings", "rank_gallery", "ranked_rows"]
+
+
+def ranked_rows(query: FeatureSet, gallery: FeatureSet, feature: str, rows, options: RankingOptions, removal=None):
+    """For each query row: (gallery indices best first, their distances), after the camera rule
+    ``removal`` (:mod:`.camera_rules`). The distances come from the source the evaluator scores
+    (:func:`.distances.distance_sources` with the same options: AQE and re-ranking over the whole query
+    set, as in the evaluation), ranked with the torch backend's stable order (ties by gallery index)."""
+    if feature not in query.features or feature not in gallery.features:
+        raise KeyError(f"Feature '{feature}' not available; have {sorted(query.features)}.")
+    # plain distances from torch (real values to print); AQE / re-ranking build their own matrix
+    opts = replace(options, backend=resolve_backend(options.backend) if options.test_time.changes_distances else "torch")
+    q, g = prepare_features(query.features[feature], gallery.features[feature], opts)
+    source = next(distance_sources(q, g, None, opts))
+    source.set_layout(GalleryLayout.build(np.zeros(len(gallery), dtype=np.int64), device=source.device))  # identity order
+    rule = as_camera_rule(removal)
+    q_res, g_rem = (None, None) if rule is None else rule.pair_masks(query.camids, gallery.camids)
+    q_cam, g_cam = (None, None) if rule is None else rule.match_cameras(query.camids, gallery.camids)
+    workspace, out = Workspace(), []
+    for r in [int(r) for r in rows]:
+        d = source.regrouped(r, r + 1, workspace)[0].detach().float().cpu().clone()
+        keep = torch.ones(len(gallery), dtype=torch.bool)
+        if q_res is not None and q_res[r]:
+            keep &= ~torch.as_tensor(g_rem)
+        if q_cam is not None:
+            keep &= ~torch.as_tensor((gallery.pids == query.pids[r]) & (g_cam == q_cam[r]))
+        idx = keep.nonzero().squeeze(1)
+        dists, order = torch.sort(d[idx], stable=True)
+        out.append((idx[order].tolist(), dists.tolist()))
+    return out
 
 
 def iter_rankings(

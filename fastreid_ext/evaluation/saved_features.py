@@ -19,6 +19,8 @@ def save_features(path: str, query: FeatureSet, gallery: FeatureSet, names, data
             arrays[f"{role}/{name}"] = feature_set.features[name].cpu().numpy()
         arrays[f"{role}/pids"], arrays[f"{role}/camids"] = feature_set.pids, feature_set.camids
         arrays[f"{role}/paths"] = np.array(feature_set.paths, dtype=str)
+        if feature_set.modalities is not None:
+            arrays[f"{role}/modality"] = np.asarray(feature_set.modalities, dtype=str)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savez(path, **arrays)
 
@@ -30,7 +32,9 @@ def load_features(path: str) -> tuple[FeatureSet, FeatureSet, dict]:
     sets = []
     for role in ("query", "gallery"):
         feats = {k.split("/", 1)[1]: torch.from_numpy(v) for k, v in data.items()
-                 if k.startswith(f"{role}/") and k.split("/", 1)[1] not in ("pids", "camids", "paths")}
-        sets.append(FeatureSet(feats, data[f"{role}/pids"], data[f"{role}/camids"], [str(p) for p in data[f"{role}/paths"]]))
+                 if k.startswith(f"{role}/") and k.split("/", 1)[1] not in ("pids", "camids", "paths", "modality")}
+        modality = data.get(f"{role}/modality")
+        sets.append(FeatureSet(feats, data[f"{role}/pids"], data[f"{role}/camids"], [str(p) for p in data[f"{role}/paths"]],
+                               modalities=None if modality is None else modality.astype(str)))
     meta = {k: str(data[k]) for k in ("dataset", "protocol", "attribute_source")}
     return sets[0], sets[1], meta

@@ -40,9 +40,19 @@ class FeatureSet:
     paths: list
     attributes: np.ndarray | None = None  # (N, n) 0/1 ground truth, for attribute recognition
     attribute_mask: np.ndarray | None = None
+    modalities: np.ndarray | None = None  # "visible" | "infrared" per row (for plots and saved features)
 
     def __len__(self) -> int:
         return len(self.pids)
+
+    def subset(self, idx) -> "FeatureSet":
+        """Rows ``idx`` (in that order) of every field."""
+        idx = np.asarray(idx, dtype=np.int64)
+        t = torch.as_tensor(idx)
+        take = lambda a: None if a is None else a[idx]  # noqa: E731
+        return FeatureSet({k: v[t.to(v.device)] for k, v in self.features.items()}, self.pids[idx], self.camids[idx],
+                          [self.paths[i] for i in idx], take(self.attributes), take(self.attribute_mask),
+                          take(self.modalities))
 
 
 @dataclass(frozen=True)
@@ -101,7 +111,6 @@ class RankingOptions:
     distance: str = "cosine"
     max_rank: int = 20
     max_rows: int = 0
-    sysu_cmc: str = "identity"  # identity (author, de-duplicated ids) | image (standard)
     test_time: TestTimeOptions = field(default_factory=TestTimeOptions)  # flip / AQE / re-ranking
 
 
@@ -139,18 +148,29 @@ class RetrievalMetrics:
 
 @dataclass
 class ProtocolRun:
-    """One (task, feature): per-trial figures (percent), summarised as the mean and the population
-    std over trials (``np.std``, as the PAENet evaluation script)."""
+    """One (task, feature[, test-time source]): per-trial figures (percent), summarised as the mean
+    and the population std over trials (``np.std``, as the PAENet evaluation script). ``feature``
+    carries its test-time label (``FC+flip``)."""
 
     task: str
     feature: str
     info: dict
     trials: list = field(default_factory=list)  # per trial: {metric: percent}
+    source: str = ""
+
+    @property
+    def prefix(self) -> str:
+        """``[<source>/]<feature>``: how tables and within-task result keys name the row."""
+        return f"{self.source}/{self.feature}" if self.source else self.feature
 
     def summary(self) -> dict[str, float]:
+        """Within-task result keys (:class:`~.result_keys.ResultKey`) → mean and std over trials."""
+        from .result_keys import ResultKey  # noqa: PLC0415 - result_keys imports nothing from here
+
         out = {}
-        for key in self.trials[0]:
-            values = np.array([t[key] for t in self.trials], dtype=np.float64)
-            out[f"{self.feature}/{key}"] = float(values.mean())
-            out[f"{self.feature}/{key}-std"] = float(values.std())
+        for metric in self.trials[0]:
+            values = np.array([t[metric] for t in self.trials], dtype=np.float64)
+            key = ResultKey("-", self.task, self.feature, metric, self.source)
+            out[key.metric_key] = float(values.mean())
+            out[key.with_statistic("std").metric_key] = float(values.std())
         return out

@@ -16,8 +16,8 @@ EXACT_MAX = 1500
 
 
 def load_feature_file(path: str, feature: str = "FC") -> dict:
-    """{"features", "pids", "modality"} from the evaluator's ``features*.npz`` (query and gallery pools;
-    SYSU queries are infrared, RegDB queries visible) or from ``tools/extract_features.py``."""
+    """{"features", "pids", "modality"} from the evaluator's ``features*.npz`` (query and gallery pools,
+    each image with its modality) or from ``tools/extract_features.py``."""
     if not os.path.isfile(path):
         raise UserError(f"{path}: no such features file (TEST.SAVE_FEATURES True writes OUTPUT_DIR/features.npz).")
     with np.load(path, allow_pickle=False) as z:
@@ -27,12 +27,13 @@ def load_feature_file(path: str, feature: str = "FC") -> dict:
         if f"query/{feature}" not in files:
             have = sorted(k.split("/", 1)[1] for k in files if k.startswith("query/")) or sorted(files)
             raise UserError(f"{path}: no feature {feature!r} (has {have}).")
-        query_mod = "infrared" if str(z["protocol"]) == "sysu" else "visible"
-        gallery_mod = "visible" if query_mod == "infrared" else "infrared"
+        if not {"query/modality", "gallery/modality"} <= files:
+            raise UserError(f"{path}: no per-image modality (written before 0.2); evaluate again with "
+                            f"TEST.SAVE_FEATURES True to re-save it.")
         return {
             "features": np.concatenate([z[f"query/{feature}"], z[f"gallery/{feature}"]]),
             "pids": np.concatenate([z["query/pids"], z["gallery/pids"]]),
-            "modality": np.array([query_mod] * len(z["query/pids"]) + [gallery_mod] * len(z["gallery/pids"])),
+            "modality": np.concatenate([z["query/modality"], z["gallery/modality"]]).astype(str),
         }
 
 

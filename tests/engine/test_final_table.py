@@ -7,11 +7,16 @@ from fastreid_ext.engine.cli import _log_final_table
 
 def _cfg(tmp_path):
     cfg = get_cfg()
-    cfg.OUTPUT_DIR = str(tmp_path)  # no results.json there: the table is built from the results alone
+    cfg.OUTPUT_DIR = str(tmp_path)  # the table is built from the results and the runs of results.json, if any
     return cfg
 
 
 def test_final_table_ends_with_attribute_mA_per_source(caplog, tmp_path):
+    import json
+
+    # the evaluator records which sources leak labels, as the model declares them (modeling.input_sources)
+    (tmp_path / "results.json").write_text(json.dumps({"runs": [
+        {"task": "SYSU_MM01/all-single", "feature": "gt/FC", "attribute_source": "gt", "leaks_labels": True}]}))
     results = {"SYSU_MM01/all-single": {"predicted/FC/Rank-1": 20.0, "predicted/FC/chance": 2.5},
                "SYSU_MM01/attributes": {"predicted/mA": 81.25, "predicted/mAcc": 90.0, "predicted/acc/glasses": 70.0,
                                         "gt/mA": 95.5, "gt/mAcc": 97.0}}

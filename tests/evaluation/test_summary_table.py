@@ -26,13 +26,16 @@ RESULTS = {
 
 
 def test_rows_per_task_and_source_feature_without_run_info():
-    header, body, legend = _parse(summary_table(RESULTS))
+    # the only run info: which source leaks labels, as the evaluator records what the model declares
+    header, body, legend = _parse(summary_table(RESULTS, [{"task": "SYSU_MM01/all-single", "feature": "gt/FC",
+                                                           "leaks_labels": True}]))
     assert header == HEADER
     # gt rows say they leak labels, and the default headline is the first row that does not
     assert body[0][:4] == ["SYSU_MM01/all-single", "gt (leakage)", "FC", "74.20 ± 0.50"] and body[0][6] == "70.10 ± 0.25"
     assert body[1][:5] == ["* SYSU_MM01/all-single", "zeros", "POOL", "10.00 ± 0.00", "-"]
     assert body[2][:4] == ["RegDB/visible2infrared", "-", "FC", "90.00"] and body[2][7] == "80.00"
     assert body[0][8:] == ["-", "-"]  # unknown trials and gallery size
+    assert body[0][8] == "-"
     assert len(body) == 3  # a task without table metrics (attribute mA) adds no row
     assert ATTRIBUTE_LEGEND in legend and "label leakage" in ATTRIBUTE_LEGEND
 

@@ -5,6 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
+from fastreid_ext.utils.errors import UserError
+
 from eval_testkit import PooledPixelModel, tiny_cfg
 from fastreid_ext.data.datasets.build import build_dataset
 from fastreid_ext.evaluation import build_evaluator
@@ -40,8 +42,10 @@ def test_frames_follow_identity(saved_features):
     from fastreid_ext.evaluation.rank_visualization import protocol_pools, ranked_lists, render_rank_grid
     from fastreid_ext.evaluation.saved_features import load_features
 
+    from fastreid_ext.evaluation.sysu_protocol import SYSUProtocol
+
     query, gallery, _ = load_features(str(saved_features))
-    q, g, removal = protocol_pools(query, gallery, "indoor-single", trial=0)
+    q, g, removal = protocol_pools(query, gallery, SYSUProtocol(), "indoor-single", trial=0)
     [ranked] = ranked_lists(q, g, "FC", [0], k=3, removal=removal)
     assert all(g.camids[i] != 2 for i in ranked) or q.camids[0] != 3
     grid = render_rank_grid(q, g, 0, ranked, size=(40, 20))
@@ -56,5 +60,5 @@ def test_random_queries_and_bad_rows(repo_root, saved_features, tmp_path):
     tool = load_tool(repo_root)
     written = tool.main(["--features", str(saved_features), "--num-queries", "3", "--output", str(tmp_path)])
     assert len(written) == 3 and all(cv2.imread(p) is not None for p in written)
-    with pytest.raises(SystemExit, match="out of range"):
+    with pytest.raises(UserError, match="out of range"):
         tool.main(["--features", str(saved_features), "--queries", "100000", "--output", str(tmp_path)])

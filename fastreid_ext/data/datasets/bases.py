@@ -128,10 +128,8 @@ class CrossModalDataset:
         root = os.path.abspath(root)
         cls.check_layout(root, **options)
         splits = cls.list_images(root, **options)
-        records = {
-            split: [cls.record(path, pid, camid, attributes, attr_pid) for path, pid, camid, attr_pid in entries]
-            for split, entries in splits.items()
-        }
+        records = {split: [cls.record(*entry[:4], attributes=attributes, modality=entry[4] if len(entry) > 4 else None)
+                           for entry in entries] for split, entries in splits.items()}
         ds = cls(records["train"], records["query"], records["gallery"], attributes.names if attributes is not None else ())
         ds.root = root
         for key, value in options.items():
@@ -142,10 +140,11 @@ class CrossModalDataset:
         return ds
 
     @classmethod
-    def record(cls, path: str, pid: int, camid: int, attributes, attr_pid: int) -> ImageRecord:
-        """One record; its attributes are those of identity ``attr_pid`` in camera ``camid``."""
+    def record(cls, path: str, pid: int, camid: int, attr_pid: int, attributes=None, modality: str | None = None) -> ImageRecord:
+        """One record; its attributes are those of identity ``attr_pid`` in camera ``camid``; its
+        modality the one given (datasets whose cameras record both modalities), else ``cameras[camid]``."""
         vals, mask = attributes.lookup(attr_pid, camid) if attributes is not None else unknown(0)
-        return ImageRecord(path, pid, camid, cls.cameras[camid], vals, mask)
+        return ImageRecord(path, pid, camid, modality or cls.cameras[camid], vals, mask)
 
     @classmethod
     def attributes_from_config(cls, cfg, root: str):
@@ -179,9 +178,9 @@ class CrossModalDataset:
             raise UserFileNotFoundError(f"{cls.name}: dataset folder {root} not found.")
 
     @classmethod
-    def list_images(cls, root: str, **options) -> dict[str, list[tuple[str, int, int, int]]]:
-        """``{"train"|"query"|"gallery": [(absolute path, pid, camid, attribute pid), ...]}`` in the
-        order the protocol needs."""
+    def list_images(cls, root: str, **options) -> dict[str, list[tuple]]:
+        """``{"train"|"query"|"gallery": [(absolute path, pid, camid, attribute pid[, modality]), ...]}``
+        in the order the protocol needs (modality: when the camera does not tell it)."""
         raise NotImplementedError(f"{cls.__name__} must implement list_images(root) or build its records itself.")
 
     # ------------------------------------------------------------------ summaries

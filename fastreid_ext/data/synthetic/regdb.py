@@ -19,12 +19,14 @@ from .identity import sample_identity
 from .images import write_image
 from .presets import REGDB_PRESETS, resolve_options
 from .render import sample_pose
+from .registry import register_generator
 
 __all__ = ["generate_regdb", "REGDB_DEFAULTS"]
 
 REGDB_DEFAULTS = {"num_ids": 40, "images_per_id": 6, "height": 112, "width": 48, "num_trials": 10}
 
 
+@register_generator("RegDB", images_key="images_per_id", short_name="regdb", presets=REGDB_PRESETS)
 def generate_regdb(root: str, seed: int = 0, num_ids: int | None = None, images_per_id: int | None = None,
                    height: int | None = None, width: int | None = None, num_trials: int | None = None,
                    progress: bool = True, preset: str | None = None) -> str:

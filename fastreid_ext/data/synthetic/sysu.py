@@ -20,6 +20,7 @@ from .images import write_image
 from .matfile import write_mat
 from .presets import SYSU_PRESETS, resolve_options
 from .render import sample_pose
+from .registry import register_generator
 
 __all__ = ["generate_sysu", "SYSU_DEFAULTS"]
 
@@ -56,6 +57,7 @@ def _cameras(rng, is_test):
     return sorted(cams)
 
 
+@register_generator("SYSU_MM01", images_key="images_per_camera", short_name="sysu", presets=SYSU_PRESETS)
 def generate_sysu(root: str, seed: int = 0, num_ids: int | None = None, images_per_camera: int | None = None,
                   height: int | None = None, width: int | None = None, attributes: bool = True,
                   progress: bool = True, preset: str | None = None, test_fraction: float | None = None,

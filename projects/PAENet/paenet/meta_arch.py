@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from fastreid_ext.checkpoint.agw_community import is_agw_state_dict
+from fastreid_ext.modeling.input_sources import InputSource
 from fastreid_ext.modeling.layers.bnneck import BNNeck
 from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid_ext.utils.errors import UserError
@@ -175,6 +176,23 @@ class PAENet(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.base.device
+
+    # ------------------------------------------------------------------ what it takes at test time
+    @property
+    def input_sources(self) -> dict[str, InputSource]:
+        """The attribute sources PAE can be fed at test time (``batch["attribute_source"]``)."""
+        out = {"gt": InputSource("gt", "the test images' annotations: label leakage", leaks_labels=True,
+                                 needs_annotations=True)}
+        if self.recognizer is not None:
+            out["predicted"] = InputSource("predicted", "the model's own attribute predictions")
+        out["zeros"] = InputSource("zeros", "no attribute input")
+        return out
+
+    @property
+    def default_input_source(self) -> str | None:
+        """What tools use when no source is named: the model's own predictions (label-free models);
+        a model without the recognizer has no label-free source worth defaulting to."""
+        return "predicted" if self.recognizer is not None else None
 
     # ------------------------------------------------------------------ forward
     def head(self, fmap: torch.Tensor, pooled: torch.Tensor, f: torch.Tensor, attributes: torch.Tensor | None):
