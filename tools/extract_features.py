@@ -9,7 +9,8 @@
 The .npz holds ``features`` (N, D) float32 (not normalised), ``paths``, ``pids``, ``camids`` (-1 for a
 folder), ``modality`` (visible | infrared per image), ``feature`` (the output name), ``dataset`` and
 ``attribute_source``. Splits: query | gallery | train of the first ``DATASETS.TESTS`` entry (or
-``--dataset``); split images keep their ground-truth attributes for ``--attribute-source gt``.
+``--dataset``); split images keep their annotations for a source that needs them (PAENet's ``gt``:
+label leakage, named so in the file).
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def parse_args(argv=None):
     p.add_argument("--dataset", default="", help="dataset of --split (default: DATASETS.TESTS[0])")
     p.add_argument("--modality", choices=["visible", "infrared"], help="modality of the --folder images")
     p.add_argument("--feature", default=None, help="model output (default: TEST.FEATURES[0])")
-    p.add_argument("--attribute-source", default=None, choices=["gt", "predicted", "zeros"],
-                   help="attribute models only (gt: the split's ground truth, label leakage)")
+    p.add_argument("--attribute-source", default=None,
+                   help="test-time input source of models that take one (the model lists its own; a label-free "
+                        "model defaults to its predictions)")
     p.add_argument("--output", required=True, help=".npz file to write")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE, e.g. MODEL.WEIGHTS w.pth")
     return p.parse_args(argv)
@@ -36,17 +38,17 @@ def parse_args(argv=None):
 
 def extract(args) -> dict:
     from fastreid_ext.config import load_config
-    from fastreid_ext.engine.defaults import import_builtins
     from fastreid_ext.engine.predictor import DefaultPredictor, image_files
+    from fastreid_ext.modeling.input_sources import declared_input_sources, resolve_input_source
     from fastreid_ext.utils.errors import UserError
 
-    import_builtins()
     cfg = load_config(args.config_file, args.opts or [])
+    predictor = DefaultPredictor(cfg, args.feature)
+    source = resolve_input_source(predictor.model, args.attribute_source, have_annotations=not args.folder)
+    needs_annotations = bool(source) and declared_input_sources(predictor.model)[source].needs_annotations
     if args.folder:
         if not args.modality:
             raise UserError("--folder needs --modality visible|infrared.")
-        if args.attribute_source == "gt":
-            raise UserError("--attribute-source gt needs the images' attributes: use --split, not --folder.")
         paths = image_files(args.folder, "--folder")
         mods = [args.modality] * len(paths)
         pids = camids = np.full(len(paths), -1)
@@ -61,13 +63,12 @@ def extract(args) -> dict:
             raise UserError(f"The {args.split} split of {dataset} is empty.")
         paths, mods = [r.img_path for r in records], [r.modality for r in records]
         pids, camids = np.array([r.pid for r in records]), np.array([r.camid for r in records])
-        attributes = np.stack([r.attributes for r in records]) if args.attribute_source == "gt" else None
-        mask = np.stack([r.attribute_mask for r in records]) if args.attribute_source == "gt" else None
-    predictor = DefaultPredictor(cfg, args.feature)
-    feats = predictor(paths, mods, attributes=attributes, attribute_source=args.attribute_source, attribute_mask=mask)
+        attributes = np.stack([r.attributes for r in records]) if needs_annotations else None
+        mask = np.stack([r.attribute_mask for r in records]) if needs_annotations else None
+    feats = predictor(paths, mods, attributes=attributes, attribute_source=source, attribute_mask=mask)
     return {"features": feats.numpy().astype(np.float32), "paths": np.array(paths, dtype=str), "pids": pids,
             "camids": camids, "modality": np.array(mods, dtype=str), "feature": np.array(predictor.feature),
-            "dataset": np.array(dataset), "attribute_source": np.array(args.attribute_source or "")}
+            "dataset": np.array(dataset), "attribute_source": np.array(source or "")}
 
 
 def main(argv=None) -> str:

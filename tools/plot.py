@@ -39,7 +39,8 @@ def parse_args(argv=None):
     a.add_argument("--label", action="append", default=None)
     a.add_argument("--images", nargs="+", required=True)
     a.add_argument("--modality", nargs="+", required=True, help="one for all images, or one per image")
-    a.add_argument("--attribute-source", default=None, choices=["gt", "predicted", "zeros"])
+    a.add_argument("--attribute-source", default=None,
+                   help="test-time input source of models that take one (default: the model's label-free one)")
     s = sub.add_parser("sweep", help="metrics of several runs against one config value")
     s.add_argument("runs", nargs="+")
     s.add_argument("--key", default="PAENET.AAL.LOSS_WEIGHT")
@@ -68,7 +69,6 @@ def main(argv=None) -> str:
         out = plot_tsne(args.features, args.output, args.labels, args.feature, args.num_ids, args.seed, args.dpi)
     elif args.command == "attention":
         from fastreid_ext.config import load_config
-        from fastreid_ext.engine.defaults import import_builtins
         from fastreid_ext.engine.predictor import DefaultPredictor
         from fastreid_ext.visualization.attention import plot_attention
 
@@ -78,7 +78,6 @@ def main(argv=None) -> str:
         modalities = args.modality * len(args.images) if len(args.modality) == 1 else args.modality
         if len(modalities) != len(args.images):
             raise UserError(f"{len(args.modality)} --modality values for {len(args.images)} images: give one, or one per image.")
-        import_builtins()
         predictors = [DefaultPredictor(load_config(c, ["MODEL.WEIGHTS", w])) for c, w in zip(args.config_file, args.weights)]
         out = plot_attention(predictors, labels, args.images, modalities, args.output, args.attribute_source, args.dpi)
     else:

@@ -69,13 +69,11 @@ def run_trial(args, output_dir: str, trial: int) -> dict:
 
 def main(argv=None) -> dict:
     from fastreid_ext.config import load_config
-    from fastreid_ext.engine.defaults import import_builtins
     from fastreid_ext.evaluation.results_writer import aggregate_trials
     from fastreid_ext.utils.errors import UserError
 
     args = parse_args(argv)
     trials = parse_trials(args.trials)
-    import_builtins()
     cfg = load_config(args.config_file, args.opts or [])
     if not any(name == "RegDB" for name in cfg.DATASETS.TESTS):
         raise UserError(f"{args.config_file}: DATASETS.TESTS is {list(cfg.DATASETS.TESTS)}; regdb_trials needs RegDB.")

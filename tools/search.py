@@ -8,7 +8,10 @@ drawn as a rank-list PNG (one row per query).
       --modality infrared --topk 10 --output ranks.png MODEL.WEIGHTS output/model_final.pth
 
 ``--query`` takes image files and/or folders. The query features come from the same model and output
-(``feature`` stored in the gallery file); distances follow ``TEST.RANKING.DISTANCE``.
+(``feature`` stored in the gallery file) and are ranked by the evaluator's ranking function with the
+config's test-time options (``TEST.RANKING.DISTANCE``, ``TEST.FLIP``, ``TEST.AQE``, ``TEST.RERANK``). Models
+with a test-time input source take ``--attribute-source`` (a label-free model defaults to its own
+predictions; the model lists the sources it takes).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ def parse_args(argv=None):
     p.add_argument("--config-file", required=True)
     p.add_argument("--query", nargs="+", required=True, help="image files or folders")
     p.add_argument("--modality", required=True, choices=["visible", "infrared"], help="modality of the query images")
-    p.add_argument("--attribute-source", default=None, choices=["predicted", "zeros"], help="attribute models only")
+    p.add_argument("--attribute-source", default=None, help="test-time input source of models that take one")
     p.add_argument("--topk", type=int, default=10)
     p.add_argument("--output", default="", help="rank-list PNG to write (optional)")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE, e.g. MODEL.WEIGHTS w.pth")
@@ -62,27 +65,37 @@ def query_paths(items) -> list[str]:
 
 def search(args):
     """(query paths, distances (Q, k), gallery indices (Q, k), gallery dict)."""
+    import logging
+
     import torch
 
     from fastreid_ext.config import load_config
-    from fastreid_ext.engine.defaults import import_builtins
     from fastreid_ext.engine.predictor import DefaultPredictor
-    from fastreid_ext.evaluation.ranking import rank_gallery
+    from fastreid_ext.evaluation.ranking import ranked_rows
+    from fastreid_ext.evaluation.types import FeatureSet, RankingOptions, TestTimeOptions
+    from fastreid_ext.modeling.input_sources import resolve_input_source
 
     gallery = load_gallery(args.gallery)
     paths = query_paths(args.query)
-    import_builtins()
     cfg = load_config(args.config_file, args.opts or [])
     predictor = DefaultPredictor(cfg, str(gallery["feature"]))
-    qf = predictor(paths, args.modality, attribute_source=args.attribute_source)
-    try:
-        import faiss  # noqa: F401
-
-        backend = "faiss"
-    except ImportError:
-        backend = "torch"
-    dist, idx = rank_gallery(qf, torch.from_numpy(gallery["features"]), args.topk, backend, cfg.TEST.RANKING.DISTANCE)
-    return paths, dist.numpy(), idx.numpy(), gallery
+    source = resolve_input_source(predictor.model, args.attribute_source, have_annotations=False)
+    if source:
+        logging.getLogger(__name__).info("Test-time input source: %s", source)
+    qf = predictor(paths, args.modality, attribute_source=source)
+    name = str(gallery["feature"])
+    n = len(paths)
+    query = FeatureSet({name: qf}, np.full(n, -1), np.full(n, -1), list(paths))
+    g = FeatureSet({name: torch.from_numpy(gallery["features"])}, gallery["pids"], gallery["camids"],
+                   [str(p) for p in gallery["paths"]])
+    t = cfg.TEST
+    options = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK,
+                             TestTimeOptions.from_config(cfg))
+    ranked = ranked_rows(query, g, name, range(n), options)
+    k = min(args.topk, len(g))
+    dist = np.array([d[:k] for _, d in ranked], dtype=np.float32)
+    idx = np.array([r[:k] for r, _ in ranked], dtype=np.int64)
+    return paths, dist, idx, gallery
 
 
 def draw(paths, dist, idx, gallery, out: str) -> str:

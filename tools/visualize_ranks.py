@@ -49,12 +49,10 @@ def pools_from_checkpoint(args):
     from fastreid_ext.checkpoint import ReidCheckpointer
     from fastreid_ext.config import load_config
     from fastreid_ext.data.datasets.build import build_dataset
-    from fastreid_ext.engine.setup import import_builtins
     from fastreid_ext.evaluation.cross_modality_evaluator import CrossModalityEvaluator
     from fastreid_ext.modeling import build_model
     from fastreid_ext.modeling.input_sources import resolve_input_source
 
-    import_builtins()
     cfg = load_config(args.config_file, args.opts or [])
     model = build_model(cfg)
     ReidCheckpointer(model, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
@@ -75,14 +73,12 @@ def main(argv=None) -> list[str]:
     from fastreid_ext.evaluation.rank_visualization import protocol_pools, write_rank_grids
     from fastreid_ext.evaluation.saved_features import load_features
     from fastreid_ext.evaluation.types import RankingOptions
-    from fastreid_ext.engine.setup import import_builtins
     from fastreid_ext.utils.errors import UserError
 
     args = parse_args(argv)
     if args.features:
         if args.opts or args.attribute_source:
             raise UserError("Config overrides and --attribute-source need --config-file (saved features carry their source).")
-        import_builtins()
         query, gallery, meta = load_features(args.features)
         protocol = PROTOCOL_REGISTRY.get(meta["protocol"])()  # the protocol's default options
         ranking = RankingOptions()

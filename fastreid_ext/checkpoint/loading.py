@@ -80,12 +80,14 @@ def _is_state_dict(obj: Any) -> bool:
 
 
 def normalize_checkpoint(obj: Any, path: str) -> dict[str, Any]:
-    """Our / fvcore files (``model`` key), official PAENet (``net`` key) or a raw state dict → ours."""
+    """Our / fvcore files (``model`` key), the community ``.t`` files (``net`` key: AGW, DDAG, official
+    PAENet), a ``state_dict`` key or a raw state dict → ours. Which code base's names they hold is
+    the model's business (``remap_checkpoint_keys``, :mod:`.formats`)."""
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         return obj
     if isinstance(obj, dict) and "net" in obj and isinstance(obj["net"], dict):
         legacy = {k: v for k, v in obj.items() if k != "net"}
-        return {"model": obj["net"], "legacy_info": legacy, "__format__": "paenet_official"}
+        return {"model": obj["net"], "legacy_info": legacy, "__format__": "net_key"}
     if isinstance(obj, dict) and "state_dict" in obj and _is_state_dict(obj["state_dict"]):
         return {"model": obj["state_dict"], "__format__": "state_dict_key"}
     if _is_state_dict(obj):
@@ -93,5 +95,5 @@ def normalize_checkpoint(obj: Any, path: str) -> dict[str, Any]:
     what = f"dict with keys {sorted(map(str, obj))[:10]}" if isinstance(obj, dict) else type(obj).__name__
     raise UserError(
         f"Checkpoint '{path}' has an unknown layout ({what}); expected a dict with 'model' (this toolkit), "
-        f"'net' (official PAENet .t file), 'state_dict', or a raw name → tensor state dict."
+        f"'net' (a community .t file: AGW, DDAG, official PAENet), 'state_dict', or a raw name → tensor state dict."
     )

@@ -20,7 +20,7 @@ from ..utils import comm
 from ..utils.file_io import PathManager
 from ..utils.errors import UserError
 from .loading import CheckpointReadError, load_checkpoint_file, normalize_checkpoint
-from .agw_community import is_agw_state_dict
+from .formats import foreign_format
 
 __all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "NonFiniteCheckpointError", "atomic_torch_save",
            "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files"]
@@ -169,11 +169,10 @@ class ReidCheckpointer(Checkpointer):
         remap = getattr(self.model, "remap_checkpoint_keys", None)
         if callable(remap):
             sd = remap(sd)
-        if is_agw_state_dict(sd):  # the model did not claim the community AGW names
-            raise ValueError(
-                f"'{getattr(self, '_file', 'the checkpoint')}' is a community AGW checkpoint (embed_net with "
-                f"non-local blocks, keys NL_*), but the model is {type(self.model).__name__}; expected "
-                f"MODEL.META_ARCHITECTURE: AGWBaseline with MODEL.BACKBONE.NAME: NonLocalTwoStreamResNet.")
+        fmt = foreign_format(sd)  # a registered format the model did not map (modeling, plugins)
+        if fmt is not None:
+            raise ValueError(f"'{getattr(self, '_file', 'the checkpoint')}' is {fmt.description}, but the model is "
+                             f"{type(self.model).__name__}; expected {fmt.expected}.")
         checkpoint["model"] = sd
         return super()._load_model(checkpoint)
 

@@ -12,7 +12,7 @@ from torch.utils.data import BatchSampler, DataLoader
 from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from .common import CommDataset, collate_batch
-from .datasets import build_dataset
+from .datasets import get_dataset
 from .samplers import CrossModalityIdentitySampler, InferenceSampler
 from .transforms import build_transforms
 
@@ -46,14 +46,15 @@ def _transforms(cfg, is_train: bool) -> dict:
     return {m: build_transforms(cfg, is_train, m) for m in ("visible", "infrared")}
 
 
-def build_train_loader(cfg) -> DataLoader:
-    """Training loader over the ``train`` splits of ``DATASETS.NAMES`` (labels contiguous over all)."""
+def build_train_loader(cfg, datasets=None) -> DataLoader:
+    """Training loader over the ``train`` splits of ``DATASETS.NAMES`` (labels contiguous over all);
+    ``datasets``: the run's :class:`~.datasets.DatasetCache` (read once), if any."""
     names = list(cfg.DATASETS.NAMES)
     if not names:
         raise ValueError("DATASETS.NAMES is empty: name at least one registered training dataset.")
     records, keys, attr_names = [], [], None
     for i, name in enumerate(names):
-        ds = build_dataset(cfg, name)
+        ds = get_dataset(cfg, name, datasets)
         if attr_names is not None and list(ds.attribute_names) != attr_names:
             raise ValueError(
                 f"DATASETS.NAMES: {name} has attributes {ds.attribute_names}, {names[0]} has {attr_names}; "

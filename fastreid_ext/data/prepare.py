@@ -54,6 +54,7 @@ def prepare_datasets(cfg) -> list[str]:
     root = datasets_root(cfg)
     written = []
     for name in dict.fromkeys(list(cfg.DATASETS.NAMES) + list(cfg.DATASETS.TESTS)):
+        DATASET_REGISTRY.get(name)  # an unknown dataset says so first (and points at IMPORTS)
         if name not in SYNTHETIC_REGISTRY.names():
             raise UserError(
                 f"DATASETS.SYNTHETIC.PRESET is '{cfg.DATASETS.SYNTHETIC.PRESET}' but there is no synthetic generator "

@@ -85,19 +85,18 @@ def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace
     return args
 
 
-def setup(args):
+def setup(args, datasets=None):
     """Built-ins and plugins (IMPORTS) imported in this process; config loaded, synthetic data prepared if
     the config asks for it, completed from the training data (``resolve_dataset_keys``), frozen, then
     saved once by ``default_setup``."""
     from ..config import load_config
-    from .defaults import default_setup, import_builtins, resolve_dataset_keys
+    from .defaults import default_setup, resolve_dataset_keys
 
     from ..data.prepare import prepare_datasets
 
-    import_builtins()
     cfg = load_config(args.config_file or None, args.opts or [], freeze=False)
     prepare_datasets(cfg)  # the one step that may write data (DATASETS.SYNTHETIC.PRESET), before anything reads it
-    resolve_dataset_keys(cfg)
+    resolve_dataset_keys(cfg, datasets)
     cfg.freeze()
     default_setup(cfg, args)
     return cfg
@@ -108,13 +107,17 @@ def main(args):
     from ..checkpoint import ReidCheckpointer
     from .defaults import DefaultTrainer
 
-    cfg = setup(args)
+    from ..data.datasets import DatasetCache
+
+    datasets = DatasetCache()  # this process's datasets, read once (setup, train loader, evaluators)
+    cfg = setup(args, datasets)
     if args.eval_only:
         model = DefaultTrainer.build_model(cfg)
         ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
-        results = DefaultTrainer.test(cfg, model, quick=False)
+        results = DefaultTrainer.test(cfg, model, quick=False,
+                                      evaluators=DefaultTrainer.build_evaluators(cfg, datasets=datasets))
     else:
-        trainer = DefaultTrainer(cfg)
+        trainer = DefaultTrainer(cfg, datasets=datasets)
         trainer.resume_or_load(resume=args.resume)
         results = trainer.train()
     _log_final_table(results, cfg)

@@ -56,9 +56,12 @@ def sync_buffers(model: torch.nn.Module, src: int = 0) -> None:
 class DefaultTrainer(SimpleTrainer):
     """Trainer built from a config. ``train()`` returns the last evaluation results (or None)."""
 
-    def __init__(self, cfg):
-        import_builtins()
-        data_loader = self.build_train_loader(cfg)
+    def __init__(self, cfg, datasets=None):
+        from ..data.datasets import DatasetCache
+
+        # the run's datasets, read once: the command line passes the cache its setup filled
+        self.datasets = datasets if datasets is not None else DatasetCache()
+        data_loader = self._build_train_loader(cfg)
         cfg = self._resolve_dataset_keys(cfg, data_loader.dataset)
         from ..modeling.meta_arch.build import convert_norm
 
@@ -87,15 +90,21 @@ class DefaultTrainer(SimpleTrainer):
                              "'iters_per_epoch' and DATALOADER.ITERS_PER_EPOCH is 0.")
         return int(n)
 
+    def _build_train_loader(self, cfg):
+        """``build_train_loader`` with the run's dataset cache when the (possibly overridden) builder takes it."""
+        import inspect
+
+        if "datasets" in inspect.signature(self.build_train_loader).parameters:
+            return self.build_train_loader(cfg, datasets=self.datasets)
+        return self.build_train_loader(cfg)
+
     @staticmethod
     def _resolve_dataset_keys(cfg, dataset):
         """Counts still 0 (the caller skipped ``resolve_dataset_keys``): taken from the loader's dataset
         into a copy of the config; the caller's config and its config.yaml are left alone."""
-        updates = {}
-        if cfg.MODEL.HEADS.NUM_CLASSES == 0 and getattr(dataset, "num_classes", None):
-            updates["MODEL.HEADS.NUM_CLASSES"] = int(dataset.num_classes)
-        if cfg.MODEL.NUM_ATTRIBUTES == 0 and getattr(dataset, "attribute_names", None):
-            updates["MODEL.NUM_ATTRIBUTES"] = len(dataset.attribute_names)
+        from .setup import count_updates
+
+        updates = count_updates(cfg, getattr(dataset, "num_classes", 0) or 0, getattr(dataset, "attribute_names", None))
         if not updates:
             return cfg
         logger.warning("From the training loader: %s (resolve_dataset_keys(cfg) before freezing the config puts "
@@ -107,14 +116,13 @@ class DefaultTrainer(SimpleTrainer):
         return cfg
 
     @classmethod
-    def build_train_loader(cls, cfg):
+    def build_train_loader(cls, cfg, datasets=None):
         from ..data.build import build_train_loader
 
-        return build_train_loader(cfg)
+        return build_train_loader(cfg, datasets)
 
     @classmethod
     def build_model(cls, cfg) -> torch.nn.Module:
-        import_builtins()
         from ..modeling import build_model
 
         model = build_model(cfg)
@@ -216,7 +224,7 @@ class DefaultTrainer(SimpleTrainer):
         from .preflight import build_test_side, check_test_side
 
         if self._evaluators is None:
-            self._evaluators = build_test_side(self.cfg, self.build_evaluators)
+            self._evaluators = build_test_side(self.cfg, self._build_evaluators)
         model = self.model.module if isinstance(self.model, DistributedDataParallel) else self.model
         check_test_side(self.cfg, model, self._evaluators)
 
@@ -240,7 +248,7 @@ class DefaultTrainer(SimpleTrainer):
         """Quick (periodic) evaluation: the DATASETS.VAL sets when there are any (test data stays unseen
         while training), else DATASETS.TESTS; the final evaluation: tests then validation sets."""
         if self._evaluators is None:
-            self._evaluators = self.build_evaluators(self.cfg)
+            self._evaluators = self._build_evaluators(self.cfg)
         evaluators = self._evaluators
         val = set(self.cfg.DATASETS.VAL)
         if quick and val:
@@ -250,12 +258,19 @@ class DefaultTrainer(SimpleTrainer):
         self._last_eval_results = self.test(self.cfg, model, quick=quick, evaluators=evaluators)
         return self._last_eval_results
 
+    def _build_evaluators(self, cfg):
+        import inspect
+
+        if "datasets" in inspect.signature(self.build_evaluators).parameters:
+            return self.build_evaluators(cfg, datasets=self.datasets)
+        return self.build_evaluators(cfg)
+
     @classmethod
-    def build_evaluators(cls, cfg) -> list[tuple[str, Any]]:
+    def build_evaluators(cls, cfg, datasets=None) -> list[tuple[str, Any]]:
         """One (dataset name, evaluator) per DATASETS.TESTS entry, then per DATASETS.VAL entry. The
-        results of a single test dataset go to OUTPUT_DIR, others to OUTPUT_DIR/inference/<name>."""
-        import_builtins()
-        from ..data.datasets import build_dataset
+        results of a single test dataset go to OUTPUT_DIR, others to OUTPUT_DIR/inference/<name>.
+        ``datasets``: the run's ``DatasetCache`` (a test dataset that is also trained on is read once)."""
+        from ..data.datasets import get_dataset
         from ..evaluation import build_evaluator
 
         tests, val = list(cfg.DATASETS.TESTS), [n for n in cfg.DATASETS.VAL if n not in cfg.DATASETS.TESTS]
@@ -263,7 +278,7 @@ class DefaultTrainer(SimpleTrainer):
         for name in tests + val:
             single = len(tests) == 1 and name in tests
             out_dir = cfg.OUTPUT_DIR if single else os.path.join(cfg.OUTPUT_DIR, "inference", name)
-            out.append((name, build_evaluator(cfg, build_dataset(cfg, name), out_dir)))
+            out.append((name, build_evaluator(cfg, get_dataset(cfg, name, datasets), out_dir)))
         return out
 
     @classmethod

@@ -69,9 +69,7 @@ class DefaultPredictor:
         from ..data.transforms import build_transforms  # noqa: PLC0415
         from ..evaluation.postprocess import FlipAveraged  # noqa: PLC0415
         from ..modeling import build_model  # noqa: PLC0415
-        from .defaults import import_builtins  # noqa: PLC0415
 
-        import_builtins()
         self.cfg = cfg.clone()
         if not cfg.MODEL.WEIGHTS:
             raise UserError("DefaultPredictor needs MODEL.WEIGHTS (a checkpoint of the config's model); it is empty.")
@@ -83,7 +81,6 @@ class DefaultPredictor:
         self.feature = feature or cfg.TEST.FEATURES[0]
         self.batch_size = max(1, int(cfg.TEST.IMS_PER_BATCH))
         self.num_attributes = int(cfg.MODEL.NUM_ATTRIBUTES)
-        self.attribute_sources = list(cfg.TEST.ATTRIBUTE_SOURCES)
 
     def _modalities(self, modality, n: int) -> list[str]:
         mods = [modality] * n if isinstance(modality, str) else list(modality)
@@ -109,11 +106,12 @@ class DefaultPredictor:
         if not items:
             raise UserError("No images given to the predictor.")
         mods = self._modalities(modality, len(items))
-        if attribute_source is None and self.attribute_sources:
-            raise UserError(f"This model takes attributes (TEST.ATTRIBUTE_SOURCES {self.attribute_sources}): pass "
-                            "attribute_source ('gt' with the images' attributes, 'predicted' or 'zeros').")
-        if attribute_source == "gt" and attributes is None:
-            raise UserError("attribute_source 'gt' needs the images' attributes (an (N, n) array of 0/1).")
+        from ..modeling.input_sources import declared_input_sources, resolve_input_source  # noqa: PLC0415
+
+        attribute_source = resolve_input_source(self.model, attribute_source, "attribute_source (tools: --attribute-source)")
+        source = declared_input_sources(self.model).get(attribute_source)
+        if source is not None and source.needs_annotations and attributes is None:
+            raise UserError(f"attribute_source '{attribute_source}' needs the images' attributes (an (N, n) array of 0/1).")
         attrs = None if attributes is None else torch.as_tensor(np.asarray(attributes), dtype=torch.float32)
         if attrs is not None and (attrs.dim() != 2 or attrs.shape[0] != len(items)):
             raise UserError(f"attributes must be (N={len(items)}, n), got {tuple(attrs.shape)}.")

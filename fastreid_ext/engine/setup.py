@@ -16,47 +16,46 @@ from ..utils.errors import UserError
 from ..utils.logger import setup_logger
 from ..utils.plugins import resolve_plugin_entries
 
-__all__ = ["import_builtins", "resolve_dataset_keys", "model_selection", "save_config", "default_setup"]
+__all__ = ["import_builtins", "resolve_dataset_keys", "count_updates", "model_selection", "save_config", "default_setup"]
 
 logger = logging.getLogger(__name__)
 
 
 def import_builtins() -> None:
-    """Register the built-in datasets, models and evaluators (their packages register on import)."""
+    """Register every built-in now. Not needed before a look-up: each registry imports the package of
+    its built-ins on first use (``utils.registry``); kept for code that lists registries eagerly."""
     import fastreid_ext.data  # noqa: F401
     import fastreid_ext.evaluation  # noqa: F401
     import fastreid_ext.modeling  # noqa: F401
 
 
-def _train_records(cfg) -> tuple[list, list]:
+def _train_records(cfg, cache=None) -> tuple[list, list]:
     """(datasets of DATASETS.NAMES, their train records): the identities the model is trained on."""
-    from ..data.datasets import build_dataset
+    from ..data.datasets import get_dataset
 
-    datasets = [build_dataset(cfg, name) for name in cfg.DATASETS.NAMES]
+    datasets = [get_dataset(cfg, name, cache) for name in cfg.DATASETS.NAMES]
     return datasets, [r for ds in datasets for r in ds.train]
 
 
-def resolve_dataset_keys(cfg) -> dict:
+def resolve_dataset_keys(cfg, datasets=None) -> dict:
     """Fill ``MODEL.HEADS.NUM_CLASSES`` / ``MODEL.NUM_ATTRIBUTES`` left at 0 from the training datasets
-    (read, not loaded) and check that no DATASETS.VAL image is trained on. Call before freezing."""
-    import_builtins()
+    (read, not loaded) and check that no DATASETS.VAL image is trained on. Call before freezing.
+    The one place these counts are resolved; ``datasets``: the run's ``DatasetCache``, so the trainer
+    reuses what was read here."""
     need_classes = cfg.MODEL.HEADS.NUM_CLASSES == 0
     need_attrs = cfg.MODEL.NUM_ATTRIBUTES == 0
     if not cfg.DATASETS.NAMES or not (need_classes or need_attrs or cfg.DATASETS.VAL):
         return {}
-    datasets, records = _train_records(cfg)
-    updates: dict = {}
-    if need_classes:
-        updates["MODEL.HEADS.NUM_CLASSES"] = len({(i, r.pid) for i, ds in enumerate(datasets) for r in ds.train})
+    cache = datasets
+    datasets, records = _train_records(cfg, cache)
     names = next((list(ds.attribute_names) for ds in datasets if getattr(ds, "attribute_names", None)), [])
-    if need_attrs and names:
-        updates["MODEL.NUM_ATTRIBUTES"] = len(names)
+    updates = count_updates(cfg, len({(i, r.pid) for i, ds in enumerate(datasets) for r in ds.train}), names)
     if cfg.DATASETS.VAL:
-        from ..data.datasets import build_dataset
+        from ..data.datasets import get_dataset
 
         trained = {os.path.abspath(r.img_path) for r in records}
         for name in cfg.DATASETS.VAL:
-            ds = build_dataset(cfg, name)
+            ds = get_dataset(cfg, name, cache)
             shared = sum(os.path.abspath(r.img_path) in trained for r in list(ds.query) + list(ds.gallery))
             if shared:
                 raise UserError(f"DATASETS.VAL: {name} shares {shared} images with the training set of "
@@ -68,6 +67,16 @@ def resolve_dataset_keys(cfg) -> dict:
                              "before cfg.freeze() (cli.setup does).")
         cfg.merge_from_list([x for kv in updates.items() for x in kv])
         logger.info("From the training data: %s", updates)
+    return updates
+
+
+def count_updates(cfg, num_classes: int, attribute_names) -> dict:
+    """The config keys still 0 that the training data decide: identity classes and attributes."""
+    updates: dict = {}
+    if cfg.MODEL.HEADS.NUM_CLASSES == 0 and num_classes:
+        updates["MODEL.HEADS.NUM_CLASSES"] = int(num_classes)
+    if cfg.MODEL.NUM_ATTRIBUTES == 0 and attribute_names:
+        updates["MODEL.NUM_ATTRIBUTES"] = len(attribute_names)
     return updates
 
 

@@ -5,7 +5,7 @@ from ..utils.registry import Registry
 
 __all__ = ["EVALUATOR_REGISTRY", "build_evaluator"]
 
-EVALUATOR_REGISTRY = Registry("EVALUATOR")
+EVALUATOR_REGISTRY = Registry("EVALUATOR", builtins="fastreid_ext.evaluation")
 EVALUATOR_REGISTRY.__doc__ = """Evaluators: classes built by ``from_config(cfg, dataset, output_dir)`` whose
 ``evaluate(model)`` returns ``{task: {metric: value}}`` (metrics in percent)."""
 

@@ -28,7 +28,7 @@ from .types import FeatureSet
 __all__ = ["PROTOCOL_REGISTRY", "EvaluationProtocol", "Task", "build_protocol", "group_by_identity_camera",
            "draw_per_identity_camera", "register_protocol"]
 
-PROTOCOL_REGISTRY = Registry("PROTOCOL")
+PROTOCOL_REGISTRY = Registry("PROTOCOL", builtins="fastreid_ext.evaluation")
 PROTOCOL_REGISTRY.__doc__ = """Evaluation protocols, registered under the name datasets give in their ``protocol``
 attribute; built by ``from_config(cfg)``."""
 

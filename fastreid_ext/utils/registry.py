@@ -5,9 +5,12 @@
 * Re-registering the *same* object (same module and qualified name, e.g. a plugin module loaded
   again under a test runner) replaces the entry instead of asserting; a different object under an
   existing name is still an error.
+* A registry knows the package that registers its built-ins (``builtins``) and imports it on first
+  use, once: no caller has to remember to import the built-ins before a look-up.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from fvcore.common.registry import Registry as _FvcoreRegistry
@@ -22,7 +25,27 @@ def _identity(obj: Any) -> tuple[str, str]:
 
 
 class Registry(_FvcoreRegistry):
-    """A name → object map, filled by ``@REGISTRY.register()`` decorators at import time."""
+    """A name → object map, filled by ``@REGISTRY.register()`` decorators at import time;
+    ``builtins``: the module(s) whose import registers the built-in entries (imported on first use)."""
+
+    def __init__(self, name: str, builtins: str | tuple[str, ...] = ()):
+        super().__init__(name)
+        self._builtins = (builtins,) if isinstance(builtins, str) else tuple(builtins)
+        self._builtins_loaded = not self._builtins
+
+    def load_builtins(self) -> None:
+        if not self._builtins_loaded:
+            self._builtins_loaded = True  # first: the imports register into this very registry
+            for module in self._builtins:
+                importlib.import_module(module)
+
+    def __contains__(self, name: str) -> bool:
+        self.load_builtins()
+        return name in self._obj_map
+
+    def __iter__(self):
+        self.load_builtins()
+        return super().__iter__()
 
     def _do_register(self, name: str, obj: Any) -> None:
         old = self._obj_map.get(name)
@@ -35,6 +58,7 @@ class Registry(_FvcoreRegistry):
         self._obj_map[name] = obj
 
     def get(self, name: str) -> Any:
+        self.load_builtins()
         ret = self._obj_map.get(name)
         if ret is None:
             from .plugins import imported_plugins  # local: plugins imports nothing from here
@@ -49,6 +73,7 @@ class Registry(_FvcoreRegistry):
         return ret
 
     def names(self) -> list[str]:
+        self.load_builtins()
         return sorted(self._obj_map)
 
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -81,6 +81,12 @@ class FakeLoaderTrainer(DefaultTrainer):
 
 
 def tiny_cfg(tmp_path, **overrides):
+    """A config of the tiny plugin; its data are written first (as the data-preparation step would)."""
+    from tinyreid.data import write_tiny_data  # noqa: PLC0415 - the plugin is imported by the fixture
+
+    data = tmp_path / "data" / "tinydata"
+    if not data.is_dir():
+        write_tiny_data(str(data))
     cfg = get_cfg()
     cfg.OUTPUT_DIR = str(tmp_path / "out")
     cfg.DATASETS.ROOT = str(tmp_path / "data")

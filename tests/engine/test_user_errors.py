@@ -126,7 +126,7 @@ def test_cli_empty_weights_file_one_line_exit_2(tiny_plugin, capsys, tmp_path):
                                    "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu",
                                              "HEADS": {"NUM_CLASSES": 4}},
                                    "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"],
-                                                "ROOT": str(tmp_path / "data")}}))
+                                                "ROOT": str(tmp_path / "data"), "SYNTHETIC": {"PRESET": "default"}}}))
     (tmp_path / "empty.pth").write_bytes(b"")
     err = _cli_error(capsys, "--config-file", str(yml), "MODEL.WEIGHTS", str(tmp_path / "empty.pth"), "--eval-only")
     assert err == (f"error: CheckpointReadError: MODEL.WEIGHTS '{tmp_path / 'empty.pth'}' is empty (0 bytes); "

@@ -15,7 +15,7 @@ from ...utils.registry import Registry
 
 __all__ = ["SyntheticGenerator", "SYNTHETIC_REGISTRY", "register_generator", "find_generator"]
 
-SYNTHETIC_REGISTRY = Registry("SYNTHETIC_DATA")
+SYNTHETIC_REGISTRY = Registry("SYNTHETIC_DATA", builtins="fastreid_ext.data.synthetic")
 SYNTHETIC_REGISTRY.__doc__ = "Synthetic-data generators (SyntheticGenerator), under the dataset name they write."
 
 

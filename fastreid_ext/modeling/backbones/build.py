@@ -5,7 +5,7 @@ from ...utils.registry import Registry
 
 __all__ = ["BACKBONE_REGISTRY", "build_backbone"]
 
-BACKBONE_REGISTRY = Registry("BACKBONE")
+BACKBONE_REGISTRY = Registry("BACKBONE", builtins="fastreid_ext.modeling.backbones")
 BACKBONE_REGISTRY.__doc__ = """Backbones: ``nn.Module`` classes built by ``from_config(cfg)``; ``forward(images, modality)``
 returns a B×C×H×W feature map and the module exposes ``out_channels``."""
 

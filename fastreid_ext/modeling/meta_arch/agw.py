@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from ...checkpoint.agw_community import agw_to_ours, is_agw_state_dict
+from .agw_checkpoint import agw_to_ours, is_agw_state_dict
 from ..losses import weighted_regularized_triplet_loss
 from .baseline import CrossModalBaseline
 from .build import META_ARCH_REGISTRY

@@ -8,7 +8,7 @@ from ...utils.registry import Registry
 
 __all__ = ["META_ARCH_REGISTRY", "build_model", "convert_norm"]
 
-META_ARCH_REGISTRY = Registry("META_ARCH")
+META_ARCH_REGISTRY = Registry("META_ARCH", builtins="fastreid_ext.modeling")
 META_ARCH_REGISTRY.__doc__ = """Meta-architectures: ``nn.Module`` classes built by ``from_config(cfg)``.
 
 ``forward(batch)`` takes the loader's batch dict (images, targets, camids, modality, attributes,

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from fastreid_ext.checkpoint.agw_community import is_agw_state_dict
+from fastreid_ext.modeling.meta_arch.agw_checkpoint import is_agw_state_dict
 from fastreid_ext.modeling.input_sources import InputSource
 from fastreid_ext.modeling.layers.bnneck import BNNeck
 from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY

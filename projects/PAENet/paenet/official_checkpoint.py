@@ -12,7 +12,9 @@ import re
 
 import torch
 
-__all__ = ["is_official_state_dict", "official_to_paenet", "OFFICIAL_PREFIXES", "DEAD_PREFIXES"]
+from fastreid_ext.checkpoint.formats import CheckpointFormat, register_checkpoint_format
+
+__all__ = ["is_official_state_dict", "official_to_paenet", "OFFICIAL_PREFIXES", "DEAD_PREFIXES", "OFFICIAL_FORMAT"]
 
 # official prefix → ours (the PAENet meta-architecture's module names).
 OFFICIAL_PREFIXES = (
@@ -68,3 +70,10 @@ def official_to_paenet(state_dict: dict, num_attributes: int) -> tuple[dict, lis
             raise KeyError(f"Official checkpoint lacks attribute heads class_{missing} (num_attributes={num_attributes}).")
         out["aal.heads.weight"] = torch.cat([torch.as_tensor(heads[i]).reshape(1, -1) for i in range(num_attributes)])
     return out, skipped
+
+
+# the PAENet-only modules: an AGW or MMD-ReID file shares the ResNet names, not these
+OFFICIAL_FORMAT = register_checkpoint_format(CheckpointFormat(
+    "paenet_official", "an official PAENet checkpoint (model_mine.py embed_net)",
+    lambda sd: any(k.startswith(("cross_transformer1.", "ASENet.", "region.bottleneck.")) for k in sd),
+    "MODEL.META_ARCHITECTURE: PAENet with PAENET.VARIANT reference (IMPORTS: [paenet])"))

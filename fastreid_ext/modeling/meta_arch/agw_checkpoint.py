@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-__all__ = ["is_agw_state_dict", "agw_to_ours", "AGW_STREAMS"]
+from ...checkpoint.formats import CheckpointFormat, register_checkpoint_format
+
+__all__ = ["is_agw_state_dict", "agw_to_ours", "AGW_STREAMS", "AGW_FORMAT"]
 
 # community stream prefix → our backbone stream
 AGW_STREAMS = (("visible_module.visible.", "specific.visible."), ("thermal_module.thermal.", "specific.infrared."),
@@ -52,3 +54,8 @@ def agw_to_ours(state_dict: dict, specific_stages: Sequence[str], shared_stages:
         else:
             out[key] = value
     return out, skipped
+
+
+AGW_FORMAT = register_checkpoint_format(CheckpointFormat(
+    "agw_community", "a community AGW checkpoint (embed_net with non-local blocks, keys NL_*)", is_agw_state_dict,
+    "MODEL.META_ARCHITECTURE: AGWBaseline with MODEL.BACKBONE.NAME: NonLocalTwoStreamResNet"))
