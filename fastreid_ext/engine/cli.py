@@ -108,13 +108,20 @@ def main(args):
     from ..checkpoint import ReidCheckpointer
     from .defaults import DefaultTrainer
 
+    from ..modeling.complexity import log_complexity
+    from ..utils import comm
+
     cfg = setup(args)
     if args.eval_only:
         model = DefaultTrainer.build_model(cfg)
         ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
+        if comm.is_main_process():
+            log_complexity(model, cfg)
         results = DefaultTrainer.test(cfg, model, quick=False)
     else:
         trainer = DefaultTrainer(cfg)
+        if comm.is_main_process():
+            log_complexity(trainer.checkpointer.model, cfg)
         trainer.resume_or_load(resume=args.resume)
         results = trainer.train()
     _log_final_table(results, cfg)
