@@ -65,7 +65,8 @@ def main(argv=None) -> dict:
     cfg = load_config(args.config_file, args.opts or [], freeze=False)
     cfg.MODEL.DEVICE = "cpu"
     if not cfg.MODEL.WEIGHTS and not args.random_init:
-        raise UserError("MODEL.WEIGHTS is empty: give the checkpoint to export (or --random-init for an untrained model).")
+        raise UserError("MODEL.WEIGHTS is empty: give the checkpoint to export "
+                        "(or --random-init for an untrained model).")
     if args.random_init:
         cfg.MODEL.BACKBONE.PRETRAIN = False
         cfg.MODEL.BACKBONE.PRETRAIN_PATH = ""

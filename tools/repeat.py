@@ -42,7 +42,8 @@ def parse_seeds(text: str) -> list[int]:
             lo, _, hi = part.partition("-")
             seeds += list(range(int(lo), int(hi or lo) + 1))
     except ValueError:
-        raise UserError(f"--seeds {text!r}: expected a comma list and/or ranges of seeds >= 0, e.g. 0,1,2 or 0-4.") from None
+        raise UserError(f"--seeds {text!r}: expected a comma list and/or ranges of seeds >= 0, "
+                        "e.g. 0,1,2 or 0-4.") from None
     if not seeds:
         raise UserError(f"--seeds {text!r}: no seed given.")
     return sorted(set(seeds))
@@ -127,7 +128,8 @@ def main(argv=None) -> dict:
             raise UserError(f"{out}: the run wrote no results.json (are DATASETS.TESTS empty?).")
     summary = seed_statistics(per_seed, args.metrics)
     if not summary:
-        raise UserError(f"--metrics {args.metrics!r} matches none of the result keys, e.g. {sorted(per_seed[seeds[0]])[:5]}.")
+        raise UserError(f"--metrics {args.metrics!r} matches none of the result keys, "
+                        f"e.g. {sorted(per_seed[seeds[0]])[:5]}.")
     table = statistics_table(summary)
     legend = (f"{len(seeds)} seeds {seeds} of {args.config_file}: mean ± sample std (ddof 1) and the 95 % "
               f"t-interval of the mean")

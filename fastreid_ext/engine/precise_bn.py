@@ -26,7 +26,8 @@ logger = logging.getLogger(__name__)
 
 class PreciseBN(HookBase):
     """Runs at the end of iteration ``it`` when ``is_due(it + 1)`` (the evaluation schedule) and after the
-    last iteration (before the final evaluation). ``build_loader()`` is called once, at the first use."""
+    last iteration (before the final evaluation). ``build_loader()`` is called once, at the first use;
+    a loader whose batch sampler has no ``set_start_iter`` is read from its start at every update."""
 
     def __init__(self, model: torch.nn.Module, build_loader: Callable[[], object], num_iter: int,
                  is_due: Callable[[int], bool]):

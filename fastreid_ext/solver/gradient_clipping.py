@@ -15,7 +15,8 @@ __all__ = ["CLIP_TYPES", "gradient_clipper", "maybe_add_gradient_clipping"]
 CLIP_TYPES = ("norm", "value")
 
 
-def gradient_clipper(clip_type: str, clip_value: float, norm_type: float = 2.0) -> Callable[[Iterable[torch.Tensor]], None]:
+def gradient_clipper(clip_type: str, clip_value: float,
+                     norm_type: float = 2.0) -> Callable[[Iterable[torch.Tensor]], None]:
     """A function clipping the ``.grad`` of the given parameters in place."""
     if clip_type not in CLIP_TYPES:
         raise ValueError(f"SOLVER.CLIP_GRADIENTS.CLIP_TYPE is '{clip_type}'; expected one of {CLIP_TYPES}.")

@@ -81,8 +81,8 @@ def test_bad_seeds_and_metrics_are_clear_errors(repo_root, tmp_path):
         tool.parse_seeds("a-b")
     tool.run_seed = _fake_runner([], {0: 1.0})
     with pytest.raises(UserError, match="matches none of the result keys"):
-        tool.main(["--config-file", str(repo_root / "configs/Baseline/sysu.yml"), "--seeds", "0", "--metrics", "nothing",
-                   "OUTPUT_DIR", str(tmp_path)])
+        tool.main(["--config-file", str(repo_root / "configs/Baseline/sysu.yml"), "--seeds", "0",
+                   "--metrics", "nothing", "OUTPUT_DIR", str(tmp_path)])
 
 
 @pytest.mark.slow
