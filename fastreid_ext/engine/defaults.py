@@ -154,6 +154,7 @@ class DefaultTrainer(SimpleTrainer):
         ret += build_user_hooks(cfg, self)
         evaluation = H.EvalHook(cfg.TEST.EVAL_PERIOD, self._eval_for_hook, start_epoch=cfg.TEST.EVAL_START_EPOCH)
         if cfg.TEST.PRECISE_BN.ENABLED:
+            self._check_precise_bn_dataset(cfg.TEST.PRECISE_BN.DATASET)
             ret.append(PreciseBN(self.model, self._precise_bn_loader, cfg.TEST.PRECISE_BN.NUM_ITER, evaluation.is_due))
         ret.append(evaluation)
         sel = self.selection
@@ -168,6 +169,16 @@ class DefaultTrainer(SimpleTrainer):
         if comm.is_main_process():
             ret.append(H.PeriodicWriter(self.build_writers(), period=cfg.SOLVER.LOG_PERIOD))
         return ret
+
+    @staticmethod
+    def _check_precise_bn_dataset(name: str) -> None:
+        """A typo fails now, not at the first evaluation."""
+        from ..data.datasets import DATASET_REGISTRY
+        from ..utils.errors import UserError
+
+        if name and name not in DATASET_REGISTRY.names():
+            raise UserError(f"TEST.PRECISE_BN.DATASET '{name}' is not a registered dataset; expected one of "
+                            f"{DATASET_REGISTRY.names()} or '' (the training datasets DATASETS.NAMES).")
 
     def _precise_bn_loader(self):
         """Training batches for ``PreciseBN``: this trainer's train loader over TEST.PRECISE_BN.DATASET

@@ -89,3 +89,21 @@ def test_trainer_runs_precise_bn_before_each_evaluation(tiny_plugin, tmp_path):
     saved = torch.load(f"{precise.cfg.OUTPUT_DIR}/model_final.pth", weights_only=True)
     assert saved["trainer"]["hooks"]["PreciseBN"] == {"consumed": 4}
     assert torch.equal(saved["model"]["bottleneck.running_mean"], precise.model.bottleneck.running_mean)
+
+
+def test_unknown_precise_bn_dataset_fails_when_the_trainer_is_built(tiny_plugin, tmp_path):
+    from fastreid_ext.utils.errors import UserError
+
+    with pytest.raises(UserError, match="TEST.PRECISE_BN.DATASET 'TinyDta' is not a registered dataset"):
+        FakeLoaderTrainer(tiny_cfg(tmp_path, TEST__PRECISE_BN__ENABLED=True, TEST__PRECISE_BN__DATASET="TinyDta"))
+    seen = []
+
+    class Capture(FakeLoaderTrainer):
+        @classmethod
+        def build_train_loader(cls, cfg):
+            seen.append(list(cfg.DATASETS.NAMES))
+            return super().build_train_loader(cfg)
+
+    trainer = Capture(tiny_cfg(tmp_path / "ok", TEST__PRECISE_BN__ENABLED=True, TEST__PRECISE_BN__DATASET="SYSU_MM01"))
+    trainer._precise_bn_loader()
+    assert seen == [["TinyData"], ["SYSU_MM01"]] and list(trainer.cfg.DATASETS.NAMES) == ["TinyData"]
