@@ -7,7 +7,6 @@ import torchvision
 from fvcore.nn import FlopCountAnalysis
 from torch import nn
 
-from conftest import _make_cfg
 from fastreid_ext.modeling import build_model
 from fastreid_ext.modeling.complexity import count_parameters, log_complexity, model_complexity
 
@@ -28,8 +27,8 @@ class _Small(nn.Module):
         return {"FC": self.fc(pooled), "POOL": pooled}
 
 
-def test_small_model_flops_match_a_hand_count():
-    cfg = _make_cfg(**{"INPUT.SIZE_TEST": [16, 8]})
+def test_small_model_flops_match_a_hand_count(make_cfg):
+    cfg = make_cfg(**{"INPUT.SIZE_TEST": [16, 8]})
     info = model_complexity(_Small(), cfg)
     conv = (16 * 8 * 4) * (3 * 3 * 3)  # one multiply-add per output element and kernel tap
     linear = 4 * 5
@@ -39,8 +38,8 @@ def test_small_model_flops_match_a_hand_count():
     assert info["input"] == [16, 8] and info["attribute_source"] is None
 
 
-def test_resnet18_baseline_counts_and_mode_restored(caplog):
-    cfg = _make_cfg(depth=18, num_classes=10, **{"INPUT.SIZE_TEST": [64, 32]})
+def test_resnet18_baseline_counts_and_mode_restored(caplog, make_cfg):
+    cfg = make_cfg(depth=18, num_classes=10, **{"INPUT.SIZE_TEST": [64, 32]})
     model = build_model(cfg).train()
     bn = model.bottleneck
     before = [b.clone() for b in model.buffers()]
@@ -64,17 +63,17 @@ def test_resnet18_baseline_counts_and_mode_restored(caplog):
     assert "M parameters" in caplog.text and "GFLOPs" in caplog.text and "64x32" in caplog.text
 
 
-def test_flops_grow_with_the_test_size():
-    small = model_complexity(_Small(), _make_cfg(**{"INPUT.SIZE_TEST": [16, 8]}))["flops"]
-    large = model_complexity(_Small(), _make_cfg(**{"INPUT.SIZE_TEST": [32, 16]}))["flops"]
+def test_flops_grow_with_the_test_size(make_cfg):
+    small = model_complexity(_Small(), make_cfg(**{"INPUT.SIZE_TEST": [16, 8]}))["flops"]
+    large = model_complexity(_Small(), make_cfg(**{"INPUT.SIZE_TEST": [32, 16]}))["flops"]
     assert large - 20 == 4 * (small - 20)
 
 
-def test_untraceable_model_logs_a_warning_instead_of_failing(caplog):
+def test_untraceable_model_logs_a_warning_instead_of_failing(caplog, make_cfg):
     class Broken(_Small):
         def forward(self, batch):
             raise RuntimeError("cannot trace")
 
     with caplog.at_level(logging.WARNING):
-        assert log_complexity(Broken(), _make_cfg()) is None
+        assert log_complexity(Broken(), make_cfg()) is None
     assert "not counted" in caplog.text and "cannot trace" in caplog.text
