@@ -176,6 +176,20 @@ _C.SOLVER.WARMUP_FACTOR = 0.1  # lr factor at the first warm-up epoch
 _C.SOLVER.WARMUP_STEP = "epoch"
 _C.SOLVER.STEPS = [20, 50]  # epochs
 _C.SOLVER.GAMMA = 0.1
+# Schedule after warm-up, fast-reid's names: "MultiStepLR" (GAMMA at STEPS) | "CosineAnnealingLR"
+# (constant for DELAY_EPOCHS more epochs, then cosine from each group's lr down to
+# lr * ETA_MIN_LR / BASE_LR at the end of the run, updated every iteration).
+_C.SOLVER.SCHED = "MultiStepLR"
+_C.SOLVER.DELAY_EPOCHS = 0
+_C.SOLVER.ETA_MIN_LR = 1e-7
+# Gradient clipping before every optimizer step (fast-reid/detectron2 keys), after AMP unscaling:
+# CLIP_TYPE "norm" (total NORM_TYPE-norm of all gradients <= CLIP_VALUE) | "value" (each entry
+# clamped to [-CLIP_VALUE, CLIP_VALUE]).
+_C.SOLVER.CLIP_GRADIENTS = CN()
+_C.SOLVER.CLIP_GRADIENTS.ENABLED = False
+_C.SOLVER.CLIP_GRADIENTS.CLIP_TYPE = "norm"
+_C.SOLVER.CLIP_GRADIENTS.CLIP_VALUE = 5.0
+_C.SOLVER.CLIP_GRADIENTS.NORM_TYPE = 2.0
 _C.SOLVER.CHECKPOINT_PERIOD = 10  # epochs
 _C.SOLVER.MAX_TO_KEEP = 3
 _C.SOLVER.AMP = CN()
@@ -199,6 +213,13 @@ _C.TEST = CN()
 _C.TEST.EVAL_PERIOD = 2  # epochs; 0 = only at the end
 _C.TEST.EVAL_START_EPOCH = 10  # periodic evaluation from this epoch on (reference: e > 9)
 _C.TEST.IMS_PER_BATCH = 64
+# Precise BN (fast-reid's keys): before every evaluation while training, the BN running statistics
+# are recomputed as the population statistics of NUM_ITER training batches with the weights fixed
+# (fvcore's update_bn_stats). DATASET: the training dataset whose train split is used; "" = DATASETS.NAMES.
+_C.TEST.PRECISE_BN = CN()
+_C.TEST.PRECISE_BN.ENABLED = False
+_C.TEST.PRECISE_BN.DATASET = ""
+_C.TEST.PRECISE_BN.NUM_ITER = 300
 # "" = the dataset's default evaluator.
 _C.TEST.EVALUATOR = ""
 # Model selection (model_best.pth). SELECT_METRIC: a key of the flattened results

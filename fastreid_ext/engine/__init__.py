@@ -7,8 +7,9 @@ from .hook_registry import HOOK_REGISTRY, build_user_hooks
 from .hooks import (BestCheckpointer, EvalHook, IterationTimer, LRScheduler, NonFiniteLossGuard,
                     PeriodicCheckpointer, PeriodicWriter)
 from .launch import launch
+from .precise_bn import PreciseBN
 from .train_loop import HookBase, SimpleTrainer, TrainerBase
 
 __all__ = ["BestCheckpointer", "DefaultTrainer", "EvalHook", "HOOK_REGISTRY", "HookBase", "IterationTimer",
-           "LRScheduler", "NonFiniteLossGuard", "PeriodicCheckpointer", "PeriodicWriter", "SimpleTrainer",
+           "LRScheduler", "NonFiniteLossGuard", "PeriodicCheckpointer", "PeriodicWriter", "PreciseBN", "SimpleTrainer",
            "TrainerBase", "build_user_hooks", "create_ddp_model", "default_setup", "launch"]

@@ -108,16 +108,22 @@ def main(args):
     from .defaults import DefaultTrainer
 
     from ..data.datasets import DatasetCache
+    from ..modeling.complexity import log_complexity
+    from ..utils import comm
 
     datasets = DatasetCache()  # this process's datasets, read once (setup, train loader, evaluators)
     cfg = setup(args, datasets)
     if args.eval_only:
         model = DefaultTrainer.build_model(cfg)
         ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
+        if comm.is_main_process():
+            log_complexity(model, cfg)
         results = DefaultTrainer.test(cfg, model, quick=False,
                                       evaluators=DefaultTrainer.build_evaluators(cfg, datasets=datasets))
     else:
         trainer = DefaultTrainer(cfg, datasets=datasets)
+        if comm.is_main_process():
+            log_complexity(trainer.checkpointer.model, cfg)
         trainer.resume_or_load(resume=args.resume)
         results = trainer.train()
     _log_final_table(results, cfg)

@@ -22,6 +22,7 @@ from ..utils import comm
 from ..utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
 from . import hooks as H
 from .hook_registry import build_user_hooks
+from .precise_bn import PreciseBN
 from .setup import default_setup, import_builtins, model_selection, resolve_dataset_keys, save_config
 from .train_loop import SimpleTrainer
 
@@ -154,12 +155,16 @@ class DefaultTrainer(SimpleTrainer):
         return writers
 
     def build_hooks(self) -> list:
-        """Order: timer, LR, user hooks (TRAIN.HOOKS), eval, best ckpt (only when a model is selected, see
-        ``model_selection``), periodic ckpt, loss guard, writers."""
+        """Order: timer, LR, user hooks (TRAIN.HOOKS), precise BN (TEST.PRECISE_BN), eval, best ckpt (only
+        when a model is selected, see ``model_selection``), periodic ckpt, loss guard, writers."""
         cfg = self.cfg
         ret = [H.IterationTimer(), H.LRScheduler(self.optimizer, self.scheduler)]
         ret += build_user_hooks(cfg, self)
-        ret.append(H.EvalHook(cfg.TEST.EVAL_PERIOD, self._eval_for_hook, start_epoch=cfg.TEST.EVAL_START_EPOCH))
+        evaluation = H.EvalHook(cfg.TEST.EVAL_PERIOD, self._eval_for_hook, start_epoch=cfg.TEST.EVAL_START_EPOCH)
+        if cfg.TEST.PRECISE_BN.ENABLED:
+            self._check_precise_bn_dataset(cfg.TEST.PRECISE_BN.DATASET)
+            ret.append(PreciseBN(self.model, self._precise_bn_loader, cfg.TEST.PRECISE_BN.NUM_ITER, evaluation.is_due))
+        ret.append(evaluation)
         sel = self.selection
         log = logger.warning if sel["data"] == "test" else logger.info
         log("Model selection: %s.", sel["note"])
@@ -175,6 +180,28 @@ class DefaultTrainer(SimpleTrainer):
         if comm.is_main_process():
             ret.append(H.PeriodicWriter(self.build_writers(), period=cfg.SOLVER.LOG_PERIOD))
         return ret
+
+    @staticmethod
+    def _check_precise_bn_dataset(name: str) -> None:
+        """A typo fails now, not at the first evaluation."""
+        from ..data.datasets import DATASET_REGISTRY
+        from ..utils.errors import UserError
+
+        if name and name not in DATASET_REGISTRY.names():
+            raise UserError(f"TEST.PRECISE_BN.DATASET '{name}' is not a registered dataset; expected one of "
+                            f"{DATASET_REGISTRY.names()} or '' (the training datasets DATASETS.NAMES).")
+
+    def _precise_bn_loader(self):
+        """Training batches for ``PreciseBN``: this trainer's train loader over TEST.PRECISE_BN.DATASET
+        (DATASETS.NAMES when empty), a loader of its own so training's stream is untouched."""
+        name = self.cfg.TEST.PRECISE_BN.DATASET
+        cfg = self.cfg
+        if name:
+            cfg = cfg.clone()
+            cfg.defrost()
+            cfg.DATASETS.NAMES = [name]
+            cfg.freeze()
+        return self.build_train_loader(cfg)
 
     # ------------------------------------------------------------------ running
     def resume_or_load(self, resume: bool = True) -> None:

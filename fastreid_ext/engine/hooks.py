@@ -219,13 +219,16 @@ class EvalHook(HookBase):
         if self.trainer.storage is not None:
             self.trainer.storage.put_scalars(smoothing_hint=False, **flatten_results(results))
 
-    def after_step(self) -> None:
-        next_iter = self.trainer.iter + 1
+    def is_due(self, next_iter: int) -> bool:
+        """True when a quick evaluation follows iteration ``next_iter - 1`` (shared with ``PreciseBN``)."""
         ipe = max(self.trainer.iters_per_epoch, 1)
         if self._period <= 0 or next_iter % ipe or next_iter >= self.trainer.max_iter:
-            return
+            return False
         epoch = next_iter // ipe - 1
-        if epoch >= self._start_epoch and epoch % self._period == 0:
+        return epoch >= self._start_epoch and epoch % self._period == 0
+
+    def after_step(self) -> None:
+        if self.is_due(self.trainer.iter + 1):
             self._do_eval(quick=True)
 
     def after_train(self) -> None:

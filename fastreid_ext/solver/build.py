@@ -2,6 +2,7 @@
 
 One group per distinct (lr, weight_decay) instead of one per parameter (detectron2's
 ``reduce_param_groups``), so optimizer state stays small and the groups read well in logs.
+``SOLVER.CLIP_GRADIENTS`` wraps the optimizer's step (see :mod:`.gradient_clipping`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections import defaultdict
 from typing import Any
 
 import torch
+
+from .gradient_clipping import maybe_add_gradient_clipping
 
 __all__ = ["build_optimizer", "get_param_groups", "reduce_param_groups"]
 
@@ -66,6 +69,8 @@ def build_optimizer(cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
         logging.getLogger(__name__).debug("param group lr=%g (x%g): %d tensors", g["lr"], g["lr_factor"], len(g["params"]))
         g.pop("param_names")
     if s.OPTIMIZER == "SGD":
-        return torch.optim.SGD(groups, lr=s.BASE_LR, momentum=s.MOMENTUM, nesterov=s.NESTEROV and s.MOMENTUM > 0,
-                               weight_decay=s.WEIGHT_DECAY)
-    return _OPTIMIZERS[s.OPTIMIZER](groups, lr=s.BASE_LR, weight_decay=s.WEIGHT_DECAY)
+        opt = torch.optim.SGD(groups, lr=s.BASE_LR, momentum=s.MOMENTUM, nesterov=s.NESTEROV and s.MOMENTUM > 0,
+                              weight_decay=s.WEIGHT_DECAY)
+    else:
+        opt = _OPTIMIZERS[s.OPTIMIZER](groups, lr=s.BASE_LR, weight_decay=s.WEIGHT_DECAY)
+    return maybe_add_gradient_clipping(cfg, opt)

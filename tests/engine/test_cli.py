@@ -68,12 +68,14 @@ def test_plugin_package_through_imports_and_eval_only_replay(tmp_path):
     assert saved["IMPORTS"] == [plugin] and saved["MODEL"]["HEADS"]["NUM_CLASSES"] == 4
     log = open(os.path.join(out, "log.txt")).read()
     assert "faiss" in log and "Running with full config" in log and "eta" in log
+    assert log.count("Model complexity: ") == 1 and "per 16x8 image" in log  # logged once at the start
     assert os.path.isfile(os.path.join(out, "metrics.json"))
 
     ev = str(tmp_path / "eval")
     _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
          "MODEL.WEIGHTS", os.path.join(out, "model_final.pth"), "OUTPUT_DIR", ev)
     assert os.path.isfile(os.path.join(ev, "results.json"))
+    assert "Model complexity: " in open(os.path.join(ev, "log.txt")).read()  # eval-only runs log it too
     refused = _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
                    "MODEL.WEIGHTS", str(tmp_path / "missing.pth"), "OUTPUT_DIR", ev, expect_rc=2)
     assert "EvalOnlyWeightsError" in refused.stderr and "missing.pth" in refused.stderr

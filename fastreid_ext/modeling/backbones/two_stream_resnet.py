@@ -85,8 +85,13 @@ class TwoStreamResNet(nn.Module):
         return tuple(self.shared._modules)
 
     def forward_specific(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
-        """The modality-specific stages; mixed batches are split by index and put back in order."""
+        """The modality-specific stages; mixed batches are split by index and put back in order (in an
+        ONNX export, where the split cannot be traced, both stems run and each row takes its own)."""
         modality = modality.to(images.device).long().view(-1)
+        if torch.onnx.is_in_onnx_export():
+            # no data-dependent branch can be traced: both stems on every image, each row keeps its own
+            is_ir = (modality == INFRARED).view(-1, 1, 1, 1)
+            return torch.where(is_ir, self.specific["infrared"](images), self.specific["visible"](images))
         if modality.numel() != images.shape[0]:
             raise ValueError(f"modality has {modality.numel()} entries for a batch of {images.shape[0]} images.")
         is_vis = modality == VISIBLE
