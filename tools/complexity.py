@@ -27,12 +27,11 @@ def main(argv=None) -> dict:
     from fvcore.nn import flop_count_table
 
     from fastreid_ext.config import load_config
-    from fastreid_ext.engine.setup import import_builtins, resolve_dataset_keys
+    from fastreid_ext.engine.setup import resolve_dataset_keys
     from fastreid_ext.modeling import build_model
     from fastreid_ext.modeling.complexity import complexity_line, inference_flops, model_complexity
 
     args = parse_args(argv)
-    import_builtins()
     cfg = load_config(args.config_file, args.opts or [], freeze=False)
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.BACKBONE.PRETRAIN = False

@@ -6,9 +6,10 @@
 
 Graph inputs: ``images`` (B, 3, H, W) float32, already resized to INPUT.SIZE_TEST and normalised
 (PIXEL_MEAN/PIXEL_STD; both are in the graph's metadata), ``modality`` (B,) int64 (0 visible,
-1 infrared); for attribute models exported with ``--attribute-source gt`` also ``attributes`` (B, n).
-``predicted`` and ``zeros`` (default: the first TEST.ATTRIBUTE_SOURCES entry) are baked into the
-graph. Output ``features`` (B, D): the ``--feature`` output (default TEST.FEATURES[0]), not normalised,
+1 infrared); for models with a test-time input source (the model declares them; PAENet's attributes), a
+source that needs the images' annotations (PAENet's ``gt``) adds an ``attributes`` (B, n) input, any other
+(``predicted``, ``zeros``) is baked into the graph (default: the first TEST.ATTRIBUTE_SOURCES entry that
+does not leak labels, else the model's label-free default). Output ``features`` (B, D): the ``--feature`` output (default TEST.FEATURES[0]), not normalised,
 without flip averaging. When onnxruntime is installed, the features of a random mixed-modality batch
 are compared with torch's and the largest difference is printed.
 """
@@ -22,8 +23,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", required=True)
     p.add_argument("--output", required=True, help=".onnx file to write")
-    p.add_argument("--attribute-source", default=None, choices=["gt", "predicted", "zeros"],
-                   help="attribute models: gt makes the attributes an input; predicted/zeros are baked in")
+    p.add_argument("--attribute-source", default=None,
+                   help="test-time input source (the model lists its own): one needing annotations becomes an "
+                        "input, any other is baked in")
     p.add_argument("--feature", default=None, help="model output exported (default: TEST.FEATURES[0])")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--random-init", action="store_true", help="export without MODEL.WEIGHTS (tests, timing)")
@@ -56,12 +58,11 @@ def main(argv=None) -> dict:
     from fastreid_ext.checkpoint import ReidCheckpointer
     from fastreid_ext.config import load_config
     from fastreid_ext.engine.onnx_export import export_onnx
-    from fastreid_ext.engine.setup import import_builtins, resolve_dataset_keys
+    from fastreid_ext.engine.setup import resolve_dataset_keys
     from fastreid_ext.modeling import build_model
     from fastreid_ext.utils.errors import UserError
 
     args = parse_args(argv)
-    import_builtins()
     cfg = load_config(args.config_file, args.opts or [], freeze=False)
     cfg.MODEL.DEVICE = "cpu"
     if not cfg.MODEL.WEIGHTS and not args.random_init:

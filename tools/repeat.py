@@ -104,13 +104,11 @@ def _json_safe(x):
 def main(argv=None) -> dict:
     from fastreid_ext.checkpoint import atomic_write_text
     from fastreid_ext.config import load_config
-    from fastreid_ext.engine.defaults import import_builtins
     from fastreid_ext.evaluation.seed_statistics import read_run_results, seed_statistics, statistics_table
     from fastreid_ext.utils.errors import UserError
 
     args = parse_args(argv)
     seeds = parse_seeds(args.seeds)
-    import_builtins()
     output_dir = load_config(args.config_file, args.opts or []).OUTPUT_DIR
     per_seed, status = {}, {}
     for seed in seeds:

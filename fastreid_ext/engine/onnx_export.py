@@ -20,22 +20,15 @@ import torch
 from ..modeling.inference_path import InferencePath, default_attribute_source, example_inputs
 from ..utils.errors import UserError
 
-__all__ = ["export_onnx", "run_onnx", "ATTRIBUTE_SOURCES"]
-
-ATTRIBUTE_SOURCES = ("gt", "predicted", "zeros")
+__all__ = ["export_onnx", "run_onnx"]
 
 
-def _source(cfg, attribute_source: str | None) -> str | None:
-    takes = bool(list(cfg.TEST.ATTRIBUTE_SOURCES))
-    if not takes:
-        if attribute_source:
-            raise UserError(f"--attribute-source {attribute_source}: this model takes no attributes "
-                            "(TEST.ATTRIBUTE_SOURCES is empty).")
-        return None
-    source = attribute_source or default_attribute_source(cfg)
-    if source not in ATTRIBUTE_SOURCES:
-        raise UserError(f"Attribute source '{source}' is not one of {ATTRIBUTE_SOURCES}.")
-    return source
+def _source(model, cfg, attribute_source: str | None) -> str | None:
+    """The source baked into (or, when it needs annotations, fed to) the graph: the one asked for,
+    else the model's primary one; checked against what the model declares."""
+    from ..modeling.input_sources import resolve_input_source  # noqa: PLC0415
+
+    return resolve_input_source(model, attribute_source or default_attribute_source(model, cfg))
 
 
 def export_onnx(model: torch.nn.Module, cfg, path: str, attribute_source: str | None = None,
@@ -45,7 +38,7 @@ def export_onnx(model: torch.nn.Module, cfg, path: str, attribute_source: str | 
         import onnx
     except ImportError:
         raise UserError("ONNX export needs the onnx package: pip install onnx (in the dev extra).") from None
-    source = _source(cfg, attribute_source)
+    source = _source(model, cfg, attribute_source)
     feature = feature or cfg.TEST.FEATURES[0]
     wrapper = InferencePath(model, feature, source).eval()
     inputs = example_inputs(cfg, wrapper, batch_size=2, device=next(model.parameters()).device)

@@ -51,7 +51,7 @@ def inference_flops(model: nn.Module, cfg, attribute_source: str | None = None, 
 def model_complexity(model: nn.Module, cfg) -> dict:
     """``{"params", "params_inference" (without the training-only parts, e.g. the identity classifier),
     "flops" (per image), "input": [H, W], "attribute_source"}``."""
-    source = default_attribute_source(cfg)
+    source = default_attribute_source(model, cfg)
     skip = tuple(getattr(type(model), "TRAINING_ONLY_PREFIXES", ()))
     return {"params": count_parameters(model), "params_inference": count_parameters(model, skip),
             "flops": int(inference_flops(model, cfg, source).total()),

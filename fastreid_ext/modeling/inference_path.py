@@ -4,21 +4,29 @@ The meta-architectures take a batch dict (with a string ``attribute_source``), w
 tracer (fvcore's FLOP count) nor the ONNX exporter accept. This wrapper fixes the feature and the
 attribute source at construction and takes ``(images, modality[, attributes])``: ``images`` are
 test-transform outputs (B, 3, H, W) (resized, normalised), ``modality`` int64 (B,) (0 visible,
-1 infrared), ``attributes`` (B, n) 0/1 only when the source is ``gt``.
+1 infrared), ``attributes`` (B, n) 0/1 only when the source needs the images' annotations (the
+model declares which: ``modeling.input_sources``).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from .input_sources import declared_input_sources, default_input_source
+
 __all__ = ["InferencePath", "example_inputs", "default_attribute_source"]
 
 
-def default_attribute_source(cfg) -> str | None:
-    """The primary test-time attribute source (first of TEST.ATTRIBUTE_SOURCES); None for models
-    that take no attributes."""
-    sources = list(cfg.TEST.ATTRIBUTE_SOURCES)
-    return sources[0] if sources else None
+def default_attribute_source(model, cfg) -> str | None:
+    """The primary test-time input source of a model that declares some: the first of
+    TEST.ATTRIBUTE_SOURCES that does not leak labels, else the model's label-free default, else the
+    first listed; None for models that take the image only."""
+    declared = declared_input_sources(model)
+    if not declared:
+        return None
+    listed = [s for s in cfg.TEST.ATTRIBUTE_SOURCES if s in declared]
+    return next((s for s in listed if not declared[s].leaks_labels), None) or default_input_source(model) or \
+        (listed[0] if listed else next(iter(declared)))
 
 
 class InferencePath(nn.Module):
@@ -30,7 +38,8 @@ class InferencePath(nn.Module):
 
     @property
     def takes_attributes(self) -> bool:
-        return self.attribute_source == "gt"
+        source = declared_input_sources(self.model).get(self.attribute_source)
+        return bool(source is not None and source.needs_annotations)
 
     def forward(self, images: torch.Tensor, modality: torch.Tensor, attributes: torch.Tensor | None = None):
         batch = {"images": images, "modality": modality}
@@ -44,7 +53,7 @@ class InferencePath(nn.Module):
 
 def example_inputs(cfg, path: InferencePath, batch_size: int = 1, device=None) -> tuple[torch.Tensor, ...]:
     """Inputs at the test size (``INPUT.SIZE_TEST``): random images, visible modality, and for a
-    ``gt`` source all-zero attributes of ``MODEL.NUM_ATTRIBUTES``."""
+    source that needs annotations all-zero attributes of ``MODEL.NUM_ATTRIBUTES``."""
     h, w = (int(x) for x in cfg.INPUT.SIZE_TEST)
     g = torch.Generator().manual_seed(0)
     inputs = [torch.randn(batch_size, 3, h, w, generator=g), torch.zeros(batch_size, dtype=torch.long)]
