@@ -16,6 +16,7 @@ from fvcore.common.config import CfgNode as _FvcoreCfgNode
 from ..utils.errors import UserKeyError
 from ..utils.plugins import import_plugins, resolve_plugin_sources
 from .base_files import find_base
+from .key_hints import key_hint
 
 __all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports",
            "read_import_sources", "resolve_aliases"]
@@ -122,8 +123,12 @@ def _explain(err: Exception, cfg_filename: str | None) -> str:
         files = _files_defining(cfg_filename, key) if key else []
         where = f"in '{files[-1]}'" if files else f"in '{cfg_filename}' (or one of its _BASE_ files)"
     if "Non-existent" in msg and key:
+        hint = key_hint(key, get_cfg())
+        if hint:
+            return f"Unknown config key '{key}' {where}. {hint}"
         parent = key.rsplit(".", 1)[0] if "." in key else ""
-        hint = f" Known keys under '{parent}': {_known_children(parent)}." if parent else ""
+        known = _known_children(parent)
+        hint = f" Known keys under '{parent}': {known}." if known else ""
         return (
             f"Unknown config key '{key}' {where}.{hint} If the key belongs to a plugin, list the "
             f"plugin in IMPORTS so that its key-adder runs before the file is merged."
