@@ -60,10 +60,13 @@ def all_keys(cfg: Any, prefix: str = "") -> list[str]:
 
 
 def closest_keys(key: str, keys: list[str], n: int = 3) -> list[str]:
-    """Keys ending like ``key`` first, then ``difflib``'s closest full names."""
+    """Keys ending like ``key`` first, then ``difflib``'s closest full names (those near the best)."""
     leaf = key.rsplit(".", 1)[-1]
     same_leaf = [k for k in keys if k.rsplit(".", 1)[-1] == leaf and k != key]
     close = difflib.get_close_matches(key, keys, n=n, cutoff=0.7)
+    if close:  # only the near-best: a shared dotted prefix alone makes many keys "close"
+        best = difflib.SequenceMatcher(None, key, close[0]).ratio()
+        close = [k for k in close if difflib.SequenceMatcher(None, key, k).ratio() >= best - 0.08]
     out: list[str] = []
     for k in same_leaf + close:
         if k not in out:
