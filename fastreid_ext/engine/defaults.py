@@ -140,7 +140,8 @@ class DefaultTrainer(SimpleTrainer):
             os.makedirs(out, exist_ok=True)
             writers.append(JSONWriter(os.path.join(out, "metrics.json")))
             try:
-                writers.append(TensorboardWriter(out))
+                writers.append(TensorboardWriter(out, val_datasets=self.cfg.DATASETS.VAL,
+                                                 test_datasets=self.cfg.DATASETS.TESTS))
             except ImportError as e:
                 logger.warning("Tensorboard writer disabled: %s", e)
         return writers

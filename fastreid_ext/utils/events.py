@@ -17,7 +17,7 @@ import torch
 from fvcore.common.history_buffer import HistoryBuffer
 
 __all__ = ["EventStorage", "get_event_storage", "EventWriter", "CommonMetricPrinter", "JSONWriter",
-           "TensorboardWriter"]
+           "TensorboardWriter", "tensorboard_tag"]
 
 _STACK: list["EventStorage"] = []
 
@@ -111,22 +111,39 @@ class JSONWriter(EventWriter):
         self._file.close()
 
 
-class TensorboardWriter(EventWriter):
-    """Scalars to tensorboard; ``torch.utils.tensorboard`` is imported only when this writer is built."""
+def tensorboard_tag(key: str, val_datasets=(), test_datasets=()) -> str:
+    """The TensorBoard tag of a storage key, grouped as TensorBoard shows sections (first tag part):
+    ``train/<key>`` for the per-iteration scalars (losses, lr, time), ``val/<key>`` and ``test/<key>``
+    for evaluation results (``<dataset>/<protocol>/.../<metric>``) of DATASETS.VAL and DATASETS.TESTS;
+    any other key (a user hook's) as it is."""
+    if "/" not in key:
+        return f"train/{key}"
+    dataset = key.split("/", 1)[0]
+    if dataset in val_datasets:
+        return f"val/{key}"
+    if dataset in test_datasets:
+        return f"test/{key}"
+    return key
 
-    def __init__(self, log_dir: str, window_size: int = 20):
+
+class TensorboardWriter(EventWriter):
+    """Scalars to tensorboard under grouped tags (:func:`tensorboard_tag`; the storage keys that hooks read
+    stay as they are); ``torch.utils.tensorboard`` is imported only when this writer is built."""
+
+    def __init__(self, log_dir: str, window_size: int = 20, val_datasets=(), test_datasets=()):
         from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
 
         self._writer = SummaryWriter(log_dir)
         self._window_size = window_size
         self._last_write = -1
+        self._val, self._test = tuple(val_datasets), tuple(test_datasets)
 
     def write(self) -> None:
         storage = get_event_storage()
         new_last = self._last_write
         for k, (v, it) in storage.latest_with_smoothing_hint(self._window_size).items():
             if it > self._last_write:
-                self._writer.add_scalar(k, v, it)
+                self._writer.add_scalar(tensorboard_tag(k, self._val, self._test), v, it)
                 new_last = max(new_last, it)
         self._last_write = new_last
 
