@@ -176,7 +176,8 @@ class DefaultTrainer(SimpleTrainer):
             # "iteration" is the last finished iteration (model_final: max_iter - 1); the trainer's
             # own counter is one past it in a final checkpoint, so it must not be used here
             self.start_iter = int(extra.get("iteration", self.iter)) + 1
-            logger.info("Resuming at iteration %d (epoch %d)", self.start_iter, self.start_iter // self.iters_per_epoch)
+            logger.info("Resuming after %d of %d iterations (%d epochs done)", self.start_iter, self.max_iter,
+                        self.start_iter // max(self.iters_per_epoch, 1))
         else:
             self.start_iter = 0
 

@@ -152,7 +152,8 @@ class TensorboardWriter(EventWriter):
 
 
 class CommonMetricPrinter(EventWriter):
-    """The console line: ``eta  epoch/iter  total_loss loss_*  time data_time  lr  max_mem``."""
+    """The console line: ``eta  epoch e/E  iter i/I  total_loss loss_*  time data_time  lr  max_mem``, with
+    1-based counts (``iter: 20/400`` after the 20th iteration)."""
 
     def __init__(self, max_iter: int, iters_per_epoch: int, window_size: int = 20):
         self.logger = logging.getLogger("fastreid_ext.utils.events")
@@ -191,7 +192,11 @@ class CommonMetricPrinter(EventWriter):
         if torch.cuda.is_available():
             mem = f"  max_mem: {torch.cuda.max_memory_allocated() / 1024 / 1024:.0f}M"
         eta = self._eta(storage)
+        ipe = max(self._iters_per_epoch, 1)
+        # counts, not indices: after the step at index it, it + 1 iterations are done (of max_iter), in
+        # epoch it // ipe + 1; IterationTimer's "N iterations" and the checkpoints' names count the same way
         self.logger.info(
-            f"{'eta: ' + eta + '  ' if eta else ''}epoch: {it // max(self._iters_per_epoch, 1)}  iter: {it}  "
+            f"{'eta: ' + eta + '  ' if eta else ''}epoch: {it // ipe + 1}/{-(-self._max_iter // ipe)}  "
+            f"iter: {it + 1}/{self._max_iter}  "
             f"{losses}  time: {med('time')}  data_time: {med('data_time')}  lr: {lr}{mem}"
         )
