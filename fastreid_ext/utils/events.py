@@ -194,7 +194,7 @@ class CommonMetricPrinter(EventWriter):
         eta = self._eta(storage)
         ipe = max(self._iters_per_epoch, 1)
         # counts, not indices: after the step at index it, it + 1 iterations are done (of max_iter), in
-        # epoch it // ipe + 1; IterationTimer's "N iterations" and the checkpoints' names count the same way
+        # epoch it // ipe + 1; IterationTimer's "N iterations" counts the same way
         self.logger.info(
             f"{'eta: ' + eta + '  ' if eta else ''}epoch: {it // ipe + 1}/{-(-self._max_iter // ipe)}  "
             f"iter: {it + 1}/{self._max_iter}  "
