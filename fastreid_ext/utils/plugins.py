@@ -182,7 +182,8 @@ def _import_module(entry: str, source: str) -> ModuleType:
 
 def import_plugins(entries: Iterable[str], base_dir: str | None = None, source: str = "IMPORTS") -> list[ModuleType]:
     """Import every entry once. ``base_dir`` (the config file's folder) is searched for relative paths
-    after the working directory, and for module names that ``import`` does not find. ``source`` names where the entries came from, for error messages."""
+    after the working directory, and for module names that ``import`` does not find. ``source`` names
+    where the entries came from, for error messages."""
     modules = []
     for entry in entries:
         entry = str(entry).strip()
