@@ -151,3 +151,39 @@ def test_missing_base_lists_the_places_searched(tmp_path):
     msg = str(e.value)
     assert "\n" not in msg and "'Nope/x.yml'" in msg
     assert os.path.join(str(tmp_path), "Nope/x.yml") in msg and os.path.join(configs_dir(), "Nope/x.yml") in msg
+
+
+@pytest.mark.slow
+def test_readme_extension_example_trains_and_replays_with_the_command_line(tmp_path, sysu_root):
+    """tools/train_net.py on the README's my.yml from another folder, then --eval-only on the saved
+    config.yaml from a third folder: the same numbers."""
+    import json
+
+    research = tmp_path / "research"
+    (research / "mypkg").mkdir(parents=True)
+    (research / "mypkg" / "__init__.py").write_text(README_PACKAGE)
+    (research / "my.yml").write_text(README_YAML)
+    here, there = tmp_path / "here", tmp_path / "there"
+    here.mkdir(), there.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
+    env.update(OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+    small = ["DATASETS.ROOT", sysu_root, "MODEL.BACKBONE.PRETRAIN", "False", "MODEL.DEVICE", "cpu",
+             "INPUT.SIZE_TRAIN", "[64, 32]", "INPUT.SIZE_TEST", "[64, 32]", "DATALOADER.NUM_WORKERS", "0",
+             "DATALOADER.IDS_PER_BATCH", "2", "DATALOADER.NUM_INSTANCES", "2", "DATALOADER.ITERS_PER_EPOCH", "2",
+             "SOLVER.MAX_EPOCH", "1", "SOLVER.WARMUP_EPOCHS", "0", "SOLVER.STEPS", "[1]",
+             "SOLVER.CHECKPOINT_PERIOD", "1", "TEST.SYSU.NUM_TRIALS", "1", "TEST.SYSU.MODES", '["all"]',
+             "TEST.SYSU.SHOTS", '["single"]', "TEST.FEATURES", '["FC"]']
+
+    def train_net(cwd, *args):
+        p = subprocess.run([sys.executable, os.path.join(REPO, "tools", "train_net.py"), *map(str, args)], cwd=cwd,
+                           env=env, capture_output=True, text=True, timeout=400)
+        assert p.returncode == 0, f"stdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}"
+
+    train_net(here, "--config-file", "../research/my.yml", "OUTPUT_DIR", "out", *small)
+    out = here / "out"
+    assert yaml.safe_load((out / "config.yaml").read_text())["IMPORTS"] == [str(research / "mypkg")]
+    train_net(there, "--config-file", out / "config.yaml", "--eval-only", "MODEL.WEIGHTS", out / "model_final.pth",
+              "OUTPUT_DIR", "eval")
+    trained = json.loads((out / "results.json").read_text())["results"]
+    evaluated = json.loads((there / "eval" / "results.json").read_text())["results"]
+    assert evaluated == trained and "MyNet" in (out / "log.txt").read_text()
