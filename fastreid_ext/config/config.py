@@ -16,7 +16,7 @@ from fvcore.common.config import CfgNode as _FvcoreCfgNode
 from ..utils.errors import UserKeyError
 from ..utils.plugins import import_plugins, resolve_plugin_sources
 from .base_files import find_base
-from .key_hints import key_hint
+from .key_hints import fastreid_hint, key_hint, value_not_group
 
 __all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports",
            "read_import_sources", "resolve_aliases"]
@@ -95,6 +95,12 @@ class CfgNode(_FvcoreCfgNode):
             raise ConfigError(
                 f"Command-line overrides must be KEY VALUE pairs; got an odd number of items: {list(cfg_list)}"
             )
+        for key in cfg_list[0::2]:
+            scalar = value_not_group(str(key), self)
+            if scalar:  # yacs would fail with "argument of type 'int' is not iterable"
+                hint = key_hint(str(key), self)
+                raise ConfigError(f"Unknown config key '{key}' on the command line: '{scalar}' is a single value, "
+                                  f"not a group of keys.{' ' + hint if hint else ''}")
         try:
             super().merge_from_list(list(cfg_list))
         except (KeyError, ValueError, AssertionError) as e:
@@ -133,7 +139,8 @@ def _explain(err: Exception, cfg_filename: str | None) -> str:
             f"Unknown config key '{key}' {where}.{hint} If the key belongs to a plugin, list the "
             f"plugin in IMPORTS so that its key-adder runs before the file is merged."
         )
-    return f"Invalid config value {where}: {msg}"
+    hint = fastreid_hint(key) if key else ""
+    return f"Invalid config value {where}: {msg}{'. ' + hint if hint else ''}"
 
 
 def _known_children(parent: str) -> list[str]:

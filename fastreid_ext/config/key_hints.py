@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-__all__ = ["FASTREID_EQUIVALENTS", "all_keys", "closest_keys", "key_hint"]
+__all__ = ["FASTREID_EQUIVALENTS", "all_keys", "closest_keys", "fastreid_hint", "key_hint", "value_not_group"]
 
 _PER_PROCESS = "batch sizes here are per process (fast-reid's IMS_PER_BATCH is the total over all GPUs)"
 
@@ -74,9 +74,36 @@ def closest_keys(key: str, keys: list[str], n: int = 3) -> list[str]:
     return out[:n]
 
 
-def key_hint(key: str, cfg: Any) -> str:
-    """One sentence for an unknown ``key`` of ``cfg`` ("" when nothing is close)."""
+def fastreid_hint(key: str) -> str:
+    """fast-reid's equivalent of ``key``, or of the fast-reid keys under it (a YAML file's unknown group,
+    e.g. ``MODEL.LOSSES.TRI`` for ``MODEL.LOSSES.TRI.MARGIN``); "" when it is not fast-reid's."""
     if key in FASTREID_EQUIVALENTS:
         return f"'{key}' is fast-reid's key; here it is {FASTREID_EQUIVALENTS[key]}."
+    by_equivalent: dict[str, list[str]] = {}
+    for k, ours in FASTREID_EQUIVALENTS.items():
+        if k.startswith(key + "."):
+            by_equivalent.setdefault(ours, []).append(f"'{k}'")
+    return " ".join(f"{' and '.join(ks)} {'is' if len(ks) == 1 else 'are'} fast-reid's key{'s' * (len(ks) > 1)}; "
+                    f"here it is {ours}." for ours, ks in by_equivalent.items())
+
+
+def key_hint(key: str, cfg: Any) -> str:
+    """One sentence for an unknown ``key`` of ``cfg`` ("" when nothing is close)."""
+    hint = fastreid_hint(key)
+    if hint:
+        return hint
     close = closest_keys(key, all_keys(cfg))
     return f"Did you mean {' or '.join(close)}?" if close else ""
+
+
+def value_not_group(key: str, cfg: Any) -> str | None:
+    """The first part of the dotted ``key`` that is a single value in ``cfg`` although ``key`` goes
+    deeper (``INPUT.PADDING.SIZE`` where ``INPUT.PADDING`` is a number), or None."""
+    node, parts = cfg, key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+        if not isinstance(node, dict):
+            return ".".join(parts[: i + 1])
+    return None

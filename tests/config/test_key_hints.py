@@ -57,3 +57,22 @@ def test_closest_keys_is_difflib_over_full_names():
     assert closest_keys("SOLVER.IDS_PER_BATCH", keys) == ["DATALOADER.IDS_PER_BATCH", "TEST.IDS_PER_BATCH"]
     assert closest_keys("SOLVER.BASE_LRR", keys) == ["SOLVER.BASE_LR"]
     assert closest_keys("XYZ.QQQ", keys) == []
+
+
+def test_fastreid_groups_in_a_yaml_file_and_values_used_as_groups(tmp_path):
+    f = tmp_path / "tri.yml"
+    f.write_text("MODEL:\n  LOSSES:\n    TRI:\n      MARGIN: 0.3\n")  # fvcore reports the first unknown level
+    with pytest.raises(ConfigError, match=r"'MODEL.LOSSES.TRI'.*'MODEL.LOSSES.TRI.MARGIN' is fast-reid's key; here it "
+                                          r"is MODEL.LOSSES.HCTRI.MARGIN"):
+        load_config(str(f))
+    f = tmp_path / "pad.yml"
+    f.write_text("INPUT:\n  PADDING:\n    ENABLED: True\n    SIZE: 10\n")  # a number here, a group in fast-reid
+    with pytest.raises(ConfigError, match=r"INPUT.PADDING.*'INPUT.PADDING.SIZE' and 'INPUT.PADDING.ENABLED' are "
+                                          r"fast-reid's keys; here it is INPUT.PADDING \(pixels"):
+        load_config(str(f))
+    # on the command line yacs failed with a TypeError ("argument of type 'int' is not iterable")
+    with pytest.raises(ConfigError, match=r"'INPUT.PADDING.SIZE' on the command line: 'INPUT.PADDING' is a single "
+                                          r"value, not a group of keys\. 'INPUT.PADDING.SIZE' is fast-reid's key"):
+        load_config(None, ["INPUT.PADDING.SIZE", "10"])
+    with pytest.raises(ConfigError, match=r"'SOLVER.BASE_LR' is a single value"):
+        load_config(None, ["SOLVER.BASE_LR.X", "1"])
