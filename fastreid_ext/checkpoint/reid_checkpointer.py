@@ -21,8 +21,9 @@ from ..utils.file_io import PathManager
 from ..utils.errors import UserError
 from .loading import CheckpointReadError, load_checkpoint_file, normalize_checkpoint
 from .formats import foreign_format
+from .key_prefix import CheckpointPrefixError, prefix_mismatch_message
 
-__all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "NonFiniteCheckpointError", "atomic_torch_save",
+__all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "require_eval_weights", "NonFiniteCheckpointError", "atomic_torch_save",
            "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files"]
 
 
@@ -101,6 +102,15 @@ def atomic_write_text(text: str, path: str) -> None:
     _atomic_replace(path, lambda f: f.write(text.encode()))
 
 
+def require_eval_weights(path: str) -> None:
+    """Refuse ``--eval-only`` without a weights file; called before the model is built (and printed)."""
+    if not path:
+        raise EvalOnlyWeightsError("--eval-only needs trained weights: MODEL.WEIGHTS is empty; add e.g. "
+                                   "MODEL.WEIGHTS output/model_final.pth to the command line.")
+    if "://" not in path and not os.path.isfile(path):
+        raise EvalOnlyWeightsError(f"--eval-only: MODEL.WEIGHTS file '{path}' does not exist.")
+
+
 class ReidCheckpointer(Checkpointer):
     def __init__(self, model: torch.nn.Module, save_dir: str = "", *, save_to_disk: bool | None = None,
                  trusted: bool = False, **checkpointables: Any):
@@ -173,6 +183,9 @@ class ReidCheckpointer(Checkpointer):
         if fmt is not None:
             raise ValueError(f"'{getattr(self, '_file', 'the checkpoint')}' is {fmt.description}, but the model is "
                              f"{type(self.model).__name__}; expected {fmt.expected}.")
+        mismatch = prefix_mismatch_message(self.model, sd.keys(), getattr(self, "_file", "the checkpoint"))
+        if mismatch:  # nothing would load: say why in one line instead of listing every key
+            raise CheckpointPrefixError(mismatch)
         checkpoint["model"] = sd
         return super()._load_model(checkpoint)
 
@@ -182,10 +195,7 @@ class ReidCheckpointer(Checkpointer):
         Keys under the model class's ``TRAINING_ONLY_PREFIXES`` (e.g. the classifier, whose class
         count differs between datasets) may be missing or mis-shaped: they are reported and skipped.
         """
-        if not path:
-            raise EvalOnlyWeightsError("--eval-only needs trained weights: MODEL.WEIGHTS is empty.")
-        if not os.path.isfile(path):
-            raise EvalOnlyWeightsError(f"--eval-only: MODEL.WEIGHTS file '{path}' does not exist.")
+        require_eval_weights(path)
         checkpoint = self._load_file(path)
         incompatible = self._load_model(checkpoint)
         prefixes = tuple(getattr(type(self.model), "TRAINING_ONLY_PREFIXES", ()))

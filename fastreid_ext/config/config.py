@@ -14,9 +14,12 @@ import yaml
 from fvcore.common.config import CfgNode as _FvcoreCfgNode
 
 from ..utils.errors import UserKeyError
-from ..utils.plugins import import_plugins, resolve_plugin_entries
+from ..utils.plugins import import_plugins, resolve_plugin_sources
+from .base_files import find_base
+from .key_hints import fastreid_hint, key_hint, value_not_group
 
-__all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports", "resolve_aliases"]
+__all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports",
+           "read_import_sources", "resolve_aliases"]
 
 BASE_KEY = "_BASE_"
 _KEY_ADDERS: dict[str, Callable[["CfgNode"], None]] = {}
@@ -27,9 +30,15 @@ class ConfigError(UserKeyError):
 
 
 def _base_path(base: str, referencing_file: str) -> str:
-    """Where fvcore looks for a ``_BASE_`` entry: relative to the file that names it."""
-    base = os.path.expanduser(base)
-    return base if base.startswith(("/", "https://", "http://")) else os.path.join(os.path.dirname(referencing_file), base)
+    """Where a ``_BASE_`` entry is: beside the file that names it, else in the repository's configs/
+    (``base_files.find_base``); the first candidate when none exists."""
+    found, candidates = find_base(base, referencing_file)
+    return found or candidates[0]
+
+
+def _bases(raw: dict) -> list:
+    bases = raw.get(BASE_KEY, [])
+    return [bases] if isinstance(bases, str) else bases if isinstance(bases, list) else [None]
 
 
 def _read_mapping(filename: str) -> dict:
@@ -48,13 +57,13 @@ def _read_mapping(filename: str) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"Config file '{filename}' holds a {type(raw).__name__}; expected a mapping of KEY: value "
                           f"entries (e.g. 'MODEL: {{META_ARCHITECTURE: PAENet}}').")
-    bases = raw.get(BASE_KEY, [])
-    for base in [bases] if isinstance(bases, str) else bases if isinstance(bases, list) else [None]:
+    for base in _bases(raw):
         if not isinstance(base, str):
-            raise ConfigError(f"_BASE_ in '{filename}' is {bases!r}; expected a file path or a list of paths.")
-        path = _base_path(base, filename)
-        if not path.startswith(("https://", "http://")) and not os.path.isfile(path):
-            raise ConfigError(f"_BASE_ '{base}' named in '{filename}' does not exist (looked for '{path}').")
+            raise ConfigError(f"_BASE_ in '{filename}' is {raw[BASE_KEY]!r}; expected a file path or a list of paths.")
+        found, candidates = find_base(base, filename)
+        if found is None:
+            raise ConfigError(f"_BASE_ '{base}' named in '{filename}' does not exist; looked in: "
+                              f"{', '.join(candidates)}.")
     return raw
 
 
@@ -63,11 +72,16 @@ class CfgNode(_FvcoreCfgNode):
 
     @classmethod
     def load_yaml_with_base(cls, filename: str, allow_unsafe: bool = False) -> dict:
-        _read_mapping(filename)  # each file of the _BASE_ chain passes through here
-        try:
-            return super().load_yaml_with_base(filename, allow_unsafe=allow_unsafe)
-        except AssertionError as e:  # "Cannot inherit key ... from base"
-            raise ConfigError(f"Config file '{filename}': {e}") from None
+        """fvcore's merge of the ``_BASE_`` chain (bases in order, then the file), with bases found by
+        ``_base_path`` (beside the file, then configs/) instead of beside the file only."""
+        raw = _read_mapping(filename)  # each file of the _BASE_ chain passes through here
+        if BASE_KEY not in raw:
+            return raw
+        merged: dict = {}
+        for base in _bases(raw):
+            _merge_into(cls.load_yaml_with_base(_base_path(base, filename), allow_unsafe=allow_unsafe), merged, filename)
+        _merge_into({k: v for k, v in raw.items() if k != BASE_KEY}, merged, filename)
+        return merged
 
     def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
         loaded = self.load_yaml_with_base(cfg_filename, allow_unsafe=allow_unsafe)
@@ -81,10 +95,28 @@ class CfgNode(_FvcoreCfgNode):
             raise ConfigError(
                 f"Command-line overrides must be KEY VALUE pairs; got an odd number of items: {list(cfg_list)}"
             )
+        for key in cfg_list[0::2]:
+            scalar = value_not_group(str(key), self)
+            if scalar:  # yacs would fail with "argument of type 'int' is not iterable"
+                hint = key_hint(str(key), self)
+                raise ConfigError(f"Unknown config key '{key}' on the command line: '{scalar}' is a single value, "
+                                  f"not a group of keys.{' ' + hint if hint else ''}")
         try:
             super().merge_from_list(list(cfg_list))
         except (KeyError, ValueError, AssertionError) as e:
             raise ConfigError(_explain(e, None)) from None
+
+
+def _merge_into(a: dict, b: dict, filename: str) -> None:
+    """Values of ``a`` overwrite ``b``; mappings merge key by key (as fvcore)."""
+    for k, v in a.items():
+        if isinstance(v, dict) and k in b:
+            if not isinstance(b[k], dict):
+                raise ConfigError(f"Config file '{filename}': cannot inherit key '{k}' from base: it is a mapping "
+                                  f"here and {b[k]!r} in a _BASE_ file.")
+            _merge_into(v, b[k], filename)
+        else:
+            b[k] = v
 
 
 def _explain(err: Exception, cfg_filename: str | None) -> str:
@@ -97,13 +129,18 @@ def _explain(err: Exception, cfg_filename: str | None) -> str:
         files = _files_defining(cfg_filename, key) if key else []
         where = f"in '{files[-1]}'" if files else f"in '{cfg_filename}' (or one of its _BASE_ files)"
     if "Non-existent" in msg and key:
+        hint = key_hint(key, get_cfg())
+        if hint:
+            return f"Unknown config key '{key}' {where}. {hint}"
         parent = key.rsplit(".", 1)[0] if "." in key else ""
-        hint = f" Known keys under '{parent}': {_known_children(parent)}." if parent else ""
+        known = _known_children(parent)
+        hint = f" Known keys under '{parent}': {known}." if known else ""
         return (
             f"Unknown config key '{key}' {where}.{hint} If the key belongs to a plugin, list the "
             f"plugin in IMPORTS so that its key-adder runs before the file is merged."
         )
-    return f"Invalid config value {where}: {msg}"
+    hint = fastreid_hint(key) if key else ""
+    return f"Invalid config value {where}: {msg}{'. ' + hint if hint else ''}"
 
 
 def _known_children(parent: str) -> list[str]:
@@ -123,8 +160,7 @@ def _files_defining(filename: str, key: str) -> list[str]:
             raw = yaml.safe_load(f) or {}
     except (OSError, yaml.YAMLError):
         return found
-    bases = raw.get(BASE_KEY, [])
-    for base in [bases] if isinstance(bases, str) else bases:
+    for base in _bases(raw):
         found += _files_defining(_base_path(base, filename), key)
     node: Any = raw
     for part in key.split("."):
@@ -153,21 +189,43 @@ def get_cfg() -> CfgNode:
     return cfg
 
 
-def read_imports(config_file: str | None, opts: Sequence[Any] = ()) -> list[str]:
-    """First pass: the IMPORTS of a config file (its _BASE_ chain included) and of the overrides."""
-    entries: list[str] = []
+def read_import_sources(config_file: str | None, opts: Sequence[Any] = ()) -> list[tuple[str, str | None]]:
+    """First pass: ``(entry, folder of the file that names it)`` for the IMPORTS of a config file (the
+    last file of its _BASE_ chain that sets IMPORTS wins, as in the merged config) and of the overrides
+    (the top file's folder). A bare module name is also looked for in that folder (``utils.plugins``)."""
+    pairs: list[tuple[str, str | None]] = []
+    top = os.path.dirname(os.path.abspath(config_file)) if config_file else None
     if config_file:
-        raw = CfgNode.load_yaml_with_base(config_file)
-        entries += _as_list(raw.get("IMPORTS", []), config_file)
+        CfgNode.load_yaml_with_base(config_file)  # the whole chain is valid before it is walked
+        found = _chain_imports(config_file)
+        if found:
+            pairs += [(e, found[1]) for e in found[0]]
     opts = list(opts)
     for k, v in zip(opts[0::2], opts[1::2]):
         if k == "IMPORTS":
-            entries += _as_list(yaml.safe_load(v) if isinstance(v, str) else v, "the command line")
-    seen: list[str] = []
-    for e in entries:
-        if e not in seen:
-            seen.append(e)
+            pairs += [(e, top) for e in _as_list(yaml.safe_load(v) if isinstance(v, str) else v, "the command line")]
+    seen: list[tuple[str, str | None]] = []
+    for pair in pairs:
+        if pair[0] not in [e for e, _ in seen]:
+            seen.append(pair)
     return seen
+
+
+def _chain_imports(filename: str) -> tuple[list[str], str] | None:
+    """(IMPORTS, folder) of the last file in merge order (bases first) that sets IMPORTS."""
+    raw = _read_mapping(filename)
+    found = None
+    for base in _bases(raw):
+        path = _base_path(base, filename)
+        found = (_chain_imports(path) if not path.startswith(("https://", "http://")) else None) or found
+    if "IMPORTS" in raw:
+        found = (_as_list(raw["IMPORTS"], f"in '{filename}'"), os.path.dirname(os.path.abspath(filename)))
+    return found
+
+
+def read_imports(config_file: str | None, opts: Sequence[Any] = ()) -> list[str]:
+    """The IMPORTS entries of a config file (its _BASE_ chain included) and of the overrides, as written."""
+    return [entry for entry, _ in read_import_sources(config_file, opts)]
 
 
 def _as_list(value: Any, where: str) -> list[str]:
@@ -182,9 +240,8 @@ def load_config(config_file: str | None, opts: Iterable[Any] = (), freeze: bool 
     """Two-pass load: import the plugins named in IMPORTS, then build defaults + key-adders, merge
     the file, then the ``KEY VALUE`` overrides."""
     opts = list(opts)
-    base_dir = os.path.dirname(os.path.abspath(config_file)) if config_file else None
     source = f"IMPORTS of {config_file or 'the command line'}"
-    imports = resolve_plugin_entries(read_imports(config_file, opts), base_dir, source)
+    imports = resolve_plugin_sources(read_import_sources(config_file, opts), source)
     import_plugins(imports, source=source)
     cfg = get_cfg()
     if config_file:

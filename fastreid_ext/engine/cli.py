@@ -95,6 +95,10 @@ def setup(args, datasets=None):
     from ..data.prepare import prepare_datasets
 
     cfg = load_config(args.config_file or None, args.opts or [], freeze=False)
+    if getattr(args, "eval_only", False):  # before data preparation and before the model is built and printed
+        from ..checkpoint.reid_checkpointer import require_eval_weights
+
+        require_eval_weights(cfg.MODEL.WEIGHTS)
     prepare_datasets(cfg)  # the one step that may write data (DATASETS.SYNTHETIC.PRESET), before anything reads it
     resolve_dataset_keys(cfg, datasets)
     cfg.freeze()

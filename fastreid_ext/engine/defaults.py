@@ -149,7 +149,8 @@ class DefaultTrainer(SimpleTrainer):
             os.makedirs(out, exist_ok=True)
             writers.append(JSONWriter(os.path.join(out, "metrics.json")))
             try:
-                writers.append(TensorboardWriter(out))
+                writers.append(TensorboardWriter(out, val_datasets=self.cfg.DATASETS.VAL,
+                                                 test_datasets=self.cfg.DATASETS.TESTS))
             except ImportError as e:
                 logger.warning("Tensorboard writer disabled: %s", e)
         return writers
@@ -213,7 +214,8 @@ class DefaultTrainer(SimpleTrainer):
             # "iteration" is the last finished iteration (model_final: max_iter - 1); the trainer's
             # own counter is one past it in a final checkpoint, so it must not be used here
             self.start_iter = int(extra.get("iteration", self.iter)) + 1
-            logger.info("Resuming at iteration %d (epoch %d)", self.start_iter, self.start_iter // self.iters_per_epoch)
+            logger.info("Resuming after %d of %d iterations (%d epochs done)", self.start_iter, self.max_iter,
+                        self.start_iter // max(self.iters_per_epoch, 1))
         else:
             self.start_iter = 0
 

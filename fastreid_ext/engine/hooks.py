@@ -27,26 +27,32 @@ logger = logging.getLogger(__name__)
 
 
 class IterationTimer(HookBase):
-    """Puts ``time`` (seconds per iteration, hooks included) into the storage; logs the total at the end."""
+    """Puts ``time`` (seconds per iteration, hooks included) into the storage; logs the total at the end.
+
+    The first ``warmup_iter`` iterations of a run are not timed; the closing line counts the iterations
+    that were (after_step calls, so it agrees with the printer's ``iter: i/I`` counts)."""
 
     def __init__(self, warmup_iter: int = 3):
         self._warmup_iter = warmup_iter
         self._step_timer = Timer()
         self._start = 0.0
         self._total_timer = Timer()
+        self._timed = 0
+        self._done = 0
 
     def before_train(self) -> None:
         self._start = time.perf_counter()
         self._total_timer.reset()
         self._total_timer.pause()
+        self._timed = self._done = 0
 
     def after_train(self) -> None:
         total = time.perf_counter() - self._start
-        iters = self.trainer.iter + 1 - self.trainer.start_iter - self._warmup_iter
         hook_time = total - self._total_timer.seconds()
-        if iters > 0 and self._total_timer.seconds() > 0:
-            logger.info("Overall training speed: %d iterations in %.1fs (%.4f s / it)", iters,
-                        self._total_timer.seconds(), self._total_timer.seconds() / iters)
+        if self._timed > 0 and self._total_timer.seconds() > 0:
+            logger.info("Overall training speed: %d iterations in %.1fs (%.4f s / it; the first %d of the %d "
+                        "iterations run were not timed)", self._timed, self._total_timer.seconds(),
+                        self._total_timer.seconds() / self._timed, self._done - self._timed, self._done)
         logger.info("Total training time: %.1fs (%.1fs on hooks)", total, hook_time)
 
     def before_step(self) -> None:
@@ -54,8 +60,10 @@ class IterationTimer(HookBase):
         self._total_timer.resume()
 
     def after_step(self) -> None:
+        self._done += 1
         if self.trainer.iter - self.trainer.start_iter >= self._warmup_iter:
             self.trainer.storage.put_scalar("time", self._step_timer.seconds())
+            self._timed += 1
         else:
             self._start = time.perf_counter()
             self._total_timer.reset()

@@ -74,8 +74,9 @@ class TrainerBase:
             self._hooks.append(h)
 
     def train(self, start_iter: int, max_iter: int) -> None:
-        logger.info("Starting training from iteration %d (epoch %d) to %d", start_iter,
-                    start_iter // max(self.iters_per_epoch, 1), max_iter)
+        ipe = max(self.iters_per_epoch, 1)  # 1-based counts, as the metric printer's "iter: i/I"
+        logger.info("Starting training at iteration %d/%d (epoch %d/%d)", start_iter + 1, max_iter,
+                    start_iter // ipe + 1, -(-max_iter // ipe))
         self.iter = self.start_iter = start_iter
         self.max_iter = max_iter
         with EventStorage(start_iter) as self.storage:

@@ -17,6 +17,12 @@ row, the encoding V and its query expansion, in float16) and loops over images i
 Distances are squared Euclidean, each image's row divided by its largest distance to any image
 (query or gallery), as in the published code; with ``distance="cosine"`` the features are
 L2-normalised first (squared Euclidean then ranks like cosine).
+
+The result depends on the query and gallery *sets*, not on their order: the images are sorted by
+their feature bytes before anything is computed and the rows/columns put back afterwards. Without
+that, two trials drawing the same gallery images in another order (SYSU multi-shot with at most
+``MULTI_SHOT_IMAGES`` images per identity) broke distance ties at the k1 boundary by position, and a
+GEMM's rounding depends on the position too, so identical galleries gave different numbers.
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ import torch.nn.functional as F
 from .distances import distance_block, rows_per_chunk
 from .faiss_search import resolve_backend
 
-__all__ = ["k_reciprocal_distance", "k_nearest_neighbours"]
+__all__ = ["k_reciprocal_distance", "k_nearest_neighbours", "canonical_order"]
 
 _PAIR_BLOCK = 1 << 20  # (query, gallery) pairs joined at once in the Jaccard term (~70 bytes each)
 _GATHER_ELEMENTS = 1 << 22  # feature values gathered at once for the encoding weights
@@ -74,6 +80,14 @@ def k_nearest_neighbours(feats: torch.Tensor, k: int, backend: str = "auto"):
     _, idx = knn.search(x, k)
     best, _ = far_ip.search(aug_query, 1)
     return torch.from_numpy(idx.astype(np.int64)), torch.from_numpy((best[:, 0] + sq).astype(np.float32))
+
+
+def canonical_order(x: torch.Tensor) -> torch.Tensor:
+    """A permutation sorting the rows of ``x`` by their float32 bytes (stable: equal rows keep their order),
+    so that any reordering of the same rows gives the same sorted matrix."""
+    a = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
+    rows = a.view(np.dtype((np.void, a.shape[1] * a.itemsize))).ravel()
+    return torch.from_numpy(np.argsort(rows, kind="stable"))
 
 
 def _neighbour_matrix(knn: np.ndarray, k: int, n: int):
@@ -165,7 +179,17 @@ def k_reciprocal_distance(query_features, gallery_features, k1: int = 20, k2: in
     if q.shape[1] != g.shape[1]:
         raise ValueError(f"Query and gallery feature sizes differ: {q.shape[1]} vs {g.shape[1]}.")
     device = q.device
-    feats = torch.cat([q, g.to(device)])
+    q_order, g_order = canonical_order(q), canonical_order(g)
+    out = _rerank_sorted(q[q_order.to(device)], g.to(device)[g_order.to(device)], k1, k2, lambda_value, distance, backend)
+    q_back, g_back = torch.argsort(q_order).to(device), torch.argsort(g_order).to(device)
+    return out[q_back][:, g_back]
+
+
+def _rerank_sorted(q: torch.Tensor, g: torch.Tensor, k1: int, k2: int, lambda_value: float, distance: str,
+                   backend: str) -> torch.Tensor:
+    """``k_reciprocal_distance`` of query and gallery features already in canonical order."""
+    device = q.device
+    feats = torch.cat([q, g])
     if distance == "cosine":
         feats = F.normalize(feats, dim=1)
     nq, n = q.shape[0], feats.shape[0]

@@ -17,7 +17,7 @@ import torch
 from fvcore.common.history_buffer import HistoryBuffer
 
 __all__ = ["EventStorage", "get_event_storage", "EventWriter", "CommonMetricPrinter", "JSONWriter",
-           "TensorboardWriter"]
+           "TensorboardWriter", "tensorboard_tag"]
 
 _STACK: list["EventStorage"] = []
 
@@ -111,22 +111,39 @@ class JSONWriter(EventWriter):
         self._file.close()
 
 
-class TensorboardWriter(EventWriter):
-    """Scalars to tensorboard; ``torch.utils.tensorboard`` is imported only when this writer is built."""
+def tensorboard_tag(key: str, val_datasets=(), test_datasets=()) -> str:
+    """The TensorBoard tag of a storage key, grouped as TensorBoard shows sections (first tag part):
+    ``train/<key>`` for the per-iteration scalars (losses, lr, time), ``val/<key>`` and ``test/<key>``
+    for evaluation results (``<dataset>/<protocol>/.../<metric>``) of DATASETS.VAL and DATASETS.TESTS;
+    any other key (a user hook's) as it is."""
+    if "/" not in key:
+        return f"train/{key}"
+    dataset = key.split("/", 1)[0]
+    if dataset in val_datasets:
+        return f"val/{key}"
+    if dataset in test_datasets:
+        return f"test/{key}"
+    return key
 
-    def __init__(self, log_dir: str, window_size: int = 20):
+
+class TensorboardWriter(EventWriter):
+    """Scalars to tensorboard under grouped tags (:func:`tensorboard_tag`; the storage keys that hooks read
+    stay as they are); ``torch.utils.tensorboard`` is imported only when this writer is built."""
+
+    def __init__(self, log_dir: str, window_size: int = 20, val_datasets=(), test_datasets=()):
         from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
 
         self._writer = SummaryWriter(log_dir)
         self._window_size = window_size
         self._last_write = -1
+        self._val, self._test = tuple(val_datasets), tuple(test_datasets)
 
     def write(self) -> None:
         storage = get_event_storage()
         new_last = self._last_write
         for k, (v, it) in storage.latest_with_smoothing_hint(self._window_size).items():
             if it > self._last_write:
-                self._writer.add_scalar(k, v, it)
+                self._writer.add_scalar(tensorboard_tag(k, self._val, self._test), v, it)
                 new_last = max(new_last, it)
         self._last_write = new_last
 
@@ -135,7 +152,8 @@ class TensorboardWriter(EventWriter):
 
 
 class CommonMetricPrinter(EventWriter):
-    """The console line: ``eta  epoch/iter  total_loss loss_*  time data_time  lr  max_mem``."""
+    """The console line: ``eta  epoch e/E  iter i/I  total_loss loss_*  time data_time  lr  max_mem``, with
+    1-based counts (``iter: 20/400`` after the 20th iteration)."""
 
     def __init__(self, max_iter: int, iters_per_epoch: int, window_size: int = 20):
         self.logger = logging.getLogger("fastreid_ext.utils.events")
@@ -174,7 +192,11 @@ class CommonMetricPrinter(EventWriter):
         if torch.cuda.is_available():
             mem = f"  max_mem: {torch.cuda.max_memory_allocated() / 1024 / 1024:.0f}M"
         eta = self._eta(storage)
+        ipe = max(self._iters_per_epoch, 1)
+        # counts, not indices: after the step at index it, it + 1 iterations are done (of max_iter), in
+        # epoch it // ipe + 1; IterationTimer's "N iterations" counts the same way
         self.logger.info(
-            f"{'eta: ' + eta + '  ' if eta else ''}epoch: {it // max(self._iters_per_epoch, 1)}  iter: {it}  "
+            f"{'eta: ' + eta + '  ' if eta else ''}epoch: {it // ipe + 1}/{-(-self._max_iter // ipe)}  "
+            f"iter: {it + 1}/{self._max_iter}  "
             f"{losses}  time: {med('time')}  data_time: {med('data_time')}  lr: {lr}{mem}"
         )

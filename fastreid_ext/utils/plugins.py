@@ -5,8 +5,11 @@ imported. An entry is either a module name (``paenet``, ``mypkg.models``), impor
 (installed, or on ``PYTHONPATH``), or a path to a ``.py`` file or a package folder (it contains a
 ``/`` or ends in ``.py``), loaded under its own name (the file stem or folder name) so that the
 package can import itself by name and a later ``import name`` returns the same module instead of
-registering everything twice. ``resolve_plugin_entries`` turns relative paths into absolute ones,
-which is what a saved config.yaml stores. Imports are idempotent.
+registering everything twice. A module name that is not importable is also looked for beside the
+config file that names it (``<folder>/name/`` or ``<folder>/name.py``): ``IMPORTS: [mypkg]`` works for
+a ``mypkg/`` next to ``my.yml`` without ``PYTHONPATH``. ``resolve_plugin_entries`` /
+``resolve_plugin_sources`` turn relative paths and such names into absolute paths, which is what a
+saved config.yaml stores. Imports are idempotent.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from typing import Iterable
 
 from .errors import UserError
 
-__all__ = ["import_plugins", "imported_plugins", "resolve_plugin_entries", "PluginImportError"]
+__all__ = ["import_plugins", "imported_plugins", "resolve_plugin_entries", "resolve_plugin_sources", "find_beside",
+           "PluginImportError"]
 
 # entry as written or resolved -> module, in import order (what registry errors list)
 _IMPORTED: dict[str, ModuleType] = {}
@@ -50,6 +54,71 @@ def _resolve_path(entry: str, base_dir: str | None, source: str) -> str:
     )
 
 
+def _importable(top: str) -> bool:
+    """A top-level module name that ``import`` finds (already imported, installed or on sys.path)."""
+    if top in sys.modules:
+        return True
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def find_beside(entry: str, folder: str | None) -> str | None:
+    """The package folder or module file of the module name ``entry`` (its top-level part) in ``folder``."""
+    if not folder:
+        return None
+    top = entry.split(".")[0]
+    package, module = os.path.join(folder, top), os.path.join(folder, top + ".py")
+    if os.path.isfile(os.path.join(package, "__init__.py")):
+        return os.path.abspath(package)
+    return os.path.abspath(module) if os.path.isfile(module) else None
+
+
+def _path_module_name(path: str) -> str:
+    return os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0]
+
+
+def resolve_plugin_sources(pairs: Iterable[tuple[str, str | None]], source: str = "IMPORTS") -> list[str]:
+    """``(entry, folder of the config file naming it)`` pairs → the entries to import and to save.
+
+    Paths become absolute (relative to the working directory, then the folder). A module name is kept
+    when ``import`` finds it (or an earlier entry provides it); else its package or file beside the
+    config file is used, as an absolute path (``mypkg.models`` → ``[/abs/mypkg, mypkg.models]``);
+    else the name is refused with the places searched. Empty entries and repeats are dropped."""
+    out: list[str] = []
+
+    def add(e: str) -> None:
+        if e not in out:
+            out.append(e)
+
+    for entry, folder in pairs:
+        entry = str(entry).strip()
+        if not entry:
+            continue
+        if is_path_entry(entry):
+            add(_resolve_path(entry, folder, source))
+            continue
+        top = entry.split(".")[0]
+        provided = any(is_path_entry(e) and _path_module_name(e) == top for e in out)
+        # imported from a path earlier in this process: that path again (sys.modules alone would not replay)
+        earlier = next((k for k, m in _IMPORTED.items() if is_path_entry(k) and m.__name__ == top), None)
+        if provided or (earlier is None and _importable(top)):
+            add(entry)
+            continue
+        beside = earlier or find_beside(entry, folder)
+        if beside is None:
+            where = f"; not in {folder} either (looked for {top}/__init__.py and {top}.py)" if folder else ""
+            raise PluginImportError(
+                f"Plugin module '{entry}' listed in {source} is not importable (not installed, not on PYTHONPATH"
+                f"{where}). Put the package beside the config file, install it (pip install -e .), or give the "
+                f"path of its .py file or folder (e.g. ./{top}).")
+        add(beside)
+        if entry != top:
+            add(entry)
+    return out
+
+
 def resolve_plugin_entries(entries: Iterable[str], base_dir: str | None = None, source: str = "IMPORTS") -> list[str]:
     """Module names unchanged, paths made absolute (relative to the working directory, then
     ``base_dir``, the config file's folder), empty entries and repeats dropped."""
@@ -69,7 +138,7 @@ def _module_file(path: str) -> str:
 
 def _import_path(path: str) -> ModuleType:
     """Load a ``.py`` file or package folder under its own module name (file stem / folder name)."""
-    name = os.path.splitext(os.path.basename(path.rstrip(os.sep)))[0]
+    name = _path_module_name(path)
     init = _module_file(path)
     if os.path.isdir(path) and not os.path.isfile(init):
         raise PluginImportError(f"Plugin folder '{path}' has no __init__.py; expected a Python package.")
@@ -105,15 +174,16 @@ def _import_module(entry: str, source: str) -> ModuleType:
     except ModuleNotFoundError as e:
         if e.name and entry.split(".")[0] == e.name.split(".")[0]:
             raise PluginImportError(
-                f"Plugin module '{entry}' listed in {source} is not importable: {e}. Install it (pip install -e .), "
-                f"put its parent folder on PYTHONPATH, or give the path of its .py file or folder (e.g. ./{entry})."
+                f"Plugin module '{entry}' listed in {source} is not importable: {e}. Put the package beside the config "
+                f"file, install it (pip install -e .), or give the path of its .py file or folder (e.g. ./{entry})."
             ) from e
         raise
 
 
 def import_plugins(entries: Iterable[str], base_dir: str | None = None, source: str = "IMPORTS") -> list[ModuleType]:
     """Import every entry once. ``base_dir`` (the config file's folder) is searched for relative paths
-    after the working directory. ``source`` names where the entries came from, for error messages."""
+    after the working directory, and for module names that ``import`` does not find. ``source`` names
+    where the entries came from, for error messages."""
     modules = []
     for entry in entries:
         entry = str(entry).strip()
@@ -125,6 +195,9 @@ def import_plugins(entries: Iterable[str], base_dir: str | None = None, source: 
                 module = _IMPORTED.get(path) or _import_path(path)
                 _IMPORTED.setdefault(path, module)
             else:
+                beside = None if _importable(entry.split(".")[0]) else find_beside(entry, base_dir)
+                if beside:  # the package beside the config file, under its own name
+                    import_plugins([beside], source=source)
                 module = _import_module(entry, source)
             _IMPORTED[entry] = module
         modules.append(_IMPORTED[entry])

@@ -1,0 +1,33 @@
+"""TensorBoard tags are grouped (train/, val/<dataset>/, test/<dataset>/) when written; storage keys stay."""
+import pytest
+
+from fastreid_ext.utils.events import EventStorage, TensorboardWriter, tensorboard_tag
+
+
+def test_tags_are_grouped_in_the_event_file(tmp_path):
+    event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    keys = {"loss_ce": 2.0, "total_loss": 3.0, "lr": 0.1, "time": 0.5, "data_time": 0.01,
+            "SYSU_MM01_val/all-single/FC/Rank-1": 40.0, "SYSU_MM01/all-single/FC/Rank-1": 30.0,
+            "RegDB/visible2infrared/FC/mAP": 20.0, "my_hook/count": 1.0}
+    writer = TensorboardWriter(str(tmp_path), val_datasets=["SYSU_MM01_val"], test_datasets=["SYSU_MM01", "RegDB"])
+    with EventStorage(0) as storage:
+        storage.iter = 4
+        storage.put_scalars(smoothing_hint=False, **keys)
+        writer.write()
+        assert set(storage.latest()) == set(keys)  # what hooks read is unchanged
+    writer.close()
+    acc = event_accumulator.EventAccumulator(str(tmp_path))
+    acc.Reload()
+    assert set(acc.Tags()["scalars"]) == {
+        "train/loss_ce", "train/total_loss", "train/lr", "train/time", "train/data_time",
+        "val/SYSU_MM01_val/all-single/FC/Rank-1", "test/SYSU_MM01/all-single/FC/Rank-1",
+        "test/RegDB/visible2infrared/FC/mAP", "my_hook/count"}
+    (event,) = acc.Scalars("val/SYSU_MM01_val/all-single/FC/Rank-1")
+    assert event.step == 4 and event.value == 40.0
+
+
+def test_tensorboard_tag():
+    assert tensorboard_tag("loss_tri") == "train/loss_tri"
+    assert tensorboard_tag("A/p/FC/mAP", val_datasets=["A"]) == "val/A/p/FC/mAP"
+    assert tensorboard_tag("A/p/FC/mAP", test_datasets=["A"]) == "test/A/p/FC/mAP"
+    assert tensorboard_tag("A/p/FC/mAP") == "A/p/FC/mAP"
