@@ -14,7 +14,7 @@ import re
 import numpy as np
 from tabulate import tabulate
 
-__all__ = ["flat_results", "seed_statistics", "statistics_table", "read_run_results"]
+__all__ = ["flat_results", "seed_statistics", "statistics_table", "read_run_results", "t_interval"]
 
 
 def flat_results(results: dict, prefix: str = "") -> dict[str, float]:
@@ -46,8 +46,6 @@ def read_run_results(output_dir: str) -> dict[str, float]:
 def seed_statistics(per_seed: dict[int, dict[str, float]], metrics: str = "") -> dict[str, dict]:
     """``{key: {"values", "seeds", "n", "mean", "std", "ci95": [low, high]}}`` for every key matching the
     regular expression ``metrics`` (all when empty) and ending in no ``-std`` (a run's own spread)."""
-    from scipy import stats
-
     pattern = re.compile(metrics) if metrics else None
     keys = sorted({k for flat in per_seed.values() for k in flat})
     summary: dict[str, dict] = {}
@@ -55,14 +53,28 @@ def seed_statistics(per_seed: dict[int, dict[str, float]], metrics: str = "") ->
         if key.endswith("-std") or (pattern is not None and not pattern.search(key)):
             continue
         seeds = [s for s in sorted(per_seed) if key in per_seed[s]]
-        values = np.array([per_seed[s][key] for s in seeds], dtype=np.float64)
-        n = len(values)
-        mean = float(values.mean())
-        std = float(values.std(ddof=1)) if n > 1 else math.nan
-        half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else math.nan
-        summary[key] = {"values": values.tolist(), "seeds": seeds, "n": n, "mean": mean, "std": std,
-                        "ci95": [mean - half, mean + half]}
+        values = [per_seed[s][key] for s in seeds]
+        mean, std, low, high = t_interval(values)
+        summary[key] = {"values": [float(v) for v in values], "seeds": seeds, "n": len(values), "mean": mean, "std": std,
+                        "ci95": [low, high]}
     return summary
+
+
+def t_interval(values, level: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean, sample std, low, high): the two-sided ``level`` Student-t interval of the mean of
+    ``values``, ``mean ± t((1+level)/2, n-1) · s / √n``; std and bounds are NaN for one value."""
+    from scipy import stats
+
+    x = np.asarray(values, dtype=np.float64)
+    n = len(x)
+    if n == 0:
+        raise ValueError("t_interval of no values")
+    mean = float(x.mean())
+    if n == 1:
+        return mean, math.nan, math.nan, math.nan
+    std = float(x.std(ddof=1))
+    half = float(stats.t.ppf((1 + level) / 2, n - 1) * std / math.sqrt(n))
+    return mean, std, mean - half, mean + half
 
 
 def statistics_table(summary: dict[str, dict]) -> str:

@@ -26,6 +26,11 @@ def add_paenet_config(cfg: CN) -> None:
     _C.PAENET.PAE.EMBEDDING_II = True
     _C.PAENET.PAE.EMBEDDING_III = True
 
+    # False: no region branch; the identity feature is the base's own (its pooled feature and BNNeck),
+    # so PAENet with PAE, AAL and the region branch off is the base itself. For controls, e.g. the
+    # base + a linear attribute head on its retrieval feature (RECOGNIZER.NAME linear, PAE/AAL off).
+    _C.PAENET.REGION_BRANCH = True
+
     _C.PAENET.AAL = CN()
     # False: no attribute heads and no L_atr; the identity feature (Eq. 10) is unchanged (= λ = 0
     # without the untrained heads).
@@ -52,8 +57,10 @@ def add_paenet_config(cfg: CN) -> None:
     _C.PAENET.TRAIN_PREDICTED_PROB = 0.5
 
     # Attribute source when a batch has no "attribute_source" (the evaluator sets it per
-    # TEST.ATTRIBUTE_SOURCES entry): gt | predicted | zeros.
-    _C.PAENET.DEFAULT_ATTRIBUTE_SOURCE = "gt"
+    # TEST.ATTRIBUTE_SOURCES entry): "" (none: evaluating a model whose PAE takes attributes without
+    # naming a source is an error, so nothing falls back to the test annotations) | predicted | zeros |
+    # gt (the test images' annotations: label leakage, only when named).
+    _C.PAENET.DEFAULT_ATTRIBUTE_SOURCE = ""
     # How predicted probabilities p are fed to PAE: (p > THRESHOLD) ("threshold", binary like the
     # annotations) or p ("probability").
     _C.PAENET.PREDICTED_ATTRIBUTES = "threshold"

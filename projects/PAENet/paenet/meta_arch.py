@@ -61,14 +61,17 @@ _DEFAULT_ATTRIBUTE_FILES = {"SYSU_MM01": "SYSU-MM01/sysu_attribute/cam{k}_att.ma
 
 
 class AttributeAuxiliaryLearning(nn.Module):
-    """The identity feature from the gated map (Eq. 10, always) and the attribute heads (Eq. 8–9,
-    when enabled). Switching AAL off drops the heads and L_atr and leaves Eq. 10 as it is."""
+    """The identity feature from the gated map (Eq. 10) and the attribute heads (Eq. 8–9, when
+    enabled). Switching AAL off drops the heads and L_atr and leaves Eq. 10 as it is; switching the
+    region branch off (a control) drops Eq. 10: ``region`` is None and the base's feature is used."""
 
     def __init__(self, variant: str, dim: int, num_attributes: int, *, enabled: bool = True,
-                 weighting: str = "literal", reduction: int = 16, attribute_dim: int = 0):
+                 weighting: str = "literal", reduction: int = 16, attribute_dim: int = 0, region: bool = True):
         super().__init__()
         self.enabled = enabled
-        self.region = ReferenceRegionBranch(dim) if variant == "reference" else PaperRegionBranch()
+        self.region = None
+        if region:
+            self.region = ReferenceRegionBranch(dim) if variant == "reference" else PaperRegionBranch()
         self.heads = None
         if enabled:
             self.heads = ReferenceAttributeHeads(dim, num_attributes) if variant == "reference" else PaperAttributeHeads(
@@ -103,15 +106,16 @@ class PAENet(nn.Module):
                  recognizer: nn.Module | None = None, attribute_loss_weight: float = 1.0,
                  attribute_loss_reduction: str = "mean", recognizer_loss_weight: float = 1.0,
                  train_attribute_input: str = "gt", train_predicted_prob: float = 0.5,
-                 default_attribute_source: str = "gt", predicted_attributes: str = "threshold",
+                 default_attribute_source: str = "", predicted_attributes: str = "threshold",
                  predicted_threshold: float = 0.5, recognizer_class_balance: bool = False):
         super().__init__()
         missing = [m for m in BASE_MEMBERS if not hasattr(base, m)]
         if missing:
             raise UserError(f"PAENET.BASE_ARCHITECTURE {type(base).__name__} lacks {missing}; PAENet attaches to "
                             f"meta-architectures with the members {list(BASE_MEMBERS)} (PAENetBase).")
-        if default_attribute_source not in ATTRIBUTE_SOURCES:
-            raise UserError(f"PAENET.DEFAULT_ATTRIBUTE_SOURCE '{default_attribute_source}' not in {ATTRIBUTE_SOURCES}.")
+        if default_attribute_source and default_attribute_source not in ATTRIBUTE_SOURCES:
+            raise UserError(f"PAENET.DEFAULT_ATTRIBUTE_SOURCE '{default_attribute_source}' not in {ATTRIBUTE_SOURCES} "
+                            "(or '' for none).")
         if predicted_attributes not in ("threshold", "probability"):
             raise UserError(f"PAENET.PREDICTED_ATTRIBUTES '{predicted_attributes}' not in ('threshold', 'probability').")
         if train_attribute_input not in TRAIN_ATTRIBUTE_INPUTS:
@@ -120,7 +124,8 @@ class PAENet(nn.Module):
             raise UserError(f"PAENET.TRAIN_ATTRIBUTE_INPUT '{train_attribute_input}' needs the attribute recognizer: "
                             "set PAENET.RECOGNIZER.ENABLED True.")
         self.base, self.pae, self.aal, self.recognizer = base, pae, aal, recognizer
-        self.identity_neck = BNNeck(base.feat_dim)  # official ``region.bottleneck``
+        # official ``region.bottleneck``; without the region branch the base's own neck is used
+        self.identity_neck = BNNeck(base.feat_dim) if aal.region is not None else None
         self.recognizer_balance = (AttributeBalance(num_attributes) if recognizer is not None and recognizer_class_balance
                                    else None)
         self.num_attributes = num_attributes
@@ -144,7 +149,7 @@ class PAENet(nn.Module):
         n = int(cfg.MODEL.NUM_ATTRIBUTES)
         if n <= 0:
             raise _missing_attributes_error(cfg)
-        sources = list(cfg.TEST.ATTRIBUTE_SOURCES) + [p.DEFAULT_ATTRIBUTE_SOURCE]
+        sources = list(cfg.TEST.ATTRIBUTE_SOURCES) + [p.DEFAULT_ATTRIBUTE_SOURCE or "zeros"]
         if "predicted" in sources and not p.RECOGNIZER.ENABLED:
             raise UserError("TEST.ATTRIBUTE_SOURCES asks for 'predicted' but the model has no attribute recognizer: "
                             "set PAENET.RECOGNIZER.ENABLED True (or drop 'predicted').")
@@ -163,7 +168,8 @@ class PAENet(nn.Module):
                            ffn_ratio=p.PAPER.FFN_RATIO, spatial_reduction=p.PAPER.SPATIAL_REDUCTION,
                            gate_reduction=p.PAPER.GATE_REDUCTION)
         aal = AttributeAuxiliaryLearning(p.VARIANT, dim, n, enabled=p.AAL.ENABLED, weighting=p.PAPER.AAL_WEIGHTING,
-                                         reduction=p.PAPER.AAL_REDUCTION, attribute_dim=p.PAPER.ATTRIBUTE_DIM)
+                                         reduction=p.PAPER.AAL_REDUCTION, attribute_dim=p.PAPER.ATTRIBUTE_DIM,
+                                         region=p.REGION_BRANCH)
         recognizer = (build_recognizer(p.RECOGNIZER.NAME, dim, n, p.RECOGNIZER.CHANNELS, len(cfg.INPUT.PIXEL_MEAN))
                       if p.RECOGNIZER.ENABLED else None)
         return cls(base=base, pae=pae, aal=aal, num_attributes=n, recognizer=recognizer,
@@ -198,6 +204,8 @@ class PAENet(nn.Module):
     def head(self, fmap: torch.Tensor, pooled: torch.Tensor, f: torch.Tensor, attributes: torch.Tensor | None):
         """PAE + AAL on the base's map / pooled / neck features → (f_id, f_bn, AAL logits or None)."""
         gates = self.pae(fmap, f, attributes)
+        if self.aal.region is None:  # control without the region branch: the base's own features
+            return pooled, f, self.aal.attribute_logits(gates, pooled)
         f_id = self.aal.identity_feature(fmap, gates, self.base.pool)
         return f_id, self.identity_neck(f_id), self.aal.attribute_logits(gates, pooled)
 
@@ -251,6 +259,13 @@ class PAENet(nn.Module):
 
     def _inference(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
         source = batch.get("attribute_source") or self.default_attribute_source
+        if not source:
+            if self.pae.uses_attributes:  # never fall back to the test annotations (label leakage)
+                raise UserError(f"PAENet's PAE takes a test-time attribute source and none was named: set "
+                                f"TEST.ATTRIBUTE_SOURCES (evaluation), a tool's --attribute-source, or "
+                                f"PAENET.DEFAULT_ATTRIBUTE_SOURCE to one of {', '.join(self.input_sources)} "
+                                f"('gt' feeds the test images' annotations: label leakage).")
+            source = "zeros"  # PAE off: no attribute enters, the source changes nothing
         if source not in ATTRIBUTE_SOURCES:
             raise ValueError(f"batch['attribute_source'] is '{source}'; expected one of {ATTRIBUTE_SOURCES}.")
         if source == "predicted" and self.recognizer is None:

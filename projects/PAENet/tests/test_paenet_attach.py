@@ -78,7 +78,7 @@ def test_one_training_step_keeps_the_base_losses(make_cfg, config, base_type, ba
                    if n.startswith(prefix)), prefix
     model.eval()
     with torch.no_grad():
-        out = model(batch)
+        out = model({**batch, "attribute_source": "predicted"})
     n = len(batch["targets"])
     assert out["FC"].shape == out["POOL"].shape == (n, model.base.feat_dim)
     assert out["attribute_probs"].shape == (n, 5)

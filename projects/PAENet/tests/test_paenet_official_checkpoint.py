@@ -40,7 +40,7 @@ def test_reference_reproduces_official_golden(loaded, golden):
     with torch.no_grad():
         for modality, prefix in ((0, "visible"), (1, "infrared")):  # official modal 1 / 2
             batch = {"images": images, "modality": torch.full((len(images),), modality, dtype=torch.long),
-                     "attributes": attributes}
+                     "attributes": attributes, "attribute_source": "gt"}  # the official protocol, named
             out = loaded(batch)
             outs[f"{prefix}_pool"] = F.normalize(out["POOL"], dim=1)
             outs[f"{prefix}_bn"] = F.normalize(out["FC"], dim=1)

@@ -20,7 +20,7 @@ def test_shapes(build_small, variant, depth, dim):
             assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
         model.eval()
         with torch.no_grad():
-            out = model(batch)
+            out = model({**batch, "attribute_source": "gt"})
         b = batch["images"].shape[0]
         assert out["FC"].shape == (b, dim) and out["POOL"].shape == (b, dim)
         assert out["attribute_probs"].shape == (b, n)
