@@ -1,24 +1,29 @@
-"""bench/synthetic_benchmark.py without training: the shared budget as overrides, the mean ± std
-table over seeds (per attribute source, gt marked, the recognizer's mA, exact chance) and the
-learning-curve figure from runs' files."""
+"""bench/synthetic_benchmark.py without training: the shared budget as overrides, per-run summaries
+and the tables made from them (mean ± std per attribute source, gt marked, the attribute mA, exact
+chance, paired intervals), reuse refused when a run's record differs, and the README's generated
+tables equal to what the committed summaries give."""
 import importlib.util
 import json
 import os
+import sys
 
 import pytest
 
 
 @pytest.fixture(scope="module")
 def bench(repo_root):
-    spec = importlib.util.spec_from_file_location("synthetic_benchmark", repo_root / "bench" / "synthetic_benchmark.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _touch(path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    open(path, "wb").close()
+    bench_dir = str(repo_root / "bench")
+    sys.path.insert(0, bench_dir)  # the script imports its sibling modules, as when run as a script
+    try:
+        spec = importlib.util.spec_from_file_location("synthetic_benchmark", repo_root / "bench" / "synthetic_benchmark.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        import benchmark_report
+        import benchmark_rows
+        mod.report_mod, mod.rows_mod = benchmark_report, benchmark_rows
+        yield mod
+    finally:
+        sys.path.remove(bench_dir)
 
 
 def test_budget_flattens_to_overrides(bench):
@@ -30,8 +35,9 @@ def test_budget_flattens_to_overrides(bench):
     for row in bench.SUITES["paenet"] + bench.SUITES["plugin"]:
         cfg = load_config(str(bench.REPO + "/" + row.config), [*row.overrides, *budget])
         assert (cfg.SOLVER.OPTIMIZER, cfg.MODEL.BACKBONE.DEPTH, list(cfg.INPUT.SIZE_TRAIN)) == ("Adam", 18, [64, 32])
+        assert cfg.MODEL.BACKBONE.LAST_STRIDE == 1
         assert list(cfg.DATASETS.VAL) == ["SYSU_MM01_val"] and cfg.DATASETS.SYSU.HOLD_OUT_VAL
-        if row.key.endswith("_gt"):  # the paper's setting: annotations in, no recognizer, the official lookup
+        if row.key.endswith(("_gt", "_gt_paper_recipe")):  # the paper's setting: annotations in, no recognizer
             assert not cfg.PAENET.RECOGNIZER.ENABLED and cfg.PAENET.TRAIN_ATTRIBUTE_INPUT == "gt", row.key
             assert cfg.DATASETS.ATTRIBUTES.FALLBACK == "as_is" and "predicted" not in cfg.TEST.ATTRIBUTE_SOURCES, row.key
         elif row.key.endswith("_labelfree"):
@@ -43,7 +49,8 @@ def test_rows_shared_by_suites_are_the_same_model(bench):
     paenet = {r.key: r for r in bench.SUITES["paenet"]}
     shared = [r for r in bench.SUITES["plugin"] if r.key in paenet]
     assert {r.key for r in shared} >= {"baseline", "paenet_reference_labelfree", "paenet_reference_gt"}
-    assert all((r.config, r.overrides) == (paenet[r.key].config, paenet[r.key].overrides) for r in shared)
+    assert all((r.config, r.overrides, r.seeds) == (paenet[r.key].config, paenet[r.key].overrides, paenet[r.key].seeds)
+               for r in shared)
 
 
 def _fake_run(d, rank1s, maps, source=""):
@@ -64,32 +71,121 @@ def _fake_run(d, rank1s, maps, source=""):
     return d
 
 
-def _runs(tmp_path):
-    return {"baseline": [_fake_run(str(tmp_path / "b0"), [10, 20], [5, 12]), _fake_run(str(tmp_path / "b1"), [10, 30], [5, 14])]}
+def _summaries(bench, tmp_path, rows, finals, cpu=60.0):
+    """Summaries of fake runs: ``finals`` {row key: [(rank1, map), ... per seed]}."""
+    results = str(tmp_path / "results")
+    for row in rows:
+        for seed, (r, m) in enumerate(finals[row.key]):
+            source = "predicted" if "labelfree" in row.key else ""
+            d = _fake_run(str(tmp_path / row.key / f"seed{seed}"), [10, r], [5, m], source)
+            record = {"commit": "abcdef1234567", "dirty": False, "threads": 1, "torch": "2.x", "cpu_s": cpu}
+            bench.report_mod.write_summary(results, bench.report_mod.summarize(row, seed, d, record, "SYSU_MM01/all-single"))
+    return results
 
 
 def test_table_over_seeds(bench, tmp_path):
-    import re
-
-    runs = {"lf": [_fake_run(str(tmp_path / "b0"), [10, 20], [5, 12], "predicted"),
-                   _fake_run(str(tmp_path / "b1"), [10, 30], [5, 14], "predicted")]}
-    table = bench.write_table(runs, {"lf": "label-free"}, "SYSU_MM01/all-single")
+    Row = bench.rows_mod.Row
+    rows = [Row("lf_labelfree", "label-free", "x.yml")]
+    results = _summaries(bench, tmp_path, rows, {"lf_labelfree": [(20, 12), (30, 14)]}, cpu=90.0)
+    summaries = bench.report_mod.load_summaries(results)
+    assert sorted(summaries["lf_labelfree"]) == [0, 1]
+    table, notes = bench.report_mod.rows_table(rows, summaries)
     row = next(line for line in table.splitlines() if "predicted (label-free)" in line)
-    # sample standard deviation over seeds (ddof=1); the recognizer's mA; the exact chance of the gallery
+    # sample standard deviation over seeds (ddof=1); the recognizer's mA; the exact chance; CPU minutes
     assert "25.00 ± 7.07" in row and "13.00 ± 1.41" in row and "72.50 ± 0.71" in row and "3.12" in row
-    assert re.search(r"\|\s+2\s+\|", row) and row.startswith("| label-free")
+    assert "| 0 1 " in row and row.startswith("| label-free") and row.rstrip(" |").endswith("1.5") and not notes
     leak = next(line for line in table.splitlines() if "gt (test labels: leakage)" in line)
     assert "99.00 ± 0.00" in leak and "| –" in leak  # a gt row never shows an attribute mA
-    curve = bench.curves(runs["lf"][0], "Rank-1", re.compile("all"))
-    assert curve == {"SYSU_MM01/all-single/predicted/FC/Rank-1": {10: 10.0, 20: 20.0}}  # gt curves left out
-    keys = ["SYSU_MM01/all-single/predicted/FC/Rank-1", "SYSU_MM01_val/all-single/predicted/FC/Rank-1",
-            "SYSU_MM01_val/all-single/zeros/FC/Rank-1"]
-    assert bench._headline_keys(keys) == ["SYSU_MM01_val/all-single/predicted/FC/Rank-1"]  # one curve per run
+    curves = summaries["lf_labelfree"][0]["curves"]["Rank-1"]
+    assert curves == {"SYSU_MM01/all-single/predicted/FC/Rank-1": {"10": 10.0, "20": 20.0}}  # gt curves left out
+
+
+def test_paired_comparisons_and_reuse_marks(bench, tmp_path):
+    Row, Comparison = bench.rows_mod.Row, bench.rows_mod.Comparison
+    rows = [Row("base", "base", "x.yml"), Row("m_labelfree", "model", "y.yml")]
+    results = _summaries(bench, tmp_path, rows, {"base": [(20, 10), (22, 11), (25, 12)],
+                                                 "m_labelfree": [(23, 10), (26, 11), (27, 12)]})
+    path = os.path.join(results, "base", "seed_1.json")
+    summary = json.load(open(path))
+    summary["reused_despite"] = ["threads 2 -> 1"]
+    json.dump(summary, open(path, "w"))
+    text = bench.report_mod.render_suite("s", rows, [Comparison("model vs base", ("base", ""), ("m_labelfree", "predicted"))],
+                                         bench.report_mod.load_summaries(results))
+    line = next(line for line in text.splitlines() if "model vs base" in line and "Rank-1" in line)
+    assert "+3.00 +4.00 +2.00" in line and "[+0.52, +5.48]" in line and "gain" in line  # hand computation: t(2)=4.303
+    assert "| base †" in text and "† base seed 1: reused with --reuse-anyway although threads 2 -> 1" in text
 
 
 def test_learning_curve_figure(bench, tmp_path):
-    import re
-
     pytest.importorskip("matplotlib")  # the figure needs matplotlib (setup.cfg install_requires)
-    bench.plot_curves(_runs(tmp_path), {"baseline": "baseline"}, re.compile("all-single"), str(tmp_path / "curves.png"))
+    Row = bench.rows_mod.Row
+    rows = [Row("base", "base", "x.yml")]
+    results = _summaries(bench, tmp_path, rows, {"base": [(20, 12), (30, 14)]})
+    bench.plot_curves(rows, bench.report_mod.load_summaries(results), str(tmp_path / "curves.png"))
     assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_reuse_needs_the_same_record(bench, tmp_path):
+    from fastreid_ext.utils.run_provenance import write_record
+
+    out = str(tmp_path / "run")
+    record = {"config_sha256": "a" * 64, "commit": None, "dirty": None, "diff_sha256": None, "threads": 1,
+              "torch": "2.1", "data": {"preset": "benchmark", "data_seed": 0}}
+    assert bench.reuse_decision(out, record, False, False) == ("train", [])  # nothing there yet
+    _fake_run(out, [10], [5])
+    assert bench.reuse_decision(out, record, False, False) == ("refuse", ["no run record (run.json) beside its results"])
+    write_record(os.path.join(out, "run.json"), {**record, "threads": 2, "cpu_s": 1.0})
+    assert bench.reuse_decision(out, record, False, False) == ("refuse", ["threads 2 -> 1"])
+    assert bench.reuse_decision(out, record, False, True) == ("reuse", ["threads 2 -> 1"])
+    assert bench.reuse_decision(out, record, True, False) == ("train", [])
+    write_record(os.path.join(out, "run.json"), {**record, "config_sha256": "b" * 64, "wall_s": 3.0})
+    assert bench.reuse_decision(out, record, False, False) == ("refuse", ["config_sha256 bbbbbbbbbbbb -> aaaaaaaaaaaa"])
+    write_record(os.path.join(out, "run.json"), {**record, "wall_s": 3.0})  # information fields do not count
+    assert bench.reuse_decision(out, record, False, False) == ("reuse", [])
+
+
+def test_refused_reuse_stops_with_one_line_per_run(bench, tmp_path, capsys):
+    """A run made before run records (no run.json) is not reused: one line, exit 2, nothing trained."""
+    out = tmp_path / "out"
+    _fake_run(str(out / "baseline" / "seed0"), [10], [5])
+    rc = bench.main(["--suite", "paenet", "--rows", "baseline", "--seeds", "0", "--out", str(out), "--threads", "1",
+                     "--data-root", str(tmp_path / "data"), "--results", str(tmp_path / "results")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and not (tmp_path / "data").exists() and not (tmp_path / "results").exists()
+    assert len([line for line in err if line.startswith("error:")]) == 1
+    assert "baseline/seed0: not reused, its run differs: no run record" in err[-1] and "--reuse-anyway" in err[-1]
+
+
+def test_readme_block_round_trip(bench, tmp_path):
+    """--write-readme puts the generated suite block between its markers; a changed summary makes the
+    README differ from the generated tables (what test_readme_tables_are_generated checks)."""
+    Row = bench.rows_mod.Row
+    rows = [Row("base", "base", "x.yml")]
+    results = _summaries(bench, tmp_path, rows, {"base": [(20, 12), (30, 14)]})
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- synthetic-benchmark:s:begin -->\nold\n<!-- synthetic-benchmark:s:end -->\n\nafter\n")
+    block = bench.report_mod.render_suite("s", rows, [], bench.report_mod.load_summaries(results))
+    text = bench.report_mod.replace_blocks(readme.read_text(), {"s": block})
+    assert text.startswith("# x\n\n<!-- synthetic-benchmark:s:begin -->\nGenerated by") and text.endswith("end -->\n\nafter\n")
+    assert bench.report_mod.readme_blocks(text) == {"s": block} and "25.00 ± 7.07" in block
+    path = os.path.join(results, "base", "seed_0.json")
+    summary = json.load(open(path))
+    summary["final"][""]["Rank-1"] = 21.0
+    json.dump(summary, open(path, "w"))
+    assert bench.report_mod.render_suite("s", rows, [], bench.report_mod.load_summaries(results)) != block
+
+
+def test_readme_tables_are_generated(bench):
+    """Every generated block of the README equals what the committed summaries under bench/results/
+    give, and every suite with committed summaries has its block."""
+    report = bench.report_mod
+    text = open(bench.README).read()
+    blocks = report.readme_blocks(text)
+    summaries = report.load_summaries(bench.RESULTS)
+    for suite, rows in bench.SUITES.items():
+        has = any(summaries.get(r.key) for r in rows)
+        assert has == (suite in blocks), f"suite {suite}: summaries {'without' if has else 'missing for'} its README block"
+        if has:
+            assert blocks[suite] == report.render_suite(suite, rows, bench.COMPARISONS[suite], summaries), (
+                f"README's {suite} tables differ from the summaries: run bench/synthetic_benchmark.py --suite {suite} "
+                "--report-only --write-readme")
