@@ -208,6 +208,8 @@ def main(argv=None) -> int:
     p.add_argument("--force", action="store_true", help="retrain runs that already have results")
     p.add_argument("--reuse-anyway", action="store_true", help="reuse runs whose record differs (rows marked †)")
     p.add_argument("--report-only", action="store_true", help="tables from the summaries in --results; train nothing")
+    p.add_argument("--dry-run", action="store_true", help="list each run and whether it would train, be reused or be "
+                                                          "refused; train nothing")
     p.add_argument("--write-readme", action="store_true", help="with the report, rewrite the README's marked tables")
     p.add_argument("--readme", default=README)
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE pairs applied to every run (last)")
@@ -236,12 +238,17 @@ def main(argv=None) -> int:
             opts = run_opts(row, seed, out, data_root, budget, a.opts)
             record = current_record(row, seed, out, data_root, budget, a.opts, threads, data)
             jobs.append((row, seed, out, opts, record, *reuse_decision(out, record, a.force, a.reuse_anyway)))
+    if a.dry_run:
+        for row, seed, out, _, record, decision, diffs in jobs:
+            print(f"{decision:7s} {row.key} seed {seed} ({record['threads']} thread(s)) {out}"
+                  f"{': ' + ', '.join(diffs) if diffs else ''}")
+        print(f"{sum(j[5] == 'train' for j in jobs)} of {len(jobs)} runs would train")
     refused = [j for j in jobs if j[5] == "refuse"]
     for row, seed, out, *_, diffs in refused:
         print(f"error: {out}: not reused, its run differs: {', '.join(diffs)} (--force retrains it, --reuse-anyway "
               f"keeps it and marks the row)", file=sys.stderr)
-    if refused:
-        return 2
+    if refused or a.dry_run:
+        return 2 if refused else 0
     sysu_root = os.path.join(a.data_root, "SYSU-MM01")
     if not os.path.isdir(sysu_root):
         from fastreid_ext.data.synthetic import generate_sysu
