@@ -74,6 +74,8 @@ def build(name, args):
         model.eval()
         batch = make_batch(args.batch // 2, 1, size, 8, 395, g)
         batch["modality"] = torch.zeros(args.batch, dtype=torch.long)
+        # PAENet evaluates only with a named attribute source; zeros costs what gt or predicted costs
+        batch["attribute_source"] = "zeros"
 
         def step():
             with torch.no_grad():

@@ -167,6 +167,9 @@ class PAENet(nn.Module):
                            embedding_iii=on and p.PAE.EMBEDDING_III, num_heads=p.PAPER.NUM_HEADS,
                            ffn_ratio=p.PAPER.FFN_RATIO, spatial_reduction=p.PAPER.SPATIAL_REDUCTION,
                            gate_reduction=p.PAPER.GATE_REDUCTION)
+        if pae.uses_attributes and not list(cfg.TEST.ATTRIBUTE_SOURCES) and not p.DEFAULT_ATTRIBUTE_SOURCE:
+            raise UserError("PAENet's PAE takes attributes but TEST.ATTRIBUTE_SOURCES is empty: list the test-time "
+                            "sources to evaluate (predicted, zeros; gt = the test images' annotations, label leakage).")
         aal = AttributeAuxiliaryLearning(p.VARIANT, dim, n, enabled=p.AAL.ENABLED, weighting=p.PAPER.AAL_WEIGHTING,
                                          reduction=p.PAPER.AAL_REDUCTION, attribute_dim=p.PAPER.ATTRIBUTE_DIM,
                                          region=p.REGION_BRANCH)

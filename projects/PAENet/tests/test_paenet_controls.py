@@ -76,3 +76,11 @@ def test_evaluation_without_a_source_is_refused(build_small, variant):
         named = model({**batch, "attribute_source": "gt"})["FC"]
         zeros = model({**batch, "attribute_source": "zeros"})["FC"]
     assert not torch.allclose(named, zeros)  # the source is read: it mattered which one was named
+
+
+def test_an_empty_source_list_is_refused_at_build(make_cfg):
+    with pytest.raises(UserError, match="TEST.ATTRIBUTE_SOURCES is empty"):
+        build_model(make_cfg(opts=small_opts(num_attributes=N, extra=["TEST.ATTRIBUTE_SOURCES", "[]"])))
+    model = build_model(make_cfg(opts=small_opts(num_attributes=N, extra=["TEST.ATTRIBUTE_SOURCES", "[]",
+                                                                          "PAENET.PAE.ENABLED", OFF])))
+    assert not model.pae.uses_attributes  # PAE off: no source to name
