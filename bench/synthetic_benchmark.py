@@ -254,16 +254,18 @@ def main(argv=None) -> int:
         from fastreid_ext.data.synthetic import generate_sysu
 
         generate_sysu(sysu_root, seed=a.data_seed, preset=a.preset)
-    to_train = [j for j in jobs if j[5] == "train"]
-    for row, seed, out, *_ in (j for j in jobs if j[5] == "reuse"):
-        print(f"reusing {out}", flush=True)
-    with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-        list(pool.map(lambda j: run_one(j[0], j[1], j[2], j[3], j[4]), to_train))
     from fastreid_ext.utils.run_provenance import read_record
 
-    for row, seed, out, _, _, decision, diffs in jobs:
+    def summary(job) -> None:  # as soon as a run is done, so a stopped command loses no summary
+        row, seed, out, _, _, decision, diffs = job
         record = read_record(os.path.join(out, "run.json")) or {}
         write_summary(a.results, summarize(row, seed, out, record, a.task, a.curves, diffs if decision == "reuse" else None))
+
+    for job in (j for j in jobs if j[5] == "reuse"):
+        print(f"reusing {job[2]}", flush=True)
+        summary(job)
+    with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
+        list(pool.map(lambda j: (run_one(j[0], j[1], j[2], j[3], j[4]), summary(j)), [j for j in jobs if j[5] == "train"]))
     return report(a, suites, rows)
 
 
