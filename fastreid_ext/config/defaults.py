@@ -184,6 +184,16 @@ _C.SOLVER.AMP.DTYPE = "auto"  # auto (bf16 on cpu, fp16 on cuda) | float16 | bfl
 # Stop with an error when a loss is non-finite.
 _C.SOLVER.CHECK_FINITE_LOSS = True
 _C.SOLVER.LOG_PERIOD = 20  # iterations
+# Freeze parameters by name prefix (a dotted module path of the bare model, e.g. "aal" or
+# "base.backbone.layer4") while FROM_EPOCH <= epoch < UNTIL_EPOCH (-1: to the end). Frozen
+# parameters get no gradient and no optimizer update (no weight decay, no momentum drift); with
+# BN_EVAL their modules stay in eval mode (BatchNorm statistics frozen too). The schedule is kept in
+# the checkpoint, so --resume continues it. fast-reid's MODEL.FREEZE_LAYERS / SOLVER.FREEZE_ITERS.
+_C.SOLVER.FREEZE = CN()
+_C.SOLVER.FREEZE.PREFIXES = []
+_C.SOLVER.FREEZE.FROM_EPOCH = 0
+_C.SOLVER.FREEZE.UNTIL_EPOCH = -1
+_C.SOLVER.FREEZE.BN_EVAL = True
 
 # -----------------------------------------------------------------------------
 # TRAIN (hooks)
