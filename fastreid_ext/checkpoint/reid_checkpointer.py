@@ -21,6 +21,7 @@ from ..utils.file_io import PathManager
 from ..utils.errors import UserError
 from .loading import CheckpointReadError, load_checkpoint_file, normalize_checkpoint
 from .agw_community import is_agw_state_dict
+from .hct_community import is_hct_pcb_state_dict
 
 __all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "NonFiniteCheckpointError", "atomic_torch_save",
            "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files"]
@@ -174,6 +175,11 @@ class ReidCheckpointer(Checkpointer):
                 f"'{getattr(self, '_file', 'the checkpoint')}' is a community AGW checkpoint (embed_net with "
                 f"non-local blocks, keys NL_*), but the model is {type(self.model).__name__}; expected "
                 f"MODEL.META_ARCHITECTURE: AGWBaseline with MODEL.BACKBONE.NAME: NonLocalTwoStreamResNet.")
+        if is_hct_pcb_state_dict(sd):  # the model did not claim the published HCT PCB names
+            raise ValueError(
+                f"'{getattr(self, '_file', 'the checkpoint')}' is a published HCT PCB checkpoint (embed_net(pcb='on'), "
+                f"keys local_conv_list.*), but the model is {type(self.model).__name__}; expected "
+                f"MODEL.META_ARCHITECTURE: HCTPCB (configs/HCT/sysu_pcb.yml).")
         checkpoint["model"] = sd
         return super()._load_model(checkpoint)
 

@@ -67,6 +67,15 @@ _C.MODEL.HEADS.RETRIEVAL_FEATURE = "FC"
 
 # 0: taken from the training dataset's attribute files.
 _C.MODEL.NUM_ATTRIBUTES = 0
+# HCTPCB (the published HCT): the map is cut into NUM_STRIPES horizontal stripes, each GeM-pooled
+# (GEM_P; the HCT code: 10 for RegDB, 3 for SYSU) and reduced to LOCAL_DIM by 1x1 conv + BN + ReLU.
+# MODEL.LOSSES.HCTRI.SCALE (its w_center) weighs the per-stripe triplet terms; CONCAT_HCTRI_SCALE the
+# triplet on the concatenated stripes (1 in its train_mine.py).
+_C.MODEL.PCB = CN()
+_C.MODEL.PCB.NUM_STRIPES = 6
+_C.MODEL.PCB.LOCAL_DIM = 256
+_C.MODEL.PCB.GEM_P = 10.0
+_C.MODEL.PCB.CONCAT_HCTRI_SCALE = 1.0
 
 _C.MODEL.LOSSES = CN()
 # Loss terms, each logged separately as loss_<name>.

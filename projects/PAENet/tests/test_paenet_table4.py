@@ -33,3 +33,4 @@ def test_table4_rows_freeze_the_named_module_from_epoch_10(make_cfg, row):
     assert any(n.startswith("base.backbone.") for n in with_grad)
     other = "pae." if row == "table4_train_pae" else "aal."
     assert any(n.startswith(other) for n in with_grad)
+
