@@ -2,7 +2,7 @@
 ``model_mine.py`` (tests/assets/hct_pcb_reference/) on a deterministic weight fill loaded through
 the real checkpoint path, published names map, one training step and the eval shapes on ResNet-18
 and ResNet-50, the loss composition and the recipe, and bad input."""
-import importlib.util
+import types
 
 import pytest
 import torch
@@ -30,9 +30,8 @@ def _cfg(repo_root, config="configs/HCT/sysu_pcb.yml", depth=50, size=SIZE, extr
 @pytest.fixture(scope="module")
 def reference(repo_root):
     path = repo_root / "tests/assets/hct_pcb_reference/public_hct_pcb.py"
-    spec = importlib.util.spec_from_file_location("public_hct_pcb", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = types.ModuleType("public_hct_pcb")  # executed from source: no bytecode cache under tests/assets
+    exec(compile(path.read_text(), str(path), "exec"), module.__dict__)
     ref = module.PublicHCTPCB(CLASSES, share_net=2, gem_p=10.0).eval()
     ref.load_state_dict(deterministic_fill(ref))
     return ref
