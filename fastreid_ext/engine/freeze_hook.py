@@ -38,10 +38,8 @@ class LayerFreeze(HookBase):
         self.schedule.drop_grads(self._model)
 
     def after_train(self) -> None:
-        if self.schedule.frozen:  # leave the model trainable for whoever uses it next
-            for _, p in self.schedule.parameters(self._model):
-                p.requires_grad_(True)
-            self.schedule.frozen = False
+        if self.schedule.frozen:  # leave the model as it was for whoever uses it next
+            self.schedule.release(self._model)
 
     def state_dict(self) -> dict:
         return self.schedule.state_dict()

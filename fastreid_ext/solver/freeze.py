@@ -49,6 +49,8 @@ class FreezeSchedule:
                             "0 <= FROM_EPOCH < UNTIL_EPOCH, or UNTIL_EPOCH -1 (to the end).")
         self.bn_eval = bool(bn_eval)
         self.frozen = False  # whether the window was applied at the last ``apply``
+        # names under the prefixes that were already not trainable (e.g. a BNNeck's fixed bias): never released
+        self._fixed: set[str] | None = None
 
     @classmethod
     def from_config(cls, cfg) -> "FreezeSchedule":
@@ -76,7 +78,10 @@ class FreezeSchedule:
                 seconds = sorted({".".join(n.split(".")[:2]) for n, _ in named if "." in n})[:8]
                 raise UserError(f"SOLVER.FREEZE.PREFIXES: '{prefix}' matches no parameter of {type(model).__name__}; "
                                 f"its modules include {tops[:8]} and {seconds}.")
-        return [(n, p) for n, p in named if any(_under(n, q) for q in self.prefixes)]
+        matched = [(n, p) for n, p in named if any(_under(n, q) for q in self.prefixes)]
+        if self._fixed is None:
+            self._fixed = {n for n, p in matched if not p.requires_grad}
+        return matched
 
     def modules(self, model: nn.Module) -> list[nn.Module]:
         model = _unwrap(model)
@@ -96,13 +101,22 @@ class FreezeSchedule:
             logger.info("Epoch %d: %s %d parameter tensors under %s.", epoch, "freezing" if frozen else "releasing",
                         len(params), self.prefixes)
         if toggle_requires_grad:
-            for _, p in params:
-                p.requires_grad_(not frozen)
+            self._set_trainable(params, not frozen)
         if self.bn_eval and (frozen or self.frozen):
             for m in self.modules(model):
                 m.train(model.training and not frozen)
         self.frozen = frozen
         return frozen
+
+    def release(self, model: nn.Module) -> None:
+        """Make the prefixes trainable again (except what was fixed before the schedule touched it)."""
+        if self.enabled:
+            self._set_trainable(self.parameters(model), True)
+        self.frozen = False
+
+    def _set_trainable(self, params, trainable: bool) -> None:
+        for n, p in params:
+            p.requires_grad_(trainable and n not in (self._fixed or ()))
 
     def drop_grads(self, model: nn.Module) -> None:
         """Called between backward and the optimizer step: frozen parameters carry no gradient."""

@@ -96,6 +96,20 @@ def test_window_and_requires_grad():
     assert not FreezeSchedule([]).enabled and FreezeSchedule([]).state_dict() == {}
 
 
+def test_parameters_fixed_before_the_schedule_stay_fixed():
+    model = _Net()
+    model.aal[1].bias.requires_grad_(False)  # e.g. a BNNeck's zero bias
+    s = FreezeSchedule(["aal"], from_epoch=1, until_epoch=2)
+    s.parameters(model)
+    s.apply(model, 1)
+    assert not model.aal[0].weight.requires_grad
+    s.apply(model, 2)
+    assert model.aal[0].weight.requires_grad and not model.aal[1].bias.requires_grad
+    s.apply(model, 1)
+    s.release(model)
+    assert model.aal[1].weight.requires_grad and not model.aal[1].bias.requires_grad
+
+
 def test_unknown_prefix_names_it_and_existing_modules():
     with pytest.raises(UserError, match=r"'pae' matches no parameter of _Net; its modules include \['aal', 'aal2', "
                                         r"'head'\]"):

@@ -33,4 +33,7 @@ def test_table4_rows_freeze_the_named_module_from_epoch_10(make_cfg, row):
     assert any(n.startswith("base.backbone.") for n in with_grad)
     other = "pae." if row == "table4_train_pae" else "aal."
     assert any(n.startswith(other) for n in with_grad)
+    sched.release(model)  # what the hook does after training: the BNNeck's fixed zero bias stays fixed
+    assert all(p.requires_grad for n, p in model.named_parameters() if n in frozen and not n.endswith("neck.bias"))
+    assert not model.identity_neck.bias.requires_grad
 
