@@ -1,13 +1,17 @@
 """SOLVER.FREEZE in the trainer: the frozen modules are bit-unchanged during the window (across the
 evaluations in between), train before and after it, and a run killed in the middle of the frozen
 phase and resumed ends tensor by tensor where the uninterrupted run ends, also when the resuming
-config no longer names the schedule (the checkpoint's is kept)."""
+config no longer names the schedule (the checkpoint's is kept); under DistributedDataParallel (two GLOO processes) the frozen tensors
+stay unchanged too."""
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
+import yaml
 
-from engine_testkit import FakeLoaderTrainer, tiny_cfg
+from engine_testkit import FakeLoaderTrainer, copy_plugin, tiny_cfg
 from fastreid_ext.engine import HookBase
 from fastreid_ext.utils.env import seed_all_rng
 from fastreid_ext.utils.errors import UserError
@@ -88,3 +92,36 @@ def test_unknown_prefix_fails_when_the_trainer_is_built(tiny_plugin, tmp_path):
     with pytest.raises(UserError, match=r"'pae' matches no parameter of TinyReIDNet; its modules include "
                                         r"\['backbone', 'bottleneck', 'classifier'\]"):
         FakeLoaderTrainer(cfg)
+
+
+@pytest.mark.slow
+def test_frozen_under_two_process_ddp(tmp_path):
+    """requires_grad stays on under DDP (its reducer expects every gradient); dropping the frozen
+    gradients after the all-reduce is what freezes: the end of epoch 0 and the final model agree on them."""
+    out = tmp_path / "out"
+    cfg = {"OUTPUT_DIR": str(out), "SEED": 5, "IMPORTS": [copy_plugin(tmp_path / "p")],
+           "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
+           "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data")},
+           "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2, "ITERS_PER_EPOCH": 2},
+           "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
+           "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 2, "WARMUP_EPOCHS": 0, "STEPS": [5], "CHECKPOINT_PERIOD": 1,
+                      "LOG_PERIOD": 1, "WEIGHT_DECAY": 5e-4, "LR_MULTIPLIERS": [],
+                      "FREEZE": {"PREFIXES": ["backbone", "bottleneck"], "FROM_EPOCH": 1}},
+           "TEST": {"EVAL_PERIOD": 0}}
+    yml = tmp_path / "freeze.yml"
+    yml.write_text(yaml.safe_dump(cfg))
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
+                                                            "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    train_net = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools",
+                             "train_net.py")
+    proc = subprocess.run([sys.executable, train_net, "--config-file", str(yml), "--num-gpus", "2"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "World size: 2" in proc.stdout + proc.stderr + (out / "log.txt").read_text()
+    epoch0 = torch.load(out / "model_0000001.pth", weights_only=True)["model"]  # end of epoch 0
+    final = torch.load(out / "model_final.pth", weights_only=True)["model"]
+    frozen = [k for k in final if k.startswith(("backbone.", "bottleneck."))]
+    assert "bottleneck.running_var" in frozen
+    assert [k for k in frozen if not torch.equal(epoch0[k], final[k])] == []
+    assert not torch.equal(epoch0["classifier.weight"], final["classifier.weight"])
