@@ -17,7 +17,9 @@ def _suite_conftest():
     return module
 
 
-repo_root = _suite_conftest().repo_root
+_suite = _suite_conftest()
+repo_root = _suite.repo_root
+sysu_root = _suite.sysu_root
 
 
 @pytest.fixture(autouse=True)
