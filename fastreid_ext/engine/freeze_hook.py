@@ -7,12 +7,16 @@ gradients after backward, before the optimizer step.
 """
 from __future__ import annotations
 
+import logging
+
 from torch.nn.parallel import DistributedDataParallel
 
 from ..solver.freeze import FreezeSchedule
 from .train_loop import HookBase
 
 __all__ = ["LayerFreeze"]
+
+logger = logging.getLogger(__name__)
 
 
 class LayerFreeze(HookBase):
@@ -22,7 +26,8 @@ class LayerFreeze(HookBase):
         self._model = model
         self.schedule = schedule
         if schedule.enabled:
-            schedule.parameters(model)  # a prefix matching nothing fails when the trainer is built
+            n = len(schedule.parameters(model))  # a prefix matching nothing fails when the trainer is built
+            logger.info("Freeze schedule: %s (%d parameter tensors).", schedule.describe(), n)
 
     def _apply(self) -> None:
         ddp = isinstance(self._model, DistributedDataParallel)

@@ -139,6 +139,8 @@ class FreezeSchedule:
         if not mine or {k: mine[k] for k in theirs} != theirs:
             logger.warning("SOLVER.FREEZE of this config (%s) differs from the checkpoint's (%s); resuming keeps the "
                            "checkpoint's.", mine or "none", theirs)
+        if list(theirs["prefixes"]) != self.prefixes:
+            self._fixed = None  # recomputed for the checkpoint's prefixes before anything is toggled
         self.prefixes = list(theirs["prefixes"])
         self.from_epoch, self.until_epoch = int(theirs["from_epoch"]), int(theirs["until_epoch"])
         self.bn_eval = bool(theirs["bn_eval"])
