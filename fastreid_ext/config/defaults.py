@@ -67,6 +67,15 @@ _C.MODEL.HEADS.RETRIEVAL_FEATURE = "FC"
 
 # 0: taken from the training dataset's attribute files.
 _C.MODEL.NUM_ATTRIBUTES = 0
+# HCTPCB (the published HCT): the map is cut into NUM_STRIPES horizontal stripes, each GeM-pooled
+# (GEM_P; the HCT code: 10 for RegDB, 3 for SYSU) and reduced to LOCAL_DIM by 1x1 conv + BN + ReLU.
+# MODEL.LOSSES.HCTRI.SCALE (its w_center) weighs the per-stripe triplet terms; CONCAT_HCTRI_SCALE the
+# triplet on the concatenated stripes (1 in its train_mine.py).
+_C.MODEL.PCB = CN()
+_C.MODEL.PCB.NUM_STRIPES = 6
+_C.MODEL.PCB.LOCAL_DIM = 256
+_C.MODEL.PCB.GEM_P = 10.0
+_C.MODEL.PCB.CONCAT_HCTRI_SCALE = 1.0
 
 _C.MODEL.LOSSES = CN()
 # Loss terms, each logged separately as loss_<name>.
@@ -198,6 +207,16 @@ _C.SOLVER.AMP.DTYPE = "auto"  # auto (bf16 on cpu, fp16 on cuda) | float16 | bfl
 # Stop with an error when a loss is non-finite.
 _C.SOLVER.CHECK_FINITE_LOSS = True
 _C.SOLVER.LOG_PERIOD = 20  # iterations
+# Freeze parameters by name prefix (a dotted module path of the bare model, e.g. "aal" or
+# "base.backbone.layer4") while FROM_EPOCH <= epoch < UNTIL_EPOCH (-1: to the end). Frozen
+# parameters get no gradient and no optimizer update (no weight decay, no momentum drift); with
+# BN_EVAL their modules stay in eval mode (BatchNorm statistics frozen too). The schedule is kept in
+# the checkpoint, so --resume continues it. fast-reid's MODEL.FREEZE_LAYERS / SOLVER.FREEZE_ITERS.
+_C.SOLVER.FREEZE = CN()
+_C.SOLVER.FREEZE.PREFIXES = []
+_C.SOLVER.FREEZE.FROM_EPOCH = 0
+_C.SOLVER.FREEZE.UNTIL_EPOCH = -1
+_C.SOLVER.FREEZE.BN_EVAL = True
 
 # -----------------------------------------------------------------------------
 # TRAIN (hooks)

@@ -21,6 +21,7 @@ from ..checkpoint import ReidCheckpointer, atomic_write_text
 from ..utils import comm
 from ..utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
 from . import hooks as H
+from .freeze_hook import LayerFreeze
 from .hook_registry import build_user_hooks
 from .precise_bn import PreciseBN
 from .setup import default_setup, import_builtins, model_selection, resolve_dataset_keys, save_config
@@ -156,10 +157,14 @@ class DefaultTrainer(SimpleTrainer):
         return writers
 
     def build_hooks(self) -> list:
-        """Order: timer, LR, user hooks (TRAIN.HOOKS), precise BN (TEST.PRECISE_BN), eval, best ckpt (only
-        when a model is selected, see ``model_selection``), periodic ckpt, loss guard, writers."""
+        """Order: timer, LR, layer freeze (SOLVER.FREEZE), user hooks (TRAIN.HOOKS), precise BN
+        (TEST.PRECISE_BN), eval, best ckpt (only when a model is selected, see ``model_selection``), periodic
+        ckpt, loss guard, writers."""
         cfg = self.cfg
-        ret = [H.IterationTimer(), H.LRScheduler(self.optimizer, self.scheduler)]
+        from ..solver.freeze import FreezeSchedule
+
+        ret = [H.IterationTimer(), H.LRScheduler(self.optimizer, self.scheduler),
+               LayerFreeze(self.model, FreezeSchedule.from_config(cfg))]
         ret += build_user_hooks(cfg, self)
         evaluation = H.EvalHook(cfg.TEST.EVAL_PERIOD, self._eval_for_hook, start_epoch=cfg.TEST.EVAL_START_EPOCH)
         if cfg.TEST.PRECISE_BN.ENABLED:
