@@ -72,7 +72,7 @@ def test_plugin_package_through_imports_and_eval_only_replay(tmp_path):
     ev = str(tmp_path / "eval")
     _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
          "MODEL.WEIGHTS", os.path.join(out, "model_final.pth"), "OUTPUT_DIR", ev)
-    assert os.path.isfile(os.path.join(ev, "results.json"))
+    assert os.path.isfile(os.path.join(ev, "inference", "model_final", "results.json"))  # its own folder
     refused = _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
                    "MODEL.WEIGHTS", str(tmp_path / "missing.pth"), "OUTPUT_DIR", ev, expect_rc=2)
     assert "EvalOnlyWeightsError" in refused.stderr and "missing.pth" in refused.stderr
