@@ -115,7 +115,7 @@ class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
         if (iteration + 1) % self.period:
             return
         self.checkpointer.save(f"{self.file_prefix}_{iteration:07d}", iteration=iteration, **kwargs)
-        if self.max_to_keep is not None:
+        if self.max_to_keep is not None and self.checkpointer.save_to_disk:
             self._prune()
 
     def _prune(self) -> None:
@@ -125,7 +125,7 @@ class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
             os.remove(os.path.join(folder, name))
 
     def after_step(self) -> None:
-        if self.period > 0 and self.checkpointer.save_to_disk:  # main process only (also prunes files)
+        if self.period > 0:  # every rank: a save gathers each rank's random states (the main process writes)
             self.step(self.trainer.iter)
 
     def after_train(self) -> None:

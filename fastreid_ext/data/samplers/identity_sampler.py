@@ -65,6 +65,21 @@ class CrossModalityIdentitySampler(Sampler):
         """The next ``iter()`` starts at batch ``start_iter`` (resume)."""
         self._start = int(start_iter)
 
+    def state_dict(self) -> dict:
+        """What fixes the stream besides the batch number (the trainer's iteration): seed, rank, world size."""
+        return {"seed": self.seed, "rank": self.rank, "world_size": self.world_size, "P": self.P, "K": self.K}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume check: a checkpoint of another seed, rank layout or batch shape would draw other batches."""
+        mine = self.state_dict()
+        differ = {k: (state[k], mine[k]) for k in mine if k in state and state[k] != mine[k]}
+        if differ:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "Resuming with another sampler than the checkpoint's (checkpoint, now): %s; the batches differ from "
+                "an uninterrupted run.", differ)
+
     def batch(self, b: int) -> list[tuple[int, int]]:
         """Batch number ``b`` of this rank: 2PK ``(index, sample_seed)`` pairs."""
         rng = np.random.default_rng([self.seed, self.rank, b])
