@@ -178,6 +178,9 @@ class DefaultTrainer(SimpleTrainer):
             logger.info("Resuming at iteration %d (epoch %d)", self.start_iter, self.start_iter // self.iters_per_epoch)
         else:
             self.start_iter = 0
+        for h in self._hooks:
+            if isinstance(h, H.PeriodicWriter):
+                h.start_at(self.start_iter)
 
     def train(self) -> dict | None:  # type: ignore[override]
         if self.start_iter < self.max_iter:

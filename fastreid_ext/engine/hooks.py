@@ -259,6 +259,17 @@ class PeriodicWriter(HookBase):
             w.write()
             w.close()
 
+    def start_at(self, start_iter: int) -> None:
+        """Tell the writers that keep records (``metrics.json``) where this run starts; rows it will write
+        again are dropped."""
+        for w in self._writers:
+            fn = getattr(w, "start_at", None)
+            if callable(fn):
+                dropped = fn(start_iter)
+                if dropped:
+                    logger.info("Dropped %d rows from iteration %d on of %s: this run writes them again.", dropped,
+                                start_iter, getattr(w, "_path", type(w).__name__))
+
 
 class NonFiniteLossGuard(HookBase):
     """Stops training (before the optimizer step, so the weights and the last checkpoint stay good)

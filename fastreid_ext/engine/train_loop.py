@@ -74,8 +74,12 @@ class TrainerBase:
             self._hooks.append(h)
 
     def train(self, start_iter: int, max_iter: int) -> None:
-        logger.info("Starting training from iteration %d (epoch %d) to %d", start_iter,
-                    start_iter // max(self.iters_per_epoch, 1), max_iter)
+        if start_iter >= max_iter:
+            logger.info("Nothing to train: the run already finished its %d iterations; only the end-of-run steps "
+                        "(final evaluation, model_final) run again.", max_iter)
+        else:
+            logger.info("Starting training from iteration %d (epoch %d) to %d", start_iter,
+                        start_iter // max(self.iters_per_epoch, 1), max_iter)
         self.iter = self.start_iter = start_iter
         self.max_iter = max_iter
         with EventStorage(start_iter) as self.storage:
@@ -87,7 +91,9 @@ class TrainerBase:
                     self.before_step()
                     self.run_step()
                     self.after_step()
-                self.iter += 1  # == max_iter: the loop finished (hooks check `finished`)
+                # == max_iter: the loop finished (hooks check `finished`); a finished run resumed again keeps
+                # its count (model_final's stored iteration is self.iter - 1)
+                self.iter = max(start_iter, max_iter)
                 self.storage.iter = self.iter
             except Exception:
                 logger.exception("Exception during training at iteration %d:", self.iter)
