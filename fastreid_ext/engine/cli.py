@@ -130,13 +130,24 @@ def main(args):
         if args.eval_only:
             model = DefaultTrainer.build_model(cfg)
             ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
-            results = DefaultTrainer.test(cfg, model, quick=False)
+            results = DefaultTrainer.test(cfg, model, quick=False, evaluators=_checked_test_side(cfg))
         else:
             trainer = DefaultTrainer(cfg)
             trainer.resume_or_load(resume=args.resume)
             results = trainer.train()
         _log_final_table(results, cfg)
     return results
+
+
+def _checked_test_side(cfg) -> list:
+    """The evaluators of an ``--eval-only`` run, built and their images checked as a training run does
+    before its first iteration (a bad image is one line, or skipped with INPUT.SKIP_UNREADABLE)."""
+    from .defaults import DefaultTrainer
+    from .preflight import build_test_side, check_test_images
+
+    evaluators = build_test_side(cfg, DefaultTrainer.build_evaluators)
+    check_test_images(cfg, [ev.dataset for _, ev in evaluators if getattr(ev, "dataset", None) is not None])
+    return evaluators
 
 
 def _log_final_table(results, cfg) -> None:
