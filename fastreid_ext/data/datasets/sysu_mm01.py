@@ -48,8 +48,16 @@ def read_id_file(path: str) -> list[int]:
     """
     if not os.path.isfile(path):
         raise UserFileNotFoundError(f"SYSU id file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise UserError(f"{path} starts with a UTF-8 byte-order mark (written by some Windows editors); save it "
+                        "without one: line 1 must be plain comma-separated ASCII integers.")
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r}); expected one line of "
+                        "comma-separated ASCII integers.") from None
     extra = [n for n, ln in enumerate(lines[1:], start=2) if ln.strip()]
     if extra:
         raise UserError(
@@ -61,7 +69,7 @@ def read_id_file(path: str) -> list[int]:
         tok = tok.strip()
         if not tok:
             continue
-        if not tok.isdigit():
+        if not (tok.isascii() and tok.isdigit()):  # int() would also take e.g. fullwidth or Arabic-Indic digits
             raise UserError(f"{path}, line 1: '{tok}' is not an identity number (expected comma-separated integers).")
         ids.append(int(tok))
     if not ids:

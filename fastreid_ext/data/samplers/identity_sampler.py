@@ -15,6 +15,7 @@ import numpy as np
 from torch.utils.data import Sampler
 
 from ...utils import comm
+from ...utils.errors import UserError
 
 __all__ = ["CrossModalityIdentitySampler"]
 
@@ -32,7 +33,7 @@ class CrossModalityIdentitySampler(Sampler):
         if labels.shape != modalities.shape:
             raise ValueError(f"labels ({labels.shape}) and modalities ({modalities.shape}) must have the same length.")
         if num_ids < 1 or num_instances < 1:
-            raise ValueError(f"DATALOADER.IDS_PER_BATCH ({num_ids}) and NUM_INSTANCES ({num_instances}) must be >= 1.")
+            raise UserError(f"DATALOADER.IDS_PER_BATCH ({num_ids}) and NUM_INSTANCES ({num_instances}) must be >= 1.")
         pos = {0: defaultdict(list), 1: defaultdict(list)}
         for i, (lab, mod) in enumerate(zip(labels.tolist(), modalities.tolist())):
             if mod not in (0, 1):
@@ -46,7 +47,7 @@ class CrossModalityIdentitySampler(Sampler):
                 f"(label, missing modality): {lacking[:10]}."
             )
         if num_ids > len(ids):
-            raise ValueError(
+            raise UserError(
                 f"DATALOADER.IDS_PER_BATCH (P={num_ids}) exceeds the number of training identities ({len(ids)})."
             )
         self.ids = np.array(ids)
