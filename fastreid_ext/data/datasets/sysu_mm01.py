@@ -9,12 +9,15 @@ Orders (the evaluator and the reference rely on them):
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 
 from ...utils.errors import UserError, UserFileNotFoundError
 from .bases import CrossModalDataset
 from .build import DATASET_REGISTRY
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SYSU_MM01", "SYSU_MM01_val", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
 
@@ -77,6 +80,18 @@ def read_id_file(path: str) -> list[int]:
     return ids
 
 
+def _warn_ids_without_images(root: str, listed: dict, splits: dict) -> None:
+    """Ids of a split file without a single image are dropped from the split: say so (a partial copy of
+    the dataset, or a split file of another release), since the id count then differs from the paper's."""
+    for what, (files, ids, names) in listed.items():
+        seen = {rec[1] for name in names for rec in splits[name]}
+        empty = [pid for pid in ids if pid not in seen]
+        if empty:
+            logger.warning("SYSU-MM01 at %s: %d of the %d %s ids listed in %s have no images in any camera folder "
+                           "(e.g. %s); they are left out.", root, len(empty), len(ids), what, " and ".join(files),
+                           empty[:10])
+
+
 @DATASET_REGISTRY.register()
 class SYSU_MM01(CrossModalDataset):
     name = "SYSU_MM01"
@@ -119,6 +134,9 @@ class SYSU_MM01(CrossModalDataset):
             "query": cls._images(root, test_ids, INFRARED_CAMS),
             "gallery": cls._images(root, test_ids, VISIBLE_CAMS),
         }
+        _warn_ids_without_images(root, {"train": (train_files, train_ids, ("train",)),
+                                        "evaluation": ([os.path.join(exp, cls.eval_id_file)], test_ids,
+                                                       ("query", "gallery"))}, splits)
         for split, ids in (("train", train_ids), ("query", test_ids), ("gallery", test_ids)):
             if not splits[split]:
                 raise UserFileNotFoundError(
