@@ -12,12 +12,17 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import socket
 import time
 from typing import Callable
 
 __all__ = ["FileLock", "LockHolder", "pid_alive"]
+
+logger = logging.getLogger(__name__)
+
+_NO_FLOCK = tuple(getattr(errno, n) for n in ("ENOLCK", "EOPNOTSUPP", "ENOSYS", "ENOTSUP") if hasattr(errno, n))
 
 
 def pid_alive(pid: int) -> bool:
@@ -99,6 +104,12 @@ class FileLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as e:
+                if e.errno in _NO_FLOCK:  # a file system without locks: go on unprotected, and say so
+                    logger.warning("%s: this file system does not support file locks (%s); going on without "
+                                   "protection against a second process.", self.path, e.strerror)
+                    self.previous = _read_holder(fd)
+                    self._fd = fd
+                    return self
                 holder = _read_holder(fd)
                 os.close(fd)
                 if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):

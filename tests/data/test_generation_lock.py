@@ -18,16 +18,18 @@ from fastreid_ext.data import prepare_datasets
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _RACER = """
-import logging, sys, time
+import logging, os, sys, time
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
 from fastreid_ext.config import get_cfg
 from fastreid_ext.data import prepare_datasets, synthetic
 real = synthetic.generate_sysu
-def slow(root, **kw):
+def held(root, **kw):
     out = real(root, **kw)
-    time.sleep(float(sys.argv[2]))  # still 'writing' when the other run starts
+    deadline = time.time() + 120
+    while not os.path.exists(sys.argv[2]) and time.time() < deadline:  # still 'writing' until released
+        time.sleep(0.05)
     return out
-synthetic.generate_sysu = slow
+synthetic.generate_sysu = held
 cfg = get_cfg()
 cfg.DATASETS.ROOT = sys.argv[1]
 cfg.DATASETS.ATTRIBUTES.ENABLED = False
@@ -57,30 +59,39 @@ def _tree(folder):
     return out
 
 
-def _racer(root, sleep_s):
+def _racer(root, release, log):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen([sys.executable, "-c", _RACER, str(root), str(sleep_s)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, "-c", _RACER, str(root), str(release)], env=env, text=True,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def _wait_for(cond, procs, what):
+    deadline = time.time() + 180
+    while not cond():
+        assert all(p.poll() is None for p in procs) and time.time() < deadline, what
+        time.sleep(0.05)
 
 
 def test_two_runs_generating_one_dataset_end_with_one_complete_copy(tmp_path):
     ref = tmp_path / "ref"
     prepare_datasets(_cfg(ref))
-    root = tmp_path / "shared"
-    first = _racer(root, 4)
-    deadline = time.time() + 120
-    while not (root / "SYSU-MM01.generating").is_dir():
-        assert first.poll() is None and time.time() < deadline, first.communicate()[0]
-        time.sleep(0.05)
-    second = _racer(root, 0)
-    out2, _ = second.communicate(timeout=180)
-    out1, _ = first.communicate(timeout=180)
-    assert first.returncode == 0, out1
-    assert second.returncode == 0, out2
+    root, release = tmp_path / "shared", tmp_path / "release"
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    first = _racer(root, release, logs[0])
+    second = None
+    try:
+        _wait_for(lambda: (root / "SYSU-MM01.generating").is_dir(), [first], "the first run never started writing")
+        second = _racer(root, tmp_path / "never", logs[1])  # it would hold too, were it the one generating
+        _wait_for(lambda: "Waiting for" in logs[1].read_text(), [first, second], "the second run never waited")
+    finally:
+        release.touch()  # the first run completes its folder now, while the second waits
+    assert first.wait(timeout=180) == 0, logs[0].read_text()
+    assert second.wait(timeout=180) == 0, logs[1].read_text()
+    out1, out2 = logs[0].read_text(), logs[1].read_text()
     folder = str(root / "SYSU-MM01")
     assert f"WRITTEN ['{folder}']" in out1
     assert "WRITTEN []" in out2  # the second run generated nothing: it waited and reused
-    assert f"Waiting for {folder}" in out2 and "is generating it" in out2
+    assert f"Waiting for {folder}: host" in out2 and f"pid {first.pid} is generating it" in out2
     assert sorted(os.listdir(root)) == ["SYSU-MM01"]  # no temp folder, no lock left
     assert _tree(folder) == _tree(ref / "SYSU-MM01")  # byte for byte the data of an undisturbed run
 
