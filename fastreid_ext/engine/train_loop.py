@@ -255,10 +255,10 @@ class SimpleTrainer(TrainerBase):
             self._pending_rng = ranks[rank]["rng"]
             _check_sampler(self.data_loader, ranks[rank].get("sampler"))
         elif "rng" in state:
-            if world > 1 or (ranks is not None and len(ranks) != world):
-                logger.warning("The checkpoint holds the random states of %s processes, this run has %d: the resumed "
-                               "run will not match an uninterrupted one exactly.", len(ranks) if ranks else "1 of the",
-                               world)
+            if world > 1 or ranks is not None:
+                held = f"the random states of {len(ranks)} processes" if ranks is not None else "rank 0's random state only"
+                logger.warning("The checkpoint holds %s, this run has %d processes: only rank 0's state is restored, "
+                               "so the resumed run will not match an uninterrupted one exactly.", held, world)
             if rank == 0:  # other ranks keep their own (seed + rank) stream
                 self._pending_rng = state["rng"]
 
