@@ -23,7 +23,7 @@ from .loading import CheckpointReadError, load_checkpoint_file, normalize_checkp
 from .agw_community import is_agw_state_dict
 
 __all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "NonFiniteCheckpointError", "atomic_torch_save",
-           "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files"]
+           "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files", "require_eval_weights"]
 
 
 class EvalOnlyWeightsError(UserError, RuntimeError):
@@ -99,6 +99,14 @@ def atomic_torch_save(obj: Any, path: str) -> None:
 
 def atomic_write_text(text: str, path: str) -> None:
     _atomic_replace(path, lambda f: f.write(text.encode()))
+
+
+def require_eval_weights(path: str) -> None:
+    """``--eval-only`` refuses an empty or missing MODEL.WEIGHTS (checked before its folder is made)."""
+    if not path:
+        raise EvalOnlyWeightsError("--eval-only needs trained weights: MODEL.WEIGHTS is empty.")
+    if not os.path.isfile(path):
+        raise EvalOnlyWeightsError(f"--eval-only: MODEL.WEIGHTS file '{path}' does not exist.")
 
 
 class ReidCheckpointer(Checkpointer):
@@ -189,10 +197,7 @@ class ReidCheckpointer(Checkpointer):
         Keys under the model class's ``TRAINING_ONLY_PREFIXES`` (e.g. the classifier, whose class
         count differs between datasets) may be missing or mis-shaped: they are reported and skipped.
         """
-        if not path:
-            raise EvalOnlyWeightsError("--eval-only needs trained weights: MODEL.WEIGHTS is empty.")
-        if not os.path.isfile(path):
-            raise EvalOnlyWeightsError(f"--eval-only: MODEL.WEIGHTS file '{path}' does not exist.")
+        require_eval_weights(path)
         checkpoint = self._load_file(path)
         incompatible = self._load_model(checkpoint)
         prefixes = tuple(getattr(type(self.model), "TRAINING_ONLY_PREFIXES", ()))

@@ -105,8 +105,12 @@ def setup(args, stack: contextlib.ExitStack | None = None):
 
     import_builtins()
     cfg = load_config(args.config_file or None, args.opts or [], freeze=False)
-    if getattr(args, "eval_only", False) and cfg.OUTPUT_DIR:
-        cfg.OUTPUT_DIR = eval_output_dir(cfg)  # the training run's files are never rewritten
+    if getattr(args, "eval_only", False):
+        from ..checkpoint.reid_checkpointer import require_eval_weights
+
+        require_eval_weights(cfg.MODEL.WEIGHTS)  # before a folder is named after it
+        if cfg.OUTPUT_DIR:
+            cfg.OUTPUT_DIR = eval_output_dir(cfg)  # the training run's files are never rewritten
     lock = None
     if stack is not None and cfg.OUTPUT_DIR and comm.is_main_process():
         lock = stack.enter_context(hold_run_folder(cfg.OUTPUT_DIR))

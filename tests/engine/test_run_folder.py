@@ -99,8 +99,12 @@ def test_eval_only_twice_never_rewrites_the_training_record(tmp_path):
         for extra in ([], ["TEST.FLIP.ENABLED", "True"]):
             _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
                  "MODEL.WEIGHTS", weights, *extra)
+        _, err = _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
+                      "MODEL.WEIGHTS", tmp_path / "missing.pth", rc=2)
+        assert "EvalOnlyWeightsError" in err and "missing.pth" in err
     for f, content in record.items():
         assert open(os.path.join(out, f), "rb").read() == content, f"{f} of the training run was rewritten"
+    # one folder per evaluation, none for the refused one
     assert sorted(os.listdir(os.path.join(out, "inference"))) == ["model_final", "model_final+flip"]
     for name, flip in (("model_final", False), ("model_final+flip", True)):
         folder = os.path.join(out, "inference", name)
