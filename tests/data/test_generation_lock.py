@@ -135,3 +135,20 @@ def test_make_synthetic_killed_half_way_leaves_no_dataset(tmp_path, repo_root):
     assert mod.main([*argv, "--force", "--seed", "3"]) == 0  # replaced once the new data are complete
     assert json.loads((tmp_path / "RegDB" / "SYNTHETIC.json").read_text())["options"]["seed"] == 3
     assert sorted(os.listdir(tmp_path)) == ["RegDB"]
+
+
+def test_file_lock_is_exclusive_names_its_holder_and_leaves_nothing(tmp_path):
+    from fastreid_ext.utils.file_lock import FileLock
+
+    path = str(tmp_path / "x.lock")
+    with FileLock(path):
+        holder = json.loads(open(path).read())
+        assert holder["host"] == socket.gethostname() and holder["pid"] == os.getpid()
+        with pytest.raises(BlockingIOError, match=f"held by host {socket.gethostname()} pid {os.getpid()}"):
+            FileLock(path).acquire(wait=False)  # another open file: excluded even within one process
+        with pytest.raises(BlockingIOError):
+            FileLock(path, poll_s=0.01).acquire(wait=True, timeout=0.1)
+    assert not os.path.exists(path)
+    second = FileLock(path).acquire(wait=False)
+    assert not second.previous  # released cleanly: nothing to take over
+    second.release()
