@@ -72,6 +72,7 @@ def _wait_for(cond, procs, what):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_two_runs_generating_one_dataset_end_with_one_complete_copy(tmp_path):
     ref = tmp_path / "ref"
     prepare_datasets(_cfg(ref))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
 
 from engine_testkit import copy_plugin
@@ -53,6 +54,7 @@ def _run(cwd, *args, rc=0):
     return out, err
 
 
+@pytest.mark.slow
 def test_second_run_into_a_live_runs_folder_stops_and_a_dead_holder_is_taken_over(tmp_path):
     plugin = copy_plugin(tmp_path / "p")
     out = str(tmp_path / "out")
@@ -87,6 +89,7 @@ def test_second_run_into_a_live_runs_folder_stops_and_a_dead_holder_is_taken_ove
     assert yaml.safe_load(open(os.path.join(out, "config.yaml")))["SEED"] == 7
 
 
+@pytest.mark.slow
 def test_eval_only_twice_never_rewrites_the_training_record(tmp_path):
     plugin = copy_plugin(tmp_path / "p")
     out = str(tmp_path / "out")
