@@ -223,6 +223,9 @@ class DefaultTrainer(SimpleTrainer):
                         self.start_iter // max(self.iters_per_epoch, 1))
         else:
             self.start_iter = 0
+        for h in self._hooks:
+            if isinstance(h, H.PeriodicWriter):
+                h.start_at(self.start_iter)
 
     def train(self) -> dict | None:  # type: ignore[override]
         if self.start_iter < self.max_iter:

@@ -88,7 +88,7 @@ def _eval_only(tmp_path, config, opts, weights, out, num_gpus):
            "--num-gpus", str(num_gpus), *map(str, opts), "MODEL.WEIGHTS", weights, "OUTPUT_DIR", str(out)]
     p = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, f"rc={p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}"
-    return json.loads((out / "results.json").read_text())
+    return json.loads((out / "inference" / "w" / "results.json").read_text())  # named after the weights file
 
 
 @pytest.mark.slow
