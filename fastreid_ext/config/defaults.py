@@ -16,6 +16,10 @@ _C.SEED = 0
 _C.CUDNN_BENCHMARK = False
 # Deterministic algorithms (torch.use_deterministic_algorithms(warn_only=True)).
 _C.DETERMINISTIC = False
+# Intra-op threads of each process (torch.set_num_threads at setup). 0 = auto: the CPUs the process
+# may use (affinity mask, cgroup CPU quota), shared by the processes of this machine; the log says
+# what was chosen and why. torch's own default (one per host core) stalls on a busy or quota-limited machine.
+_C.NUM_THREADS = 0
 
 # -----------------------------------------------------------------------------
 # MODEL
