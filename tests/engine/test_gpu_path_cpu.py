@@ -161,3 +161,14 @@ def test_prefetch_factor_reaches_the_loader(sysu_root):
     cfg.DATALOADER.PREFETCH_FACTOR = -1
     with pytest.raises(UserError, match="PREFETCH_FACTOR"):
         build_train_loader(cfg)
+
+
+def test_gpu_recipe_config(repo_root):
+    from fastreid_ext.config import load_config
+
+    cfg = load_config(str(repo_root / "configs/PAENet/sysu_gpu.yml"))
+    assert cfg.MODEL.META_ARCHITECTURE == "PAENet" and cfg.PAENET.VARIANT == "reference"
+    assert (cfg.DATALOADER.IDS_PER_BATCH, cfg.DATALOADER.NUM_INSTANCES) == (8, 4)  # the paper's 8 x (4 + 4)
+    assert cfg.SOLVER.AMP.ENABLED and cfg.SOLVER.AMP.DTYPE == "bfloat16" and cfg.MODEL.BACKBONE.CHANNELS_LAST
+    assert cfg.MODEL.DEVICE == "cuda" and tuple(cfg.INPUT.SIZE_TRAIN) == (288, 144)
+    assert cfg.DATALOADER.PERSISTENT_WORKERS and cfg.DATALOADER.PREFETCH_FACTOR > 0 and cfg.DATALOADER.NUM_WORKERS >= 4
