@@ -115,9 +115,12 @@ def choose_threads(override: int = 0, local_processes: int = 1, cgroup_root: str
     return ThreadChoice(threads, reason, sources)
 
 
-def apply_num_threads(override: int = 0, local_processes: int | None = None, cgroup_root: str = _CGROUP_ROOT) -> ThreadChoice:
+def apply_num_threads(override: int = 0, local_processes: int | None = None, cgroup_root: str = _CGROUP_ROOT,
+                      load: float | None = None) -> ThreadChoice:
     """Choose (``choose_threads``), call ``torch.set_num_threads`` and log what and why; run once at setup.
-    ``local_processes``: None = LOCAL_WORLD_SIZE (set by ``launch`` and torchrun), else 1."""
+    ``local_processes``: None = LOCAL_WORLD_SIZE (set by ``launch`` and torchrun), else 1. ``load``: the
+    1-minute load average (None: read it); when the machine is already busier than the automatic
+    choice assumes, the log says how to opt out (the quota cannot see other processes)."""
     import torch
 
     if local_processes is None:
@@ -127,4 +130,10 @@ def apply_num_threads(override: int = 0, local_processes: int | None = None, cgr
     torch.set_num_threads(choice.threads)
     seen = ", ".join(f"{k} {v}" for k, v in choice.sources.items())
     logger.info("Intra-op threads: %d (was %d): %s [%s]", choice.threads, before, choice.reason, seen)
+    if load is None and hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+    if not override and choice.threads > 1 and load is not None and load >= choice.threads * max(local_processes, 1):
+        logger.warning("The load average (%.1f) already fills the %d CPUs counted for this run: parallel kernels can "
+                       "run many times slower than on one thread beside busy processes; set NUM_THREADS 1 if "
+                       "evaluation or training steps are slow.", load, choice.threads * max(local_processes, 1))
     return choice

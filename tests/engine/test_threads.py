@@ -85,9 +85,23 @@ def test_override_wins_and_negative_is_refused(tmp_path):
 
 def test_apply_sets_torch_threads_and_logs(tmp_path, keep_threads, caplog):
     with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
-        choice = apply_num_threads(0, local_processes=1, cgroup_root=_v2(tmp_path, "100000 100000"))
+        choice = apply_num_threads(0, local_processes=1, cgroup_root=_v2(tmp_path, "100000 100000"), load=0.0)
     assert choice.threads == 1 and torch.get_num_threads() == 1
     assert "Intra-op threads: 1" in caplog.text and "cgroup quota" in caplog.text
+
+
+def test_busy_machine_gets_a_hint_only_with_several_threads(tmp_path, keep_threads, caplog):
+    root = _v2(tmp_path, "200000 100000")
+    with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
+        apply_num_threads(0, local_processes=1, cgroup_root=root, load=0.5)
+    assert "NUM_THREADS 1" not in caplog.text
+    with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
+        apply_num_threads(0, local_processes=1, cgroup_root=root, load=3.0)
+    assert "load average (3.0)" in caplog.text and "NUM_THREADS 1" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
+        apply_num_threads(2, local_processes=1, cgroup_root=root, load=3.0)  # the user chose: no hint
+    assert "NUM_THREADS 1" not in caplog.text
 
 
 def test_apply_reads_local_world_size(tmp_path, keep_threads, monkeypatch):
