@@ -16,6 +16,10 @@ _C.SEED = 0
 _C.CUDNN_BENCHMARK = False
 # Deterministic algorithms (torch.use_deterministic_algorithms(warn_only=True)).
 _C.DETERMINISTIC = False
+# Intra-op threads of each process (torch.set_num_threads at setup). 0 = auto: the CPUs the process
+# may use (affinity mask, cgroup CPU quota), shared by the processes of this machine; the log says
+# what was chosen and why. torch's own default (one per host core) stalls on a busy or quota-limited machine.
+_C.NUM_THREADS = 0
 
 # -----------------------------------------------------------------------------
 # MODEL
@@ -49,6 +53,14 @@ _C.MODEL.BACKBONE.CHANNELS_LAST = True
 _C.MODEL.BACKBONE.NON_LOCAL = CN()
 _C.MODEL.BACKBONE.NON_LOCAL.NUM_BLOCKS = []
 _C.MODEL.BACKBONE.NON_LOCAL.INTER_CHANNELS = 1
+
+# torch.compile of the model's forward for training (engine/compile.py): fewer kernel launches on a
+# GPU. Falls back to eager with a warning where compilation is unavailable or fails. MODE: default |
+# reduce-overhead (CUDA graphs) | max-autotune | max-autotune-no-cudagraphs; BACKEND: a torch.compile backend.
+_C.MODEL.COMPILE = CN()
+_C.MODEL.COMPILE.ENABLED = False
+_C.MODEL.COMPILE.MODE = "default"
+_C.MODEL.COMPILE.BACKEND = "inductor"
 
 # Normalisation layers of the backbone and necks in a multi-process run: "BN" (per-process batch
 # statistics; DDP broadcasts rank 0's running statistics) | "SyncBN" (statistics over the whole
@@ -162,6 +174,8 @@ _C.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA = 0
 _C.DATALOADER = CN()
 _C.DATALOADER.NUM_WORKERS = 2
 _C.DATALOADER.PERSISTENT_WORKERS = True
+# Batches loaded ahead by each worker (torch's prefetch_factor); 0 = torch's default (2). Only with workers.
+_C.DATALOADER.PREFETCH_FACTOR = 0
 _C.DATALOADER.IDS_PER_BATCH = 4  # P
 _C.DATALOADER.NUM_INSTANCES = 4  # K images per identity and modality
 # 0: floor(max(#visible, #infrared) / (P*K)) + 1, as the reference sampler.

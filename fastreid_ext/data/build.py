@@ -80,6 +80,11 @@ def build_train_loader(cfg, datasets=None) -> DataLoader:
     )
     kwargs = _loader_kwargs(cfg, max(int(cfg.SEED), 0))
     kwargs["persistent_workers"] = bool(cfg.DATALOADER.PERSISTENT_WORKERS) and kwargs["num_workers"] > 0
+    prefetch = int(cfg.DATALOADER.PREFETCH_FACTOR)
+    if prefetch < 0:
+        raise UserError(f"DATALOADER.PREFETCH_FACTOR is {prefetch}; expected 0 (torch's default) or a positive count.")
+    if prefetch and kwargs["num_workers"] > 0:
+        kwargs["prefetch_factor"] = prefetch
     logger.info(
         "Train loader: %d images, %d classes, P=%d K=%d (batch %d), %d iterations per epoch, %d workers.",
         len(dataset), dataset.num_classes, sampler.P, sampler.K, sampler.batch_size, sampler.iters_per_epoch,

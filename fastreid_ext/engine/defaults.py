@@ -21,6 +21,7 @@ from ..checkpoint import ReidCheckpointer, atomic_write_text
 from ..utils import comm
 from ..utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
 from . import hooks as H
+from .compile import compile_model
 from .freeze_hook import LayerFreeze
 from .hook_registry import build_user_hooks
 from .precise_bn import PreciseBN
@@ -68,6 +69,8 @@ class DefaultTrainer(SimpleTrainer):
         from ..modeling.meta_arch.build import convert_norm
 
         model = convert_norm(self.build_model(cfg), cfg.MODEL.NORM)
+        c = cfg.MODEL.COMPILE
+        compile_model(model, c.ENABLED, c.MODE, c.BACKEND)  # forward only: names and checkpoints unchanged
         optimizer = self.build_optimizer(cfg, model)
         ddp = create_ddp_model(model)
         super().__init__(ddp, data_loader, optimizer, amp_enabled=cfg.SOLVER.AMP.ENABLED,
