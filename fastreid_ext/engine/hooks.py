@@ -15,13 +15,12 @@ import torch
 from fvcore.common.checkpoint import PeriodicCheckpointer as _FvcorePeriodicCheckpointer
 from fvcore.common.timer import Timer
 
-from ..evaluation.result_keys import ResultKey, flatten_results
 from ..utils import comm
 from ..utils.events import EventWriter
 from .train_loop import HookBase
 
 __all__ = ["IterationTimer", "LRScheduler", "PeriodicCheckpointer", "BestCheckpointer", "EvalHook",
-           "PeriodicWriter", "NonFiniteLossGuard", "flatten_results"]
+           "PeriodicWriter", "NonFiniteLossGuard"]
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +153,8 @@ class BestCheckpointer(HookBase):
         self._warned = False
 
     def _auto_key(self, keys) -> str | None:
+        from ..evaluation.result_keys import ResultKey  # noqa: PLC0415 - the engine imports evaluation lazily
+
         for text in keys:
             k = ResultKey.try_parse(text)
             if (k is not None and k.metric == "Rank-1" and k.statistic == "mean" and k.source not in self.excluded_sources
@@ -225,6 +226,8 @@ class EvalHook(HookBase):
         if not isinstance(results, dict):
             raise TypeError(f"Evaluation must return a dict {{task: {{metric: value}}}}, got {type(results).__name__}.")
         if self.trainer.storage is not None:
+            from ..evaluation.result_keys import flatten_results  # noqa: PLC0415 - lazily, as every evaluation import
+
             self.trainer.storage.put_scalars(smoothing_hint=False, **flatten_results(results))
 
     def is_due(self, next_iter: int) -> bool:

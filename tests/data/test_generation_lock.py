@@ -21,15 +21,18 @@ _RACER = """
 import logging, os, sys, time
 logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
 from fastreid_ext.config import get_cfg
-from fastreid_ext.data import prepare_datasets, synthetic
-real = synthetic.generate_sysu
+import dataclasses
+from fastreid_ext.data import prepare_datasets
+from fastreid_ext.data.synthetic import SYNTHETIC_REGISTRY
+gen = SYNTHETIC_REGISTRY.get("SYSU_MM01")
+real = gen.generate
 def held(root, **kw):
     out = real(root, **kw)
     deadline = time.time() + 120
     while not os.path.exists(sys.argv[2]) and time.time() < deadline:  # still 'writing' until released
         time.sleep(0.05)
     return out
-synthetic.generate_sysu = held
+SYNTHETIC_REGISTRY._obj_map["SYSU_MM01"] = dataclasses.replace(gen, generate=held)  # the registered generator, held
 cfg = get_cfg()
 cfg.DATASETS.ROOT = sys.argv[1]
 cfg.DATASETS.ATTRIBUTES.ENABLED = False
@@ -116,18 +119,24 @@ def test_make_synthetic_killed_half_way_leaves_no_dataset(tmp_path, repo_root):
     spec = importlib.util.spec_from_file_location("make_synthetic", repo_root / "tools" / "make_synthetic.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    real = mod.generate_regdb
+    import dataclasses
+
+    from fastreid_ext.data.synthetic import SYNTHETIC_REGISTRY
+
+    gen = SYNTHETIC_REGISTRY.get("RegDB")
 
     def dies(root, **kw):
         os.makedirs(os.path.join(root, "Visible", "1"))
         raise KeyboardInterrupt
 
     argv = ["regdb", "--root", str(tmp_path), "--num-ids", "4", "--images-per-id", "1", "--height", "40", "--width", "20"]
-    mod.generate_regdb = dies
-    with pytest.raises(KeyboardInterrupt):
-        mod.main(argv)
+    SYNTHETIC_REGISTRY._obj_map["RegDB"] = dataclasses.replace(gen, generate=dies)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            mod.main(argv)
+    finally:
+        SYNTHETIC_REGISTRY._obj_map["RegDB"] = gen
     assert os.listdir(tmp_path) == ["RegDB.generating"]  # not RegDB: nothing a reader takes for a dataset
-    mod.generate_regdb = real
     assert mod.main(argv) == 0
     assert sorted(os.listdir(tmp_path)) == ["RegDB"]
     manifest = json.loads((tmp_path / "RegDB" / "SYNTHETIC.json").read_text())

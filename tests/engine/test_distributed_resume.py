@@ -19,7 +19,8 @@ def _yml(tmp_path, plugin, out):
     cfg = {
         "OUTPUT_DIR": out, "SEED": 5, "IMPORTS": [plugin],
         "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data")},
+        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
+                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
         "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
         "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
         "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 3, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,

@@ -101,7 +101,8 @@ def test_frozen_under_two_process_ddp(tmp_path):
     out = tmp_path / "out"
     cfg = {"OUTPUT_DIR": str(out), "SEED": 5, "IMPORTS": [copy_plugin(tmp_path / "p")],
            "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-           "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data")},
+           "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
+                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
            "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2, "ITERS_PER_EPOCH": 2},
            "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
            "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 2, "WARMUP_EPOCHS": 0, "STEPS": [5], "CHECKPOINT_PERIOD": 1,

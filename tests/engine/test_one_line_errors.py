@@ -50,7 +50,8 @@ def _tiny_yml(tmp_path, plugin):
     yml.write_text(yaml.safe_dump({
         "IMPORTS": [plugin], "OUTPUT_DIR": str(tmp_path / "out"),
         "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data")},
+        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
+                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
         "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
         "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
         "SOLVER": {"MAX_EPOCH": 1, "WARMUP_EPOCHS": 0, "STEPS": [2]}, "TEST": {"EVAL_PERIOD": 0}}))
