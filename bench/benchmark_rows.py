@@ -72,9 +72,10 @@ SUITES = {
         Row("agw", "AGW", "configs/AGW/sysu.yml", seeds=SEEDS_COMPARED),
         Row("agw_paenet_labelfree", "AGW + PAE/AAL, label-free", "configs/PAENet/agw_sysu.yml", seeds=SEEDS_COMPARED),
         Row("agw_paenet_gt", "AGW + PAE/AAL, trained on annotations", "configs/PAENet/agw_sysu.yml", _ON_ANNOTATIONS),
-        Row("hct", "HCT", "configs/HCT/sysu.yml", seeds=SEEDS_COMPARED),
-        Row("hct_paenet_labelfree", "HCT + PAE/AAL, label-free", "configs/PAENet/hct_sysu.yml", seeds=SEEDS_COMPARED),
-        Row("hct_paenet_gt", "HCT + PAE/AAL, trained on annotations", "configs/PAENet/hct_sysu.yml", _ON_ANNOTATIONS),
+        Row("hct", "HCT (global)", "configs/HCT/sysu.yml", seeds=SEEDS_COMPARED),
+        Row("hct_paenet_labelfree", "HCT (global) + PAE/AAL, label-free", "configs/PAENet/hct_sysu.yml",
+            seeds=SEEDS_COMPARED),
+        Row("hct_paenet_gt", "HCT (global) + PAE/AAL, trained on annotations", "configs/PAENet/hct_sysu.yml", _ON_ANNOTATIONS),
         Row("baseline", "MMD (the baseline)", "configs/Baseline/sysu.yml", seeds=SEEDS_COMPARED),
         Row("paenet_reference_labelfree", "MMD + PAE/AAL, label-free", "configs/PAENet/sysu_labelfree.yml",
             seeds=SEEDS_COMPARED),
@@ -107,7 +108,7 @@ COMPARISONS = {
     ],
     "plugin": [
         Comparison("AGW + PAE/AAL label-free vs AGW", ("agw", ""), ("agw_paenet_labelfree", _LF)),
-        Comparison("HCT + PAE/AAL label-free vs HCT", ("hct", ""), ("hct_paenet_labelfree", _LF)),
+        Comparison("HCT (global) + PAE/AAL label-free vs HCT (global)", ("hct", ""), ("hct_paenet_labelfree", _LF)),
         Comparison("MMD + PAE/AAL label-free vs MMD", ("baseline", ""), ("paenet_reference_labelfree", _LF)),
     ],
 }

@@ -5,11 +5,15 @@ features (the metrics must agree; SKIP where faiss is not installed); two AMP (f
 training steps of the baseline, the reference PAENet, the label-free PAENet and AGW + PAE/AAL; a
 1-GPU NCCL process group with a DistributedDataParallel AMP step; a short train + evaluate run of
 tools/train_net.py on a generated SYSU-MM01 on the GPU (ranking with faiss-gpu when installed);
-train-step time and extraction images/s of the reference PAENet at 288x144. On a machine without
-CUDA every check prints ``SKIP <check>: no CUDA device`` and the script exits 0.
+train-step time and extraction images/s of the reference PAENet at 288x144; the GPU recipe's step
+(configs/PAENet/sysu_gpu.yml, 8 x (4 + 4)) in fp32 vs AMP bf16/fp16 + channels-last (+ compile) and
+its loader, with images/s and ratios (bench/gpu_recipe_speed.py). On a machine without CUDA every
+check prints ``SKIP <check>: no CUDA device`` and the script exits 0.
 Run from the repository root:
 
     PYTHONPATH=$PWD:$PWD/projects/PAENet python bench/gpu_check.py
+    PYTHONPATH=$PWD:$PWD/projects/PAENet python bench/gpu_check.py --speed-only   # the speed figures only (~3 min)
+    PYTHONPATH=$PWD:$PWD/projects/PAENet python bench/gpu_check.py --smoke        # tiny, also on a CPU
 
 Exit code 1 when a check fails. Random init everywhere (no weight download).
 """
@@ -239,6 +243,26 @@ def check_paenet_speed(args) -> str:
             f"host-to-device copy included)")
 
 
+def _recipe_speed_module():
+    """bench/gpu_recipe_speed.py, loaded from beside this file (bench/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_recipe_speed", os.path.join(REPO, "bench", "gpu_recipe_speed.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_recipe_speed(args) -> str:
+    """The GPU recipe's step (fp32 vs AMP bf16/fp16 + channels-last, + compile) and loader; table, then summary."""
+    speed = _recipe_speed_module()
+    rows, summary = speed.measure(speed.parse_args(["--smoke"] if args.smoke else []))
+    from tabulate import tabulate
+
+    print(tabulate(rows, headers="keys", tablefmt="pipe"), flush=True)
+    return summary
+
+
 CHECKS: list[tuple[str, Callable]] = [
     ("gpu-marked tests", check_gpu_tests),
     ("faiss-gpu vs torch ranking", check_faiss_vs_torch),
@@ -249,21 +273,15 @@ CHECKS: list[tuple[str, Callable]] = [
     ("1-GPU NCCL + DDP step", check_nccl),
     ("train + eval run on 1 GPU", check_train_run),
     ("PAENet speed 288x144", check_paenet_speed),
+    ("GPU recipe speed 8x(4+4)", check_recipe_speed),
 ]
+SPEED_CHECK = "GPU recipe speed 8x(4+4)"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tests-timeout", type=int, default=150, help="seconds for the gpu-marked tests")
-    parser.add_argument("--run-timeout", type=int, default=180, help="seconds for the train + eval run")
-    args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
-        for name, _ in CHECKS:
-            print(f"SKIP {name}: no CUDA device", flush=True)
-        return 0
-    print(f"gpu_check on {torch.cuda.get_device_name(0)}, torch {torch.__version__}", flush=True)
+def _run(checks, cuda: bool, args) -> int:
+    """Every check, one line each; the number of failures."""
     failed, start = 0, time.perf_counter()
-    for name, fn in CHECKS:
+    for name, fn in checks:
         t0 = time.perf_counter()
         try:
             status, detail = "PASS", fn(args)
@@ -273,11 +291,35 @@ def main(argv=None) -> int:
             status, detail = "FAIL", f"{type(e).__name__}: {' '.join(str(e).split())[:400]}"
             failed += 1
         finally:
-            torch.cuda.empty_cache()
+            if cuda:
+                torch.cuda.empty_cache()
         print(f"{status} {name}: {detail} ({time.perf_counter() - t0:.1f}s)", flush=True)
-    print(f"gpu_check: {len(CHECKS) - failed} of {len(CHECKS)} checks without failure in "
+    print(f"gpu_check: {len(checks) - failed} of {len(checks)} checks without failure in "
           f"{time.perf_counter() - start:.0f}s", flush=True)
-    return 1 if failed else 0
+    return failed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tests-timeout", type=int, default=150, help="seconds for the gpu-marked tests")
+    parser.add_argument("--run-timeout", type=int, default=180, help="seconds for the train + eval run")
+    parser.add_argument("--speed-only", action="store_true",
+                        help=f"only '{SPEED_CHECK}' (bench/gpu_recipe_speed.py): step and loader images/s, ratios")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"only '{SPEED_CHECK}' at tiny sizes, on the CPU when there is no GPU (checks the script)")
+    args = parser.parse_args(argv)
+    checks = [(n, fn) for n, fn in CHECKS if n == SPEED_CHECK] if (args.speed_only or args.smoke) else CHECKS
+    cuda = torch.cuda.is_available()
+    if args.smoke:
+        print(f"gpu_check --smoke on {torch.cuda.get_device_name(0) if cuda else 'cpu'}, torch {torch.__version__}",
+              flush=True)
+        return 1 if _run(checks, cuda, args) else 0
+    if not cuda:
+        for name, _ in checks:
+            print(f"SKIP {name}: no CUDA device", flush=True)
+        return 0
+    print(f"gpu_check on {torch.cuda.get_device_name(0)}, torch {torch.__version__}", flush=True)
+    return 1 if _run(checks, cuda, args) else 0
 
 
 if __name__ == "__main__":

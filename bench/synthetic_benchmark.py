@@ -61,9 +61,11 @@ def budget_overrides(path: str = BUDGET) -> list[str]:
         return flatten(yaml.safe_load(f) or {})
 
 
-def run_opts(row: Row, seed: int, out: str, data_root: str, budget: list[str], opts: list[str]) -> list[str]:
-    """The ``KEY VALUE`` list after ``--config-file`` (the same for training and for the config hash)."""
-    return [*row.overrides, *budget, "DATASETS.ROOT", data_root, "OUTPUT_DIR", out, "SEED", str(seed), *opts]
+def run_opts(row: Row, seed: int, out: str, data_root: str, budget: list[str], opts: list[str], threads: int) -> list[str]:
+    """The ``KEY VALUE`` list after ``--config-file`` (the same for training and for the config hash);
+    ``NUM_THREADS`` last, so the run uses the thread count its record names."""
+    return [*row.overrides, *budget, "DATASETS.ROOT", data_root, "OUTPUT_DIR", out, "SEED", str(seed), *opts,
+            "NUM_THREADS", str(threads)]
 
 
 def current_record(row: Row, seed: int, out: str, data_root: str, budget: list[str], opts: list[str], threads: int,
@@ -72,7 +74,7 @@ def current_record(row: Row, seed: int, out: str, data_root: str, budget: list[s
     from fastreid_ext.config import load_config
     from fastreid_ext.utils.run_provenance import run_record
 
-    cfg = load_config(os.path.join(REPO, row.config), run_opts(row, seed, out, data_root, budget, opts))
+    cfg = load_config(os.path.join(REPO, row.config), run_opts(row, seed, out, data_root, budget, opts, threads))
     return run_record(cfg, REPO, threads, data)
 
 
@@ -235,7 +237,7 @@ def main(argv=None) -> int:
     for row in rows:
         for seed in (a.seeds if a.seeds is not None else range(row.seeds)):
             out = os.path.join(os.path.abspath(a.out), row.key, f"seed{seed}")
-            opts = run_opts(row, seed, out, data_root, budget, a.opts)
+            opts = run_opts(row, seed, out, data_root, budget, a.opts, threads)
             record = current_record(row, seed, out, data_root, budget, a.opts, threads, data)
             jobs.append((row, seed, out, opts, record, *reuse_decision(out, record, a.force, a.reuse_anyway)))
     if a.dry_run:

@@ -42,8 +42,9 @@ def test_vendored_assets_are_present_and_documented(repo_root, reference_data_di
     if "FASTREID_EXT_SHARED" not in os.environ:
         assert reference_data_dir == assets
     readme = (assets / "README.md").read_text()
-    files = sorted(str(p.relative_to(assets)) for p in assets.rglob("*") if p.is_file() and p.name != "README.md")
-    assert len(files) == 14
+    files = sorted(str(p.relative_to(assets)) for p in assets.rglob("*")
+                   if p.is_file() and p.name != "README.md" and "__pycache__" not in p.parts)
+    assert len(files) == 15
     for rel in files:
         name = os.path.basename(rel)
         assert name in readme or re.sub(r"\d", "{1..6}", name) in readme, f"{rel} is not described in tests/assets/README.md"

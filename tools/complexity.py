@@ -24,7 +24,9 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> dict:
-    from fvcore.nn import flop_count_table
+    from fastreid_ext.utils.env import import_fvcore_nn
+
+    flop_count_table = import_fvcore_nn().flop_count_table
 
     from fastreid_ext.config import load_config
     from fastreid_ext.engine.setup import resolve_dataset_keys

@@ -6,15 +6,19 @@
 
 A preset (demo | benchmark, see fastreid_ext/data/synthetic/presets.py) sets the sizes; the other
 options override it.
-``--root`` is the DATASETS.ROOT folder: the data lands in ROOT/<the dataset's folder> (SYSU-MM01, RegDB).
-The dataset is a generator's short name (sysu, regdb) or dataset name; --imports loads plugins first.
+``--root`` is the DATASETS.ROOT folder: the data lands in ROOT/<the dataset's folder> (SYSU-MM01, RegDB),
+written under a lock into ROOT/<name>.generating and renamed into place with SYNTHETIC.json once complete
+(as DATASETS.SYNTHETIC does), so a killed run leaves no partial dataset. The dataset is a generator's
+short name (sysu, regdb) or dataset name; --imports loads plugins (their generators) first.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
+from fastreid_ext.data.generation import install_generated
 from fastreid_ext.data.synthetic import SYSU_PRESETS, find_generator
 
 
@@ -30,7 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--images-per-id", type=int, default=None, help="regdb: images per id and modality")
     p.add_argument("--height", type=int, default=None, help="base image height (sizes vary around it)")
     p.add_argument("--width", type=int, default=None)
-    p.add_argument("--force", action="store_true", help="write even if the dataset folder exists")
+    p.add_argument("--force", action="store_true", help="replace the dataset folder if it exists (once the new one is complete)")
     a = p.parse_args(argv)
     from fastreid_ext.data.datasets import DATASET_REGISTRY
     from fastreid_ext.utils.plugins import import_plugins
@@ -45,10 +49,13 @@ def main(argv=None) -> int:
     count = a.images_per_camera if a.images_per_camera is not None else a.images_per_id
     if count is not None:
         opts[gen.images_key] = count
-    gen.generate(folder, seed=a.seed, preset=a.preset, **opts)
+    options = {"seed": a.seed, **({"preset": a.preset} if a.preset else {}), **opts}
+    # the same locked, atomic path as DATASETS.SYNTHETIC: a killed run leaves no folder a reader takes for data
+    install_generated(folder, {"generator": gen.name, "options": options}, gen.generate, replace=a.force)
     print(f"Wrote {folder}")
     return 0
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the lock's "waiting for ..." line
     sys.exit(main())

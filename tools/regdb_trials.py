@@ -55,11 +55,15 @@ def run_trial(args, output_dir: str, trial: int) -> dict:
     from fastreid_ext.engine.launch import launch
 
     out = trial_dir(output_dir, trial)
+    opts = list(args.opts or []) + ["DATASETS.REGDB.TRIAL", str(trial), "OUTPUT_DIR", out]
     results_path = os.path.join(out, "results.json")
+    if args.eval_only:  # an evaluation writes into the trial's inference/<weights>[+options]/ folder
+        from fastreid_ext.config import load_config
+        from fastreid_ext.engine.run_folder import eval_output_dir
+
+        opts += ["MODEL.WEIGHTS", os.path.join(out, "model_final.pth")]
+        results_path = os.path.join(eval_output_dir(load_config(args.config_file, opts, freeze=False)), "results.json")
     if args.rerun or not os.path.isfile(results_path):
-        opts = list(args.opts or []) + ["DATASETS.REGDB.TRIAL", str(trial), "OUTPUT_DIR", out]
-        if args.eval_only:
-            opts += ["MODEL.WEIGHTS", os.path.join(out, "model_final.pth")]
         cli = default_argument_parser().parse_args(
             ["--config-file", args.config_file, "--num-gpus", str(args.num_gpus)] + (["--eval-only"] if args.eval_only else []) + opts)
         launch(cli_main, cli.num_gpus, dist_url=cli.dist_url, args=(cli,))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,9 @@ class UntrustedCheckpointError(pickle.UnpicklingError, UserError):
 
 class CheckpointReadError(UserError):
     """The file is missing, empty, truncated or not a torch checkpoint at all."""
+
+
+_REFUSED = re.compile(r"unsupported (global|class)|is blocked|not an allowed global", re.IGNORECASE)
 
 
 def numpy_safe_globals() -> list:
@@ -62,12 +66,15 @@ def load_checkpoint_file(path: str, trusted: bool = False, key: str = "Checkpoin
         with torch.serialization.safe_globals(numpy_safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        why = next((ln.strip() for ln in str(e).splitlines() if "Unsupported" in ln), None)
-        if not trusted and why:
+        text = str(e)
+        # torch's weights_only unpickler refusing a global ("Unsupported global: ...", "unsupported GLOBAL
+        # posix.system whose module posix is blocked") is a security refusal, not a damaged file
+        why = next((ln.strip() for ln in text.splitlines() if _REFUSED.search(ln)), None)
+        if not trusted and (why or "Weights only load failed" in text):
             raise UntrustedCheckpointError(
-                f"Checkpoint '{path}' cannot be loaded with torch.load(weights_only=True): it holds objects "
-                f"beyond tensors, containers and numpy arrays ({why[:300]}). If you trust "
-                f"this file, set MODEL.WEIGHTS_TRUSTED True (full unpickling can run arbitrary code)."
+                f"{key} '{path}' was refused for security: torch.load(weights_only=True) will not unpickle what it "
+                f"holds beyond tensors, containers and numpy arrays ({(why or text.splitlines()[0])[:300]}); "
+                f"full unpickling can run arbitrary code. Only if you trust this file, set MODEL.WEIGHTS_TRUSTED True."
             ) from None
         raise _unreadable(path, key, e) from None
     except (EOFError, KeyError, RuntimeError, ValueError, UnicodeDecodeError) as e:

@@ -23,8 +23,8 @@ from .loading import CheckpointReadError, load_checkpoint_file, normalize_checkp
 from .formats import foreign_format
 from .key_prefix import CheckpointPrefixError, prefix_mismatch_message
 
-__all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "require_eval_weights", "NonFiniteCheckpointError", "atomic_torch_save",
-           "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files"]
+__all__ = ["ReidCheckpointer", "EvalOnlyWeightsError", "NonFiniteCheckpointError", "atomic_torch_save",
+           "atomic_write_text", "non_finite_tensors", "remove_stale_temp_files", "require_eval_weights"]
 
 
 class EvalOnlyWeightsError(UserError, RuntimeError):
@@ -126,9 +126,16 @@ class ReidCheckpointer(Checkpointer):
 
     # ------------------------------------------------------------------ saving
     def save(self, name: str, **kwargs: Any) -> None:
-        if not self.save_dir or not self.save_to_disk:
+        """Every rank calls it (the trainer's state gathers each rank's random states); the main process writes."""
+        if not self.save_dir:
+            return
+        if not self.save_to_disk:
+            if comm.get_world_size() > 1:
+                for obj in self.checkpointables.values():
+                    obj.state_dict()  # take part in the gathers of the main process's save
             return
         data = {"model": self.model.state_dict()}
+        states = {key: obj.state_dict() for key, obj in self.checkpointables.items()}
         bad = non_finite_tensors(data["model"])
         if bad:
             last = self.get_checkpoint_file() if self.has_checkpoint() else ""
@@ -136,8 +143,7 @@ class ReidCheckpointer(Checkpointer):
                 f"Not saving {name}.pth: the model holds NaN/inf in {len(bad)} tensors ({', '.join(bad[:5])}"
                 f"{', ...' if len(bad) > 5 else ''}), so training diverged. Last good checkpoint: "
                 f"{last or 'none written yet'}. Lower SOLVER.BASE_LR or check the data.")
-        for key, obj in self.checkpointables.items():
-            data[key] = obj.state_dict()
+        data.update(states)
         data.update(kwargs)
         basename = f"{name}.pth"
         save_file = os.path.join(self.save_dir, basename)

@@ -17,6 +17,7 @@ from ..utils.errors import UserKeyError
 from ..utils.plugins import import_plugins, resolve_plugin_sources
 from .base_files import find_base
 from .key_hints import fastreid_hint, key_hint, value_not_group
+from .value_checks import check_config_values
 
 __all__ = ["CfgNode", "ConfigError", "get_cfg", "register_config", "load_config", "read_imports",
            "read_import_sources", "resolve_aliases"]
@@ -67,6 +68,32 @@ def _read_mapping(filename: str) -> dict:
     return raw
 
 
+def _check_base_cycle(filename: str, chain: tuple = ()) -> None:
+    """A file that inherits from itself (directly or through other files) is one line, not a RecursionError."""
+    real = os.path.realpath(filename)
+    if real in chain:
+        loop = [*chain[chain.index(real):], real]
+        raise ConfigError(f"_BASE_ cycle: {' -> '.join(loop)}; a config file cannot inherit from itself.")
+    bases = _read_mapping(filename).get(BASE_KEY, [])
+    for base in [bases] if isinstance(bases, str) else bases:
+        path = _base_path(base, filename)
+        if not path.startswith(("https://", "http://")):
+            _check_base_cycle(path, (*chain, real))
+
+
+def _promote_ints(values: dict, node) -> dict:
+    """An integer where the default is a float (``SOLVER.BASE_LR: 1``) is that float, not a type mismatch."""
+    out = {}
+    for k, v in values.items():
+        ref = node.get(k) if isinstance(node, dict) else None
+        if isinstance(v, dict) and isinstance(ref, dict):
+            v = _promote_ints(v, ref)
+        elif isinstance(ref, float) and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        out[k] = v
+    return out
+
+
 class CfgNode(_FvcoreCfgNode):
     """fvcore CfgNode whose merge errors name the offending key and file."""
 
@@ -74,6 +101,7 @@ class CfgNode(_FvcoreCfgNode):
     def load_yaml_with_base(cls, filename: str, allow_unsafe: bool = False) -> dict:
         """fvcore's merge of the ``_BASE_`` chain (bases in order, then the file), with bases found by
         ``_base_path`` (beside the file, then configs/) instead of beside the file only."""
+        _check_base_cycle(filename)  # one line for a file that inherits from itself, not a RecursionError
         raw = _read_mapping(filename)  # each file of the _BASE_ chain passes through here
         if BASE_KEY not in raw:
             return raw
@@ -84,7 +112,7 @@ class CfgNode(_FvcoreCfgNode):
         return merged
 
     def merge_from_file(self, cfg_filename: str, allow_unsafe: bool = False) -> None:
-        loaded = self.load_yaml_with_base(cfg_filename, allow_unsafe=allow_unsafe)
+        loaded = _promote_ints(self.load_yaml_with_base(cfg_filename, allow_unsafe=allow_unsafe), self)
         try:
             self.merge_from_other_cfg(type(self)(loaded))
         except (KeyError, ValueError, AssertionError) as e:
@@ -101,8 +129,15 @@ class CfgNode(_FvcoreCfgNode):
                 hint = key_hint(str(key), self)
                 raise ConfigError(f"Unknown config key '{key}' on the command line: '{scalar}' is a single value, "
                                   f"not a group of keys.{' ' + hint if hint else ''}")
+        cfg_list = list(cfg_list)
+        for i in range(0, len(cfg_list), 2):  # integer values of float keys: promoted as in files
+            ref, value = self, self._decode_cfg_value(cfg_list[i + 1]) if isinstance(cfg_list[i + 1], str) else cfg_list[i + 1]
+            for part in str(cfg_list[i]).split("."):
+                ref = ref.get(part) if isinstance(ref, dict) else None
+            if isinstance(ref, float) and isinstance(value, int) and not isinstance(value, bool):
+                cfg_list[i + 1] = float(value)
         try:
-            super().merge_from_list(list(cfg_list))
+            super().merge_from_list(cfg_list)
         except (KeyError, ValueError, AssertionError) as e:
             raise ConfigError(_explain(e, None)) from None
 
@@ -250,6 +285,7 @@ def load_config(config_file: str | None, opts: Iterable[Any] = (), freeze: bool 
         cfg.merge_from_list(opts)
     cfg.IMPORTS = imports  # resolved (absolute paths), so config.yaml replays the same plugins
     resolve_aliases(cfg)
+    check_config_values(cfg)
     if freeze:
         cfg.freeze()
     return cfg

@@ -16,6 +16,10 @@ _C.SEED = 0
 _C.CUDNN_BENCHMARK = False
 # Deterministic algorithms (torch.use_deterministic_algorithms(warn_only=True)).
 _C.DETERMINISTIC = False
+# Intra-op threads of each process (torch.set_num_threads at setup). 0 = auto: the CPUs the process
+# may use (affinity mask, cgroup CPU quota), shared by the processes of this machine; the log says
+# what was chosen and why. torch's own default (one per host core) stalls on a busy or quota-limited machine.
+_C.NUM_THREADS = 0
 
 # -----------------------------------------------------------------------------
 # MODEL
@@ -50,6 +54,14 @@ _C.MODEL.BACKBONE.NON_LOCAL = CN()
 _C.MODEL.BACKBONE.NON_LOCAL.NUM_BLOCKS = []
 _C.MODEL.BACKBONE.NON_LOCAL.INTER_CHANNELS = 1
 
+# torch.compile of the model's forward for training (engine/compile.py): fewer kernel launches on a
+# GPU. Falls back to eager with a warning where compilation is unavailable or fails. MODE: default |
+# reduce-overhead (CUDA graphs) | max-autotune | max-autotune-no-cudagraphs; BACKEND: a torch.compile backend.
+_C.MODEL.COMPILE = CN()
+_C.MODEL.COMPILE.ENABLED = False
+_C.MODEL.COMPILE.MODE = "default"
+_C.MODEL.COMPILE.BACKEND = "inductor"
+
 # Normalisation layers of the backbone and necks in a multi-process run: "BN" (per-process batch
 # statistics; DDP broadcasts rank 0's running statistics) | "SyncBN" (statistics over the whole
 # distributed batch; torch.nn.SyncBatchNorm runs on CUDA only). One process: always plain BN.
@@ -67,6 +79,15 @@ _C.MODEL.HEADS.RETRIEVAL_FEATURE = "FC"
 
 # 0: taken from the training dataset's attribute files.
 _C.MODEL.NUM_ATTRIBUTES = 0
+# HCTPCB (the published HCT): the map is cut into NUM_STRIPES horizontal stripes, each GeM-pooled
+# (GEM_P; the HCT code: 10 for RegDB, 3 for SYSU) and reduced to LOCAL_DIM by 1x1 conv + BN + ReLU.
+# MODEL.LOSSES.HCTRI.SCALE (its w_center) weighs the per-stripe triplet terms; CONCAT_HCTRI_SCALE the
+# triplet on the concatenated stripes (1 in its train_mine.py).
+_C.MODEL.PCB = CN()
+_C.MODEL.PCB.NUM_STRIPES = 6
+_C.MODEL.PCB.LOCAL_DIM = 256
+_C.MODEL.PCB.GEM_P = 10.0
+_C.MODEL.PCB.CONCAT_HCTRI_SCALE = 1.0
 
 _C.MODEL.LOSSES = CN()
 # Loss terms, each logged separately as loss_<name>.
@@ -153,6 +174,8 @@ _C.DATASETS.SYNTHETIC.IMAGES_PER_CAMERA = 0
 _C.DATALOADER = CN()
 _C.DATALOADER.NUM_WORKERS = 2
 _C.DATALOADER.PERSISTENT_WORKERS = True
+# Batches loaded ahead by each worker (torch's prefetch_factor); 0 = torch's default (2). Only with workers.
+_C.DATALOADER.PREFETCH_FACTOR = 0
 _C.DATALOADER.IDS_PER_BATCH = 4  # P
 _C.DATALOADER.NUM_INSTANCES = 4  # K images per identity and modality
 # 0: floor(max(#visible, #infrared) / (P*K)) + 1, as the reference sampler.
@@ -198,6 +221,16 @@ _C.SOLVER.AMP.DTYPE = "auto"  # auto (bf16 on cpu, fp16 on cuda) | float16 | bfl
 # Stop with an error when a loss is non-finite.
 _C.SOLVER.CHECK_FINITE_LOSS = True
 _C.SOLVER.LOG_PERIOD = 20  # iterations
+# Freeze parameters by name prefix (a dotted module path of the bare model, e.g. "aal" or
+# "base.backbone.layer4") while FROM_EPOCH <= epoch < UNTIL_EPOCH (-1: to the end). Frozen
+# parameters get no gradient and no optimizer update (no weight decay, no momentum drift); with
+# BN_EVAL their modules stay in eval mode (BatchNorm statistics frozen too). The schedule is kept in
+# the checkpoint, so --resume continues it. fast-reid's MODEL.FREEZE_LAYERS / SOLVER.FREEZE_ITERS.
+_C.SOLVER.FREEZE = CN()
+_C.SOLVER.FREEZE.PREFIXES = []
+_C.SOLVER.FREEZE.FROM_EPOCH = 0
+_C.SOLVER.FREEZE.UNTIL_EPOCH = -1
+_C.SOLVER.FREEZE.BN_EVAL = True
 
 # -----------------------------------------------------------------------------
 # TRAIN (hooks)

@@ -28,8 +28,6 @@ FASTREID_EQUIVALENTS: dict[str, str] = {
                            "per iteration within them)",
     "SOLVER.WARMUP_EPOCH": "SOLVER.WARMUP_EPOCHS",
     "SOLVER.WARMUP_METHOD": "SOLVER.WARMUP_STEP (epoch | iter; the ramp is linear from SOLVER.WARMUP_FACTOR)",
-    "SOLVER.SCHED": "SOLVER.STEPS and SOLVER.GAMMA (a multi-step schedule, in epochs)",
-    "SOLVER.DELAY_EPOCHS": "SOLVER.STEPS (epochs at which the lr is multiplied by SOLVER.GAMMA)",
     "SOLVER.BIAS_LR_FACTOR": "SOLVER.LR_MULTIPLIERS ([regex, factor] pairs matched against parameter names)",
     "SOLVER.HEADS_LR_FACTOR": "SOLVER.LR_MULTIPLIERS ([regex, factor] pairs matched against parameter names)",
     "SOLVER.FP16_ENABLED": "SOLVER.AMP.ENABLED",

@@ -13,6 +13,7 @@ from ..utils.device import resolve_device
 from ..utils.errors import UserError
 from .common import CommDataset, collate_batch
 from .datasets import get_dataset
+from .image_check import check_images
 from .samplers import CrossModalityIdentitySampler, InferenceSampler
 from .transforms import build_transforms
 
@@ -64,10 +65,13 @@ def build_train_loader(cfg, datasets=None) -> DataLoader:
         records += ds.train
         keys += [(i, r.pid) for r in ds.train]
     label_of = {k: j for j, k in enumerate(sorted(set(keys)))}
-    dataset = CommDataset(
-        records, _transforms(cfg, True), labels=[label_of[k] for k in keys], attribute_names=attr_names,
-        skip_unreadable=cfg.INPUT.SKIP_UNREADABLE,
-    )
+    # every training image looked at now, not when the sampler first draws it (one line, or skipped)
+    skipped = set(check_images(cfg, [r.img_path for r in records], "training"))
+    if skipped:
+        keys = [k for k, r in zip(keys, records) if r.img_path not in skipped]
+        records = [r for r in records if r.img_path not in skipped]
+    dataset = CommDataset(records, _transforms(cfg, True), labels=[label_of[k] for k in keys], attribute_names=attr_names)
+    dataset.skipped = sorted(skipped)
     if dataset.skipped:
         _check_both_modalities(dataset, {j: (names[i], pid) for (i, pid), j in label_of.items()})
     sampler = CrossModalityIdentitySampler(
@@ -76,6 +80,11 @@ def build_train_loader(cfg, datasets=None) -> DataLoader:
     )
     kwargs = _loader_kwargs(cfg, max(int(cfg.SEED), 0))
     kwargs["persistent_workers"] = bool(cfg.DATALOADER.PERSISTENT_WORKERS) and kwargs["num_workers"] > 0
+    prefetch = int(cfg.DATALOADER.PREFETCH_FACTOR)
+    if prefetch < 0:
+        raise UserError(f"DATALOADER.PREFETCH_FACTOR is {prefetch}; expected 0 (torch's default) or a positive count.")
+    if prefetch and kwargs["num_workers"] > 0:
+        kwargs["prefetch_factor"] = prefetch
     logger.info(
         "Train loader: %d images, %d classes, P=%d K=%d (batch %d), %d iterations per epoch, %d workers.",
         len(dataset), dataset.num_classes, sampler.P, sampler.K, sampler.batch_size, sampler.iters_per_epoch,

@@ -4,8 +4,8 @@ Reading a dataset never writes. A demo config asks for synthetic data with DATAS
 the command line then calls ``prepare_datasets(cfg)`` once, which generates every dataset of
 DATASETS.NAMES/TESTS that is missing under DATASETS.ROOT and leaves existing folders alone.
 
-Generation is atomic: the data are written beside the target (``<folder>.generating``) and renamed
-into place once complete, with ``SYNTHETIC.json`` (the generator and its options) inside, so a run
+Generation is atomic and locked (``generation.install_generated``): the data are written beside the
+target (``<folder>.generating``) under ``<folder>.lock`` and renamed into place once complete, with ``SYNTHETIC.json`` (the generator and its options) inside, so a run
 killed while generating leaves no half-written dataset to be read later. A generated folder whose
 ``SYNTHETIC.json`` disagrees with the options the config asks for is an error, not a silent reuse of
 other data (a folder without it is real data, or older, and is left alone).
@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 
 from ..utils import comm
 from ..utils.errors import UserError
 from .datasets import DATASET_REGISTRY
 from .datasets.bases import datasets_root
+from .generation import install_generated
 
 __all__ = ["prepare_datasets", "MANIFEST"]
 
@@ -67,24 +67,20 @@ def prepare_datasets(cfg) -> list[str]:
         if os.path.exists(folder):
             _check_manifest(folder, wanted)
             continue
-        written.append(folder)
-        if comm.get_local_rank() == 0:
-            logger.info("%s missing at %s: generating synthetic data (DATASETS.SYNTHETIC).", name, folder)
-            _generate_atomically(folder, wanted, gen.generate)
+        if comm.get_local_rank() != 0:
+            written.append(folder)
+        elif _generate_atomically(folder, wanted, gen.generate,
+                                  f"{name} missing at {folder}: generating synthetic data (DATASETS.SYNTHETIC)."):
+            written.append(folder)
     comm.synchronize()
     return written
 
 
-def _generate_atomically(folder: str, manifest: dict, generate) -> None:
-    """Write into ``<folder>.generating`` (a leftover of a killed run is discarded), then rename."""
-    partial = folder + ".generating"
-    if os.path.exists(partial):
-        logger.info("Discarding %s, left by a generation that did not finish.", partial)
-        shutil.rmtree(partial)
-    generate(partial, **manifest["options"])
-    with open(os.path.join(partial, MANIFEST), "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-    os.replace(partial, folder)
+def _generate_atomically(folder: str, manifest: dict, generate, note: str) -> bool:
+    """Under the folder's generation lock (see ``generation.install_generated``); False when another
+    process generated it meanwhile (its manifest is then checked like any existing folder's)."""
+    return install_generated(folder, manifest, generate, note=note,
+                             check_existing=lambda f: _check_manifest(f, manifest))
 
 
 def _check_manifest(folder: str, wanted: dict) -> None:

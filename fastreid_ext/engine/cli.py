@@ -8,6 +8,7 @@ happens inside a spawned worker; ``--debug`` or ``FASTREID_DEBUG=1`` shows the f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import logging
 import os
@@ -85,20 +86,36 @@ def parse_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace
     return args
 
 
-def setup(args, datasets=None):
+def setup(args, datasets=None, stack: contextlib.ExitStack | None = None):
     """Built-ins and plugins (IMPORTS) imported in this process; config loaded, synthetic data prepared if
     the config asks for it, completed from the training data (``resolve_dataset_keys``), frozen, then
-    saved once by ``default_setup``."""
+    saved once by ``default_setup``.
+
+    ``--eval-only`` writes into ``OUTPUT_DIR/inference/<weights>[+options]`` (see ``run_folder``). With a
+    ``stack`` (``main``), the main process holds the output folder's run lock until the stack closes.
+    Logging to OUTPUT_DIR/log.txt starts before data preparation, so its lines are in the log.
+    """
     from ..config import load_config
+    from ..utils import comm
+    from ..utils.logger import setup_logger
     from .defaults import default_setup, resolve_dataset_keys
+    from .run_folder import eval_output_dir, hold_run_folder, report_takeover
 
     from ..data.prepare import prepare_datasets
 
     cfg = load_config(args.config_file or None, args.opts or [], freeze=False)
-    if getattr(args, "eval_only", False):  # before data preparation and before the model is built and printed
+    if getattr(args, "eval_only", False):
         from ..checkpoint.reid_checkpointer import require_eval_weights
 
-        require_eval_weights(cfg.MODEL.WEIGHTS)
+        require_eval_weights(cfg.MODEL.WEIGHTS)  # before a folder is named after it
+        if cfg.OUTPUT_DIR:
+            cfg.OUTPUT_DIR = eval_output_dir(cfg)  # the training run's files are never rewritten
+    lock = None
+    if stack is not None and cfg.OUTPUT_DIR and comm.is_main_process():
+        lock = stack.enter_context(hold_run_folder(cfg.OUTPUT_DIR))
+    setup_logger(cfg.OUTPUT_DIR or None, distributed_rank=comm.get_rank(), name="", abbrev_name="fastreid_ext")
+    if lock is not None:
+        report_takeover(lock, cfg.OUTPUT_DIR)
     prepare_datasets(cfg)  # the one step that may write data (DATASETS.SYNTHETIC.PRESET), before anything reads it
     resolve_dataset_keys(cfg, datasets)
     cfg.freeze()
@@ -116,22 +133,33 @@ def main(args):
     from ..utils import comm
 
     datasets = DatasetCache()  # this process's datasets, read once (setup, train loader, evaluators)
-    cfg = setup(args, datasets)
-    if args.eval_only:
-        model = DefaultTrainer.build_model(cfg)
-        ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
-        if comm.is_main_process():
-            log_complexity(model, cfg)
-        results = DefaultTrainer.test(cfg, model, quick=False,
-                                      evaluators=DefaultTrainer.build_evaluators(cfg, datasets=datasets))
-    else:
-        trainer = DefaultTrainer(cfg, datasets=datasets)
-        if comm.is_main_process():
-            log_complexity(trainer.checkpointer.model, cfg)
-        trainer.resume_or_load(resume=args.resume)
-        results = trainer.train()
-    _log_final_table(results, cfg)
+    with contextlib.ExitStack() as stack:
+        cfg = setup(args, datasets, stack)
+        if args.eval_only:
+            model = DefaultTrainer.build_model(cfg)
+            ReidCheckpointer(model, cfg.OUTPUT_DIR, trusted=cfg.MODEL.WEIGHTS_TRUSTED).load_for_eval(cfg.MODEL.WEIGHTS)
+            if comm.is_main_process():
+                log_complexity(model, cfg)
+            results = DefaultTrainer.test(cfg, model, quick=False, evaluators=_checked_test_side(cfg, datasets))
+        else:
+            trainer = DefaultTrainer(cfg, datasets=datasets)
+            if comm.is_main_process():
+                log_complexity(trainer.checkpointer.model, cfg)
+            trainer.resume_or_load(resume=args.resume)
+            results = trainer.train()
+        _log_final_table(results, cfg)
     return results
+
+
+def _checked_test_side(cfg, datasets=None) -> list:
+    """The evaluators of an ``--eval-only`` run, built and their images checked as a training run does
+    before its first iteration (a bad image is one line, or skipped with INPUT.SKIP_UNREADABLE)."""
+    from .defaults import DefaultTrainer
+    from .preflight import build_test_side, check_test_images
+
+    evaluators = build_test_side(cfg, lambda c: DefaultTrainer.build_evaluators(c, datasets=datasets))
+    check_test_images(cfg, [ev.dataset for _, ev in evaluators if getattr(ev, "dataset", None) is not None])
+    return evaluators
 
 
 def _log_final_table(results, cfg) -> None:

@@ -21,6 +21,8 @@ from ..checkpoint import ReidCheckpointer, atomic_write_text
 from ..utils import comm
 from ..utils.events import CommonMetricPrinter, JSONWriter, TensorboardWriter
 from . import hooks as H
+from .compile import compile_model
+from .freeze_hook import LayerFreeze
 from .hook_registry import build_user_hooks
 from .precise_bn import PreciseBN
 from .setup import default_setup, import_builtins, model_selection, resolve_dataset_keys, save_config
@@ -67,6 +69,8 @@ class DefaultTrainer(SimpleTrainer):
         from ..modeling.meta_arch.build import convert_norm
 
         model = convert_norm(self.build_model(cfg), cfg.MODEL.NORM)
+        c = cfg.MODEL.COMPILE
+        compile_model(model, c.ENABLED, c.MODE, c.BACKEND)  # forward only: names and checkpoints unchanged
         optimizer = self.build_optimizer(cfg, model)
         ddp = create_ddp_model(model)
         super().__init__(ddp, data_loader, optimizer, amp_enabled=cfg.SOLVER.AMP.ENABLED,
@@ -156,10 +160,14 @@ class DefaultTrainer(SimpleTrainer):
         return writers
 
     def build_hooks(self) -> list:
-        """Order: timer, LR, user hooks (TRAIN.HOOKS), precise BN (TEST.PRECISE_BN), eval, best ckpt (only
-        when a model is selected, see ``model_selection``), periodic ckpt, loss guard, writers."""
+        """Order: timer, LR, layer freeze (SOLVER.FREEZE), user hooks (TRAIN.HOOKS), precise BN
+        (TEST.PRECISE_BN), eval, best ckpt (only when a model is selected, see ``model_selection``), periodic
+        ckpt, loss guard, writers."""
         cfg = self.cfg
-        ret = [H.IterationTimer(), H.LRScheduler(self.optimizer, self.scheduler)]
+        from ..solver.freeze import FreezeSchedule
+
+        ret = [H.IterationTimer(), H.LRScheduler(self.optimizer, self.scheduler),
+               LayerFreeze(self.model, FreezeSchedule.from_config(cfg))]
         ret += build_user_hooks(cfg, self)
         evaluation = H.EvalHook(cfg.TEST.EVAL_PERIOD, self._eval_for_hook, start_epoch=cfg.TEST.EVAL_START_EPOCH)
         if cfg.TEST.PRECISE_BN.ENABLED:
@@ -218,6 +226,9 @@ class DefaultTrainer(SimpleTrainer):
                         self.start_iter // max(self.iters_per_epoch, 1))
         else:
             self.start_iter = 0
+        for h in self._hooks:
+            if isinstance(h, H.PeriodicWriter):
+                h.start_at(self.start_iter)
 
     def train(self) -> dict | None:  # type: ignore[override]
         if self.start_iter < self.max_iter:

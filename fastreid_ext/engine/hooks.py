@@ -15,13 +15,12 @@ import torch
 from fvcore.common.checkpoint import PeriodicCheckpointer as _FvcorePeriodicCheckpointer
 from fvcore.common.timer import Timer
 
-from ..evaluation.result_keys import ResultKey, flatten_results
 from ..utils import comm
 from ..utils.events import EventWriter
 from .train_loop import HookBase
 
 __all__ = ["IterationTimer", "LRScheduler", "PeriodicCheckpointer", "BestCheckpointer", "EvalHook",
-           "PeriodicWriter", "NonFiniteLossGuard", "flatten_results"]
+           "PeriodicWriter", "NonFiniteLossGuard"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
         if (iteration + 1) % self.period:
             return
         self.checkpointer.save(f"{self.file_prefix}_{iteration:07d}", iteration=iteration, **kwargs)
-        if self.max_to_keep is not None:
+        if self.max_to_keep is not None and self.checkpointer.save_to_disk:
             self._prune()
 
     def _prune(self) -> None:
@@ -122,7 +121,7 @@ class PeriodicCheckpointer(_FvcorePeriodicCheckpointer, HookBase):
             os.remove(os.path.join(folder, name))
 
     def after_step(self) -> None:
-        if self.period > 0 and self.checkpointer.save_to_disk:  # main process only (also prunes files)
+        if self.period > 0:  # every rank: a save gathers each rank's random states (the main process writes)
             self.step(self.trainer.iter)
 
     def after_train(self) -> None:
@@ -154,6 +153,8 @@ class BestCheckpointer(HookBase):
         self._warned = False
 
     def _auto_key(self, keys) -> str | None:
+        from ..evaluation.result_keys import ResultKey  # noqa: PLC0415 - the engine imports evaluation lazily
+
         for text in keys:
             k = ResultKey.try_parse(text)
             if (k is not None and k.metric == "Rank-1" and k.statistic == "mean" and k.source not in self.excluded_sources
@@ -225,6 +226,8 @@ class EvalHook(HookBase):
         if not isinstance(results, dict):
             raise TypeError(f"Evaluation must return a dict {{task: {{metric: value}}}}, got {type(results).__name__}.")
         if self.trainer.storage is not None:
+            from ..evaluation.result_keys import flatten_results  # noqa: PLC0415 - lazily, as every evaluation import
+
             self.trainer.storage.put_scalars(smoothing_hint=False, **flatten_results(results))
 
     def is_due(self, next_iter: int) -> bool:
@@ -263,6 +266,17 @@ class PeriodicWriter(HookBase):
             w.write()
             w.close()
 
+    def start_at(self, start_iter: int) -> None:
+        """Tell the writers that keep records (``metrics.json``) where this run starts; rows it will write
+        again are dropped."""
+        for w in self._writers:
+            fn = getattr(w, "start_at", None)
+            if callable(fn):
+                dropped = fn(start_iter)
+                if dropped:
+                    logger.info("Dropped %d rows from iteration %d on of %s: this run writes them again.", dropped,
+                                start_iter, getattr(w, "_path", type(w).__name__))
+
 
 class NonFiniteLossGuard(HookBase):
     """Stops training (before the optimizer step, so the weights and the last checkpoint stay good)
@@ -278,9 +292,38 @@ class NonFiniteLossGuard(HookBase):
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
             last = self._checkpointer.get_checkpoint_file() if self._checkpointer and self._checkpointer.has_checkpoint() else ""
+            largest = _largest_weight(last) if last else None
+            note = ""
+            if largest is not None and largest[1] > DIVERGED_WEIGHT:
+                note = (f" (its weights are finite but its largest, {largest[0]} = {largest[1]:.3g}, is over "
+                        f"{DIVERGED_WEIGHT:g}: it may have diverged already; an earlier checkpoint may be the one to use)")
+                logger.warning("Last good checkpoint %s has finite but diverged weights: the largest is %s = %.3g (over "
+                               "%g); an earlier checkpoint may be the one to resume from.", last, largest[0],
+                               largest[1], DIVERGED_WEIGHT)
             raise FloatingPointError(
                 f"Non-finite loss at iteration {self.trainer.iter} (epoch {self.trainer.epoch}): "
                 f"{', '.join(f'{k}={v}' for k, v in bad.items())} (all terms: {values}). Training stopped before "
-                f"the optimizer step; last good checkpoint: {last or 'none written yet'}. Lower SOLVER.BASE_LR, "
+                f"the optimizer step; last good checkpoint: {last or 'none written yet'}{note}. Lower SOLVER.BASE_LR, "
                 f"check the data, or set SOLVER.CHECK_FINITE_LOSS False to continue anyway."
             )
+
+
+# A trained re-id network's parameters stay within a few units (conv/linear weights < 1, BN scales < ~10);
+# a finite parameter beyond this means the optimisation had already blown up when the checkpoint was written.
+DIVERGED_WEIGHT = 1e3
+_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # buffers: not learned weights
+
+
+def _largest_weight(path: str) -> tuple[str, float] | None:
+    """(name, value) of the largest absolute learned weight of the checkpoint ``path``, or None."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True).get("model", {})
+    except Exception:  # noqa: BLE001 - only a note in an error message; never hide the loss error itself
+        return None
+    best = None
+    for k, v in sd.items():
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and v.numel() and not k.endswith(_STATISTICS):
+            m = float(v.detach().abs().max())
+            if best is None or m > best[1]:
+                best = (k, m)
+    return best

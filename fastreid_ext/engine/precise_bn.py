@@ -14,9 +14,8 @@ import time
 from typing import Callable
 
 import torch
-from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
 
-from ..utils.env import get_rng_state, set_rng_state
+from ..utils.env import get_rng_state, import_fvcore_nn, set_rng_state
 from .train_loop import HookBase
 
 __all__ = ["PreciseBN"]
@@ -46,7 +45,7 @@ class PreciseBN(HookBase):
         sampler = getattr(self._loader, "batch_sampler", None)
         if hasattr(sampler, "set_start_iter"):
             sampler.set_start_iter(self.consumed)
-        bn = {id(m) for m in get_bn_modules(self._model)}
+        bn = {id(m) for m in import_fvcore_nn().precise_bn.get_bn_modules(self._model)}
         if not bn:
             return
         kept = {name: b.clone() for name, b in self._model.named_buffers()
@@ -54,7 +53,7 @@ class PreciseBN(HookBase):
         rng = get_rng_state()
         start = time.perf_counter()
         with torch.no_grad():
-            update_bn_stats(self._model, iter(self._loader), self.num_iter)
+            import_fvcore_nn().precise_bn.update_bn_stats(self._model, iter(self._loader), self.num_iter)
         buffers = dict(self._model.named_buffers())
         for name, value in kept.items():
             buffers[name].copy_(value)

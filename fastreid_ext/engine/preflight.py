@@ -8,8 +8,6 @@ naming the key, the value and what was expected.
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import torch
@@ -17,7 +15,7 @@ import torch
 from ..config.config import resolve_aliases
 from ..evaluation.result_keys import KEY_SHAPE, ResultKey
 from ..modeling.input_sources import declared_input_sources, default_input_source
-from ..utils import comm
+
 from ..utils.env import get_rng_state, set_rng_state
 from ..utils.errors import UserError
 
@@ -91,38 +89,14 @@ def check_input_sources(cfg, model: torch.nn.Module) -> None:
                         f"of {list(declared)}, so every result says which it was computed with.")
 
 
-def _unreadable(paths: list[str]) -> list[str]:
-    from ..data.common import UnreadableImageError, read_image
-
-    def bad(path: str) -> str | None:
-        try:
-            read_image(path)
-        except UnreadableImageError as e:
-            return f"{path} ({e})" if path not in str(e) else str(e)
-        return None
-
-    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:  # OpenCV releases the GIL
-        return [b for b in pool.map(bad, paths) if b]
-
-
 def check_test_images(cfg, datasets: list) -> None:
-    """Decode every query/gallery image once (shared between ranks). Unreadable ones fail the run now,
-    unless INPUT.SKIP_UNREADABLE drops them, which is then reported with a count."""
-    paths = sorted({r.img_path for ds in datasets for r in [*getattr(ds, "query", []), *getattr(ds, "gallery", [])]})
-    if not paths:
-        return
-    rank, world = comm.get_rank(), comm.get_world_size()
-    bad = _unreadable(paths[rank::world])
-    if world > 1:
-        bad = sorted(b for part in comm.all_gather(bad) for b in part)
-    if not bad:
-        logger.info("Start-of-run check: all %d test images decode.", len(paths))
-    elif cfg.INPUT.SKIP_UNREADABLE:
-        logger.warning("Start-of-run check: %d of %d test images are unreadable and will be skipped "
-                       "(INPUT.SKIP_UNREADABLE), e.g. %s", len(bad), len(paths), bad[0])
-    else:
-        raise UserError(f"{len(bad)} of {len(paths)} test images cannot be decoded, first: {bad[0]}. Replace the "
-                        f"file(s), or set INPUT.SKIP_UNREADABLE True to leave them out.")
+    """Check every query/gallery image once (shared between ranks; header-level, see ``data.image_check``).
+    Unreadable ones fail the run now, unless INPUT.SKIP_UNREADABLE drops them, which is then reported
+    with a count."""
+    from ..data.image_check import check_images
+
+    paths = [r.img_path for ds in datasets for r in [*getattr(ds, "query", []), *getattr(ds, "gallery", [])]]
+    check_images(cfg, paths, "test")
 
 
 def _probe_batch(cfg, dataset) -> dict | None:

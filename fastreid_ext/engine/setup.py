@@ -15,6 +15,7 @@ from ..utils.env import collect_env_info, seed_all_rng
 from ..utils.errors import UserError
 from ..utils.logger import setup_logger
 from ..utils.plugins import resolve_plugin_entries
+from ..utils.threads import apply_num_threads
 
 __all__ = ["import_builtins", "resolve_dataset_keys", "count_updates", "model_selection", "save_config", "default_setup"]
 
@@ -119,7 +120,7 @@ def save_config(cfg, config_file: str | None = None) -> str | None:
 
 
 def default_setup(cfg, args=None) -> None:
-    """Output folder, logger, environment and config report, config.yaml, seeds, cudnn flags."""
+    """Output folder, logger, environment and config report, config.yaml, intra-op threads, seeds, cudnn flags."""
     out = cfg.OUTPUT_DIR
     rank = comm.get_rank()
     if comm.is_main_process() and out:
@@ -147,6 +148,7 @@ def default_setup(cfg, args=None) -> None:
     path = save_config(cfg, config_file)
     if path:
         logger.info("Full config saved to %s", path)
+    apply_num_threads(int(cfg.NUM_THREADS))
     seed = seed_all_rng(cfg.SEED + rank if cfg.SEED >= 0 else None)
     logger.info("Seeded python/numpy/torch with %d (SEED %d + rank %d)", seed, cfg.SEED, rank)
     if not (args is not None and getattr(args, "eval_only", False)):

@@ -75,8 +75,12 @@ class TrainerBase:
 
     def train(self, start_iter: int, max_iter: int) -> None:
         ipe = max(self.iters_per_epoch, 1)  # 1-based counts, as the metric printer's "iter: i/I"
-        logger.info("Starting training at iteration %d/%d (epoch %d/%d)", start_iter + 1, max_iter,
-                    start_iter // ipe + 1, -(-max_iter // ipe))
+        if start_iter >= max_iter:
+            logger.info("Nothing to train: the run already finished its %d iterations; only the end-of-run steps "
+                        "(final evaluation, model_final) run again.", max_iter)
+        else:
+            logger.info("Starting training at iteration %d/%d (epoch %d/%d)", start_iter + 1, max_iter,
+                        start_iter // ipe + 1, -(-max_iter // ipe))
         self.iter = self.start_iter = start_iter
         self.max_iter = max_iter
         with EventStorage(start_iter) as self.storage:
@@ -88,7 +92,9 @@ class TrainerBase:
                     self.before_step()
                     self.run_step()
                     self.after_step()
-                self.iter += 1  # == max_iter: the loop finished (hooks check `finished`)
+                # == max_iter: the loop finished (hooks check `finished`); a finished run resumed again keeps
+                # its count (model_final's stored iteration is self.iter - 1)
+                self.iter = max(start_iter, max_iter)
                 self.storage.iter = self.iter
             except Exception:
                 logger.exception("Exception during training at iteration %d:", self.iter)
@@ -229,7 +235,14 @@ class SimpleTrainer(TrainerBase):
         ret["optimizer"] = self.optimizer.state_dict()
         if self.grad_scaler is not None:
             ret["grad_scaler"] = self.grad_scaler.state_dict()
-        ret["rng"] = get_rng_state()
+        # every rank's generators (python, numpy, torch cpu/cuda) and sampler, gathered on the main process:
+        # ranks draw different dropout masks, so resuming with rank 0's states only is not exact
+        # (all ranks call this: the checkpointer makes every rank take part in a save)
+        mine = {"rng": get_rng_state(), "sampler": _sampler_state(self.data_loader)}
+        per_rank = comm.gather(mine)
+        ret["rng"] = mine["rng"]  # rank 0's, as older checkpoints hold it
+        if per_rank:
+            ret["ranks"] = per_rank
         return ret
 
     def load_state_dict(self, state: dict) -> None:
@@ -237,6 +250,30 @@ class SimpleTrainer(TrainerBase):
         self.optimizer.load_state_dict(state["optimizer"])
         if self.grad_scaler is not None and "grad_scaler" in state:
             self.grad_scaler.load_state_dict(state["grad_scaler"])
-        if "rng" in state and comm.get_rank() == 0:
-            # other ranks keep their own (seed + rank) stream: the checkpoint holds rank 0's only
-            self._pending_rng = state["rng"]
+        rank, world = comm.get_rank(), comm.get_world_size()
+        ranks = state.get("ranks")
+        if ranks is not None and len(ranks) == world:
+            self._pending_rng = ranks[rank]["rng"]
+            _check_sampler(self.data_loader, ranks[rank].get("sampler"))
+        elif "rng" in state:
+            if world > 1 or ranks is not None:
+                held = f"the random states of {len(ranks)} processes" if ranks is not None else "rank 0's random state only"
+                logger.warning("The checkpoint holds %s, this run has %d processes: only rank 0's state is restored, "
+                               "so the resumed run will not match an uninterrupted one exactly.", held, world)
+            if rank == 0:  # other ranks keep their own (seed + rank) stream
+                self._pending_rng = state["rng"]
+
+
+def _sampler_state(loader) -> dict:
+    """The batch sampler's own state (``state_dict()``, e.g. its seed and rank), if it has one."""
+    sampler = getattr(loader, "batch_sampler", None)
+    fn = getattr(sampler, "state_dict", None)
+    return fn() if callable(fn) else {}
+
+
+def _check_sampler(loader, saved: dict | None) -> None:
+    """A resumed sampler must draw the stream it drew before (same seed, rank and world size)."""
+    sampler = getattr(loader, "batch_sampler", None)
+    fn = getattr(sampler, "load_state_dict", None)
+    if saved and callable(fn):
+        fn(saved)

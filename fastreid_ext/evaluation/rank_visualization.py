@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import torch
 
 from .protocol_api import EvaluationProtocol
 from .ranking import ranked_rows

@@ -32,7 +32,9 @@ def count_parameters(model: nn.Module, skip_prefixes: tuple[str, ...] = ()) -> i
 
 def inference_flops(model: nn.Module, cfg, attribute_source: str | None = None, feature: str | None = None):
     """fvcore's ``FlopCountAnalysis`` of the inference path on one test-size image (warnings off)."""
-    from fvcore.nn import FlopCountAnalysis
+    from ..utils.env import import_fvcore_nn  # noqa: PLC0415
+
+    FlopCountAnalysis = import_fvcore_nn().FlopCountAnalysis  # noqa: N806
 
     path = InferencePath(model, feature or cfg.TEST.FEATURES[0], attribute_source)
     device = next(model.parameters()).device

@@ -61,7 +61,11 @@ def reduce_param_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def build_optimizer(cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
     s = cfg.SOLVER
     if s.OPTIMIZER not in _OPTIMIZERS:
-        raise ValueError(f"SOLVER.OPTIMIZER is '{s.OPTIMIZER}'; expected one of {sorted(_OPTIMIZERS)}.")
+        from ..config.value_checks import did_you_mean
+        from ..utils.errors import UserError
+
+        raise UserError(f"SOLVER.OPTIMIZER is '{s.OPTIMIZER}'; expected one of {sorted(_OPTIMIZERS)}"
+                        f"{did_you_mean(s.OPTIMIZER, _OPTIMIZERS)}.")
     groups = get_param_groups(model, s.BASE_LR, s.WEIGHT_DECAY, s.LR_MULTIPLIERS)
     if not groups:
         raise ValueError(f"Model {type(model).__name__} has no trainable parameters.")

@@ -86,3 +86,15 @@ def collect_env_info() -> str:
         except Exception:  # noqa: BLE001
             rows.append((mod, "unavailable"))
     return tabulate(rows)
+
+
+def import_fvcore_nn():
+    """``fvcore.nn``, imported without the FutureWarning its package import triggers on recent torch
+    (fvcore scripts a loss with ``torch.jit.script`` at import): it is not ours to fix and would be the
+    first line of every run's stderr."""
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated", category=FutureWarning)
+        return importlib.import_module("fvcore.nn")

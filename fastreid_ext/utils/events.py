@@ -87,9 +87,35 @@ class JSONWriter(EventWriter):
     """Appends one JSON object per iteration with new scalars to ``json_file`` (``metrics.json``)."""
 
     def __init__(self, json_file: str, window_size: int = 20):
+        self._path = json_file
         self._file = open(json_file, "a")
         self._window_size = window_size
         self._last_write = -1
+
+    def start_at(self, start_iter: int) -> int:
+        """A run (re)starting at ``start_iter`` will write those rows again: drop the rows of iterations
+        >= start_iter (and a line cut by a kill), so the curves never run backwards. Returns rows dropped."""
+        self._file.close()
+        with open(self._path) as f:
+            lines = f.read().splitlines()
+        kept = []
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and int(row.get("iteration", -1)) < start_iter:
+                kept.append(line)
+        if len(kept) != len(lines):
+            tmp = f"{self._path}.{os.getpid()}.tmp"
+            with open(tmp, "w") as f:
+                f.write("".join(ln + "\n" for ln in kept))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self._path)
+        self._file = open(self._path, "a")
+        self._last_write = start_iter - 1
+        return len(lines) - len(kept)
 
     def write(self) -> None:
         storage = get_event_storage()

@@ -185,5 +185,5 @@ def test_readme_extension_example_trains_and_replays_with_the_command_line(tmp_p
     train_net(there, "--config-file", out / "config.yaml", "--eval-only", "MODEL.WEIGHTS", out / "model_final.pth",
               "OUTPUT_DIR", "eval")
     trained = json.loads((out / "results.json").read_text())["results"]
-    evaluated = json.loads((there / "eval" / "results.json").read_text())["results"]
+    evaluated = json.loads((there / "eval" / "inference" / "model_final" / "results.json").read_text())["results"]
     assert evaluated == trained and "MyNet" in (out / "log.txt").read_text()

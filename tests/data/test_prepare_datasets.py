@@ -35,20 +35,23 @@ def test_manifest_records_the_options_and_a_mismatch_is_an_error(tmp_path):
 
 
 def test_a_killed_generation_leaves_no_dataset_and_the_next_run_starts_over(tmp_path, monkeypatch):
-    real = synthetic.generate_sysu
+    import dataclasses
+
+    gen = synthetic.SYNTHETIC_REGISTRY.get("SYSU_MM01")
 
     def dies_half_way(root, **kw):
         os.makedirs(os.path.join(root, "cam1"))
         raise KeyboardInterrupt  # the run is killed while writing
 
-    monkeypatch.setattr(synthetic, "generate_sysu", dies_half_way)
+    # the registered generator dies half-way (the registry is how prepare_datasets finds it)
+    monkeypatch.setitem(synthetic.SYNTHETIC_REGISTRY._obj_map, "SYSU_MM01", dataclasses.replace(gen, generate=dies_half_way))
     with pytest.raises(KeyboardInterrupt):
         prepare_datasets(_cfg(tmp_path))
     assert os.listdir(tmp_path) == ["SYSU-MM01.generating"]  # nothing a reader would take for a dataset
     with pytest.raises(FileNotFoundError):
         DATASET_REGISTRY.build("SYSU_MM01", _cfg(tmp_path))
 
-    monkeypatch.setattr(synthetic, "generate_sysu", real)
+    monkeypatch.setitem(synthetic.SYNTHETIC_REGISTRY._obj_map, "SYSU_MM01", gen)
     assert prepare_datasets(_cfg(tmp_path)) == [str(tmp_path / "SYSU-MM01")]
     assert os.listdir(tmp_path) == ["SYSU-MM01"]
     ds = DATASET_REGISTRY.build("SYSU_MM01", _cfg(tmp_path))

@@ -74,8 +74,9 @@ def test_plugin_package_through_imports_and_eval_only_replay(tmp_path):
     ev = str(tmp_path / "eval")
     _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
          "MODEL.WEIGHTS", os.path.join(out, "model_final.pth"), "OUTPUT_DIR", ev)
-    assert os.path.isfile(os.path.join(ev, "results.json"))
-    assert "Model complexity: " in open(os.path.join(ev, "log.txt")).read()  # eval-only runs log it too
+    ev_dir = os.path.join(ev, "inference", "model_final")  # its own folder
+    assert os.path.isfile(os.path.join(ev_dir, "results.json"))
+    assert "Model complexity: " in open(os.path.join(ev_dir, "log.txt")).read()  # eval-only runs log it too
     refused = _run(tmp_path, "--config-file", os.path.join(out, "config.yaml"), "--eval-only",
                    "MODEL.WEIGHTS", str(tmp_path / "missing.pth"), "OUTPUT_DIR", ev, expect_rc=2)
     assert "EvalOnlyWeightsError" in refused.stderr and "missing.pth" in refused.stderr

@@ -193,7 +193,7 @@ def test_trainer_never_mutates_or_saves_the_callers_config(tiny_plugin, tmp_path
 def test_user_hooks_order_and_unknown_hook(tiny_plugin, tmp_path):
     trainer = FakeLoaderTrainer(tiny_cfg(tmp_path, TRAIN__HOOKS=["StepCounter"]))
     names = [type(h).__name__ for h in trainer._hooks]
-    assert names == ["IterationTimer", "LRScheduler", "StepCounter", "EvalHook", "BestCheckpointer",
+    assert names == ["IterationTimer", "LRScheduler", "LayerFreeze", "StepCounter", "EvalHook", "BestCheckpointer",
                      "PeriodicCheckpointer", "NonFiniteLossGuard", "PeriodicWriter"]
     with pytest.raises(KeyError, match="No object named 'NoSuchHook'.*StepCounter"):
         FakeLoaderTrainer(tiny_cfg(tmp_path / "b", TRAIN__HOOKS=["NoSuchHook"]))

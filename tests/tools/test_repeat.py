@@ -94,7 +94,8 @@ def test_two_real_seeds_of_a_tiny_model(repo_root, tmp_path):
     evaluator.write_text(evaluator.read_text().replace("json.dump(res, f)", 'json.dump({"results": res}, f)'))
     cfg = {"IMPORTS": [str(plugin)], "OUTPUT_DIR": str(tmp_path / "rep"),
            "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-           "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data")},
+           "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
+                        "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
            "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
            "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
            "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 2, "WARMUP_EPOCHS": 1, "STEPS": [1], "CHECKPOINT_PERIOD": 2},

@@ -80,6 +80,7 @@ class SysuMatAttributes:
             for c, m in self.matrices.items()
         }
         self.fallback_counts: Counter = Counter()
+        self.out_of_range: dict[int, set[int]] = {}  # camid -> pids past the last column of its matrix
         for c in self.cameras:
             logger.info(
                 "cam%d_att.mat: shape %s, %d placeholder columns (all 0 or all 1) at pids %s",
@@ -105,6 +106,8 @@ class SysuMatAttributes:
     def lookup(self, pid: int, camid: int):
         n = len(self.names)
         col = self.column(pid, camid)
+        if col is None and camid in self.matrices:
+            self.out_of_range.setdefault(camid, set()).add(pid)
         if self.fallback == "as_is" or (col is not None and pid not in self.placeholders[camid]):
             if col is None:
                 self.fallback_counts[(camid, "out_of_range→unknown")] += 1
@@ -120,5 +123,12 @@ class SysuMatAttributes:
         return unknown(n)
 
     def report(self) -> None:
+        for camid, pids in sorted(self.out_of_range.items()):
+            logger.warning(
+                "cam%d_att.mat has %d columns (one per identity) but %d identities of this camera have a larger "
+                "id (%s): the matrix has fewer columns than ids; their attributes are %s (DATASETS.ATTRIBUTES."
+                "FALLBACK %s).", camid, self.matrices[camid].shape[1], len(pids), sorted(pids)[:10],
+                "unknown" if self.fallback != "other_camera" else "taken from another camera where it has them",
+                self.fallback)
         for (camid, what), count in sorted(self.fallback_counts.items()):
             logger.info("SYSU attributes, cam%d: %d images %s (FALLBACK=%s)", camid, count, what, self.fallback)

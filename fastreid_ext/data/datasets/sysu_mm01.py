@@ -9,12 +9,15 @@ Orders (the evaluator and the reference rely on them):
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 
 from ...utils.errors import UserError, UserFileNotFoundError
 from .bases import CrossModalDataset
 from .build import DATASET_REGISTRY
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SYSU_MM01", "SYSU_MM01_val", "SYSU_CAMERAS", "parse_sysu_path", "read_id_file"]
 
@@ -48,8 +51,16 @@ def read_id_file(path: str) -> list[int]:
     """
     if not os.path.isfile(path):
         raise UserFileNotFoundError(f"SYSU id file not found: {path}. Expected layout: {EXPECTED_LAYOUT}.")
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().splitlines()
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise UserError(f"{path} starts with a UTF-8 byte-order mark (written by some Windows editors); save it "
+                        "without one: line 1 must be plain comma-separated ASCII integers.")
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (byte {e.start}: {data[e.start:e.start + 1]!r}); expected one line of "
+                        "comma-separated ASCII integers.") from None
     extra = [n for n, ln in enumerate(lines[1:], start=2) if ln.strip()]
     if extra:
         raise UserError(
@@ -61,12 +72,24 @@ def read_id_file(path: str) -> list[int]:
         tok = tok.strip()
         if not tok:
             continue
-        if not tok.isdigit():
+        if not (tok.isascii() and tok.isdigit()):  # int() would also take e.g. fullwidth or Arabic-Indic digits
             raise UserError(f"{path}, line 1: '{tok}' is not an identity number (expected comma-separated integers).")
         ids.append(int(tok))
     if not ids:
         raise UserError(f"{path}: line 1 holds no ids (expected comma-separated integers).")
     return ids
+
+
+def _warn_ids_without_images(root: str, listed: dict, splits: dict) -> None:
+    """Ids of a split file without a single image are dropped from the split: say so (a partial copy of
+    the dataset, or a split file of another release), since the id count then differs from the paper's."""
+    for what, (files, ids, names) in listed.items():
+        seen = {rec[1] for name in names for rec in splits[name]}
+        empty = [pid for pid in ids if pid not in seen]
+        if empty:
+            logger.warning("SYSU-MM01 at %s: %d of the %d %s ids listed in %s have no images in any camera folder "
+                           "(e.g. %s); they are left out.", root, len(empty), len(ids), what, " and ".join(files),
+                           empty[:10])
 
 
 @DATASET_REGISTRY.register()
@@ -111,6 +134,9 @@ class SYSU_MM01(CrossModalDataset):
             "query": cls._images(root, test_ids, INFRARED_CAMS),
             "gallery": cls._images(root, test_ids, VISIBLE_CAMS),
         }
+        _warn_ids_without_images(root, {"train": (train_files, train_ids, ("train",)),
+                                        "evaluation": ([os.path.join(exp, cls.eval_id_file)], test_ids,
+                                                       ("query", "gallery"))}, splits)
         for split, ids in (("train", train_ids), ("query", test_ids), ("gallery", test_ids)):
             if not splits[split]:
                 raise UserFileNotFoundError(

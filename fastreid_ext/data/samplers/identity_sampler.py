@@ -15,6 +15,7 @@ import numpy as np
 from torch.utils.data import Sampler
 
 from ...utils import comm
+from ...utils.errors import UserError
 
 __all__ = ["CrossModalityIdentitySampler"]
 
@@ -32,7 +33,7 @@ class CrossModalityIdentitySampler(Sampler):
         if labels.shape != modalities.shape:
             raise ValueError(f"labels ({labels.shape}) and modalities ({modalities.shape}) must have the same length.")
         if num_ids < 1 or num_instances < 1:
-            raise ValueError(f"DATALOADER.IDS_PER_BATCH ({num_ids}) and NUM_INSTANCES ({num_instances}) must be >= 1.")
+            raise UserError(f"DATALOADER.IDS_PER_BATCH ({num_ids}) and NUM_INSTANCES ({num_instances}) must be >= 1.")
         pos = {0: defaultdict(list), 1: defaultdict(list)}
         for i, (lab, mod) in enumerate(zip(labels.tolist(), modalities.tolist())):
             if mod not in (0, 1):
@@ -46,7 +47,7 @@ class CrossModalityIdentitySampler(Sampler):
                 f"(label, missing modality): {lacking[:10]}."
             )
         if num_ids > len(ids):
-            raise ValueError(
+            raise UserError(
                 f"DATALOADER.IDS_PER_BATCH (P={num_ids}) exceeds the number of training identities ({len(ids)})."
             )
         self.ids = np.array(ids)
@@ -64,6 +65,21 @@ class CrossModalityIdentitySampler(Sampler):
     def set_start_iter(self, start_iter: int) -> None:
         """The next ``iter()`` starts at batch ``start_iter`` (resume)."""
         self._start = int(start_iter)
+
+    def state_dict(self) -> dict:
+        """What fixes the stream besides the batch number (the trainer's iteration): seed, rank, world size."""
+        return {"seed": self.seed, "rank": self.rank, "world_size": self.world_size, "P": self.P, "K": self.K}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Resume check: a checkpoint of another seed, rank layout or batch shape would draw other batches."""
+        mine = self.state_dict()
+        differ = {k: (state[k], mine[k]) for k in mine if k in state and state[k] != mine[k]}
+        if differ:
+            import logging
+
+            logging.getLogger(__name__).warning(
+                "Resuming with another sampler than the checkpoint's (checkpoint, now): %s; the batches differ from "
+                "an uninterrupted run.", differ)
 
     def batch(self, b: int) -> list[tuple[int, int]]:
         """Batch number ``b`` of this rank: 2PK ``(index, sample_seed)`` pairs."""

@@ -26,11 +26,11 @@ class SyntheticGenerator:
     images_key: str  # its per-identity image-count keyword (DATASETS.SYNTHETIC.IMAGES_PER_CAMERA)
     short_name: str = ""  # tools/make_synthetic.py's name for it
     presets: dict = field(default_factory=dict)
+    name: str = ""  # the generator's name in a folder's SYNTHETIC.json (its function's name)
 
-    @property
-    def name(self) -> str:
-        """The generator's name in a folder's SYNTHETIC.json."""
-        return self.generate.__name__
+    def __post_init__(self):
+        if not self.name:
+            object.__setattr__(self, "name", self.generate.__name__)
 
 
 def register_generator(dataset: str, images_key: str, short_name: str = "", presets: dict | None = None):

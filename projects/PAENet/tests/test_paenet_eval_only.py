@@ -32,7 +32,7 @@ def test_eval_only_reproduces_training_results(tmp_path, repo_root, sysu_root, v
     ev = tmp_path / "eval"
     _run(tmp_path, repo_root, "--config-file", out / "config.yaml", "--eval-only",
          "MODEL.WEIGHTS", out / "model_final.pth", "OUTPUT_DIR", ev)
-    evaluated = json.loads((ev / "results.json").read_text())
+    evaluated = json.loads((ev / "inference" / "model_final" / "results.json").read_text())
     metrics = trained["results"]["SYSU_MM01/all-single"]
     assert {f"{s}/FC/Rank-1" for s in ("gt", "predicted", "zeros")} <= set(metrics)
     # the demo is label-free: the recognizer's attribute figures are reported for the predicted source

@@ -1,4 +1,5 @@
 import os
+import time
 
 from fastreid_ext.engine import HOOK_REGISTRY, HookBase
 
@@ -44,3 +45,24 @@ class StepCounter(HookBase):
 
     def load_state_dict(self, state):
         self.count = int(state["count"])
+
+
+@HOOK_REGISTRY.register()
+class PauseUntilFile(HookBase):
+    """Keeps a run alive at a known point: after iteration 0 it writes ``<file>.paused`` and waits
+    (at most a minute) until ``<file>`` exists, so a test can act while the run holds its folder."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @classmethod
+    def from_config(cls, cfg, trainer):
+        return cls(cfg.TINY.PAUSE_FILE)
+
+    def after_step(self):
+        if self.trainer.iter != 0 or not self.path:
+            return
+        open(self.path + ".paused", "w").close()
+        deadline = time.time() + 60
+        while not os.path.exists(self.path) and time.time() < deadline:
+            time.sleep(0.05)

@@ -12,6 +12,7 @@ def add_tiny_config(cfg):
     cfg.TINY.WIDTH = 4
     cfg.TINY.KILL_AT_ITER = -1  # KillAtIter hook: os._exit(3) after this iteration
     cfg.TINY.NAN_AT_ITER = -1  # the model returns a NaN loss at this iteration
+    cfg.TINY.PAUSE_FILE = ""  # PauseUntilFile hook: after iteration 0, write <file>.paused, wait for <file>
 
 
 @META_ARCH_REGISTRY.register()

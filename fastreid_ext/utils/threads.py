@@ -1,0 +1,139 @@
+"""How many intra-op threads this process should use, from the CPUs it may actually run on.
+
+torch starts one intra-op thread per host core. In a container whose CPU quota is below the host's
+core count, or beside another busy process, more threads than the quota makes every parallel
+kernel wait for descheduled threads (the SYSU metric kernel ran 14x slower with two threads and one
+busy core than with one thread). The quota is the smallest of: the affinity mask
+(``os.sched_getaffinity``), the cgroup v2 ``cpu.max`` and the cgroup v1 ``cpu.cfs_quota_us`` /
+``cpu.cfs_period_us`` (rounded up, at least 1); shared by the processes of this machine in a
+distributed run. ``NUM_THREADS`` (> 0) overrides it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+
+__all__ = ["ThreadChoice", "affinity_cpus", "cgroup_cpu_limit", "choose_threads", "apply_num_threads"]
+
+logger = logging.getLogger(__name__)
+
+_CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    """The chosen count and what it was chosen from (for the log line)."""
+
+    threads: int
+    reason: str
+    sources: dict = field(default_factory=dict)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def affinity_cpus() -> int | None:
+    """CPUs in this process's affinity mask; None where the platform cannot tell."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def _cgroup_v2(root: str) -> float | None:
+    text = _read(os.path.join(root, "cpu.max"))  # "<quota> <period>" or "max <period>"
+    if not text:
+        return None
+    parts = text.split()
+    if not parts or parts[0] == "max":
+        return None
+    try:
+        quota = float(parts[0])
+        period = float(parts[1]) if len(parts) > 1 else 100000.0
+    except ValueError:
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def _cgroup_v1(root: str) -> float | None:
+    for folder in ("cpu,cpuacct", "cpu", "cpuacct,cpu", ""):
+        base = os.path.join(root, folder) if folder else root
+        quota, period = _read(os.path.join(base, "cpu.cfs_quota_us")), _read(os.path.join(base, "cpu.cfs_period_us"))
+        if quota is None or period is None:
+            continue
+        try:
+            q, p = float(quota), float(period)
+        except ValueError:
+            return None
+        return q / p if q > 0 and p > 0 else None  # quota -1: unlimited
+    return None
+
+
+def cgroup_cpu_limit(root: str = _CGROUP_ROOT) -> float | None:
+    """The CPU quota of this process's cgroup in CPUs (e.g. 1.5), or None when unlimited or unreadable.
+    ``root``: the cgroup mount (tests point it at a fake folder)."""
+    limits = [x for x in (_cgroup_v2(root), _cgroup_v1(root)) if x is not None]
+    return min(limits) if limits else None
+
+
+def choose_threads(override: int = 0, local_processes: int = 1, cgroup_root: str = _CGROUP_ROOT,
+                   affinity: int | None = -1, host_cpus: int | None = -1) -> ThreadChoice:
+    """Intra-op threads for one process: ``override`` when > 0, else the smallest of affinity and
+    cgroup quota divided by ``local_processes`` (at least 1). ``affinity`` / ``host_cpus``: -1 reads
+    them from the system (tests pass values)."""
+    if override < 0:
+        raise ValueError(f"NUM_THREADS is {override}; expected 0 (auto) or a positive count.")
+    if override > 0:
+        return ThreadChoice(int(override), f"NUM_THREADS {override} (override)", {"override": int(override)})
+    if affinity == -1:
+        affinity = affinity_cpus()
+    if host_cpus == -1:
+        host_cpus = os.cpu_count()
+    quota = cgroup_cpu_limit(cgroup_root)
+    sources: dict = {}
+    if host_cpus:
+        sources["host cpus"] = int(host_cpus)
+    if affinity:
+        sources["affinity"] = int(affinity)
+    if quota is not None:
+        sources["cgroup quota"] = round(quota, 2)
+    candidates = [v for k, v in sources.items() if k != "host cpus"] or [sources.get("host cpus", 1)]
+    available = max(1, math.ceil(min(candidates) - 1e-9))
+    procs = max(int(local_processes), 1)
+    threads = max(1, available // procs)
+    limiting = min((k for k in sources if k != "host cpus"), key=lambda k: sources[k], default="host cpus")
+    reason = f"{available} CPUs available ({limiting})"
+    if procs > 1:
+        reason += f" shared by {procs} local processes"
+    return ThreadChoice(threads, reason, sources)
+
+
+def apply_num_threads(override: int = 0, local_processes: int | None = None, cgroup_root: str = _CGROUP_ROOT,
+                      load: float | None = None) -> ThreadChoice:
+    """Choose (``choose_threads``), call ``torch.set_num_threads`` and log what and why; run once at setup.
+    ``local_processes``: None = LOCAL_WORLD_SIZE (set by ``launch`` and torchrun), else 1. ``load``: the
+    1-minute load average (None: read it); when the machine is already busier than the automatic
+    choice assumes, the log says how to opt out (the quota cannot see other processes)."""
+    import torch
+
+    if local_processes is None:
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    choice = choose_threads(override, local_processes, cgroup_root)
+    before = torch.get_num_threads()
+    torch.set_num_threads(choice.threads)
+    seen = ", ".join(f"{k} {v}" for k, v in choice.sources.items())
+    logger.info("Intra-op threads: %d (was %d): %s [%s]", choice.threads, before, choice.reason, seen)
+    if load is None and hasattr(os, "getloadavg"):
+        load = os.getloadavg()[0]
+    if not override and choice.threads > 1 and load is not None and load >= choice.threads * max(local_processes, 1):
+        logger.warning("The load average (%.1f) already fills the %d CPUs counted for this run: parallel kernels can "
+                       "run many times slower than on one thread beside busy processes; set NUM_THREADS 1 if "
+                       "evaluation or training steps are slow.", load, choice.threads * max(local_processes, 1))
+    return choice

@@ -1,0 +1,120 @@
+"""Intra-op threads chosen from the CPU quota (fake cgroup folders, given affinity), the override,
+the share of local processes, and default_setup applying and logging the choice."""
+import argparse
+import logging
+
+import pytest
+import torch
+
+from fastreid_ext.config import get_cfg
+from fastreid_ext.engine.setup import default_setup
+from fastreid_ext.utils.threads import apply_num_threads, cgroup_cpu_limit, choose_threads
+
+
+@pytest.fixture
+def keep_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _v2(tmp_path, text):
+    (tmp_path / "cpu.max").write_text(text)
+    return str(tmp_path)
+
+
+def _v1(tmp_path, quota, period, folder="cpu,cpuacct"):
+    d = tmp_path / folder
+    d.mkdir()
+    (d / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+    (d / "cpu.cfs_period_us").write_text(f"{period}\n")
+    return str(tmp_path)
+
+
+def test_cgroup_v2_quota(tmp_path):
+    assert cgroup_cpu_limit(_v2(tmp_path, "150000 100000\n")) == pytest.approx(1.5)
+
+
+def test_cgroup_v2_max_is_unlimited(tmp_path):
+    assert cgroup_cpu_limit(_v2(tmp_path, "max 100000\n")) is None
+
+
+def test_cgroup_v1_quota_and_unlimited(tmp_path):
+    roots = {name: tmp_path / name for name in ("half", "unlimited", "three")}
+    for d in roots.values():
+        d.mkdir()
+    assert cgroup_cpu_limit(_v1(roots["half"], 50000, 100000)) == 0.5
+    assert cgroup_cpu_limit(_v1(roots["unlimited"], -1, 100000)) is None
+    assert cgroup_cpu_limit(_v1(roots["three"], 300000, 100000, folder="cpu")) == 3.0
+
+
+def test_missing_or_garbled_files_mean_no_limit(tmp_path):
+    assert cgroup_cpu_limit(str(tmp_path / "absent")) is None
+    assert cgroup_cpu_limit(_v2(tmp_path, "lots of cpus")) is None
+    assert cgroup_cpu_limit(_v2(tmp_path, "")) is None
+
+
+def test_quota_below_affinity_wins(tmp_path):
+    choice = choose_threads(cgroup_root=_v2(tmp_path, "150000 100000"), affinity=8, host_cpus=64)
+    assert choice.threads == 2 and "cgroup quota" in choice.reason  # 1.5 CPUs rounded up
+    assert choice.sources == {"host cpus": 64, "affinity": 8, "cgroup quota": 1.5}
+
+
+def test_affinity_below_quota_wins(tmp_path):
+    choice = choose_threads(cgroup_root=_v2(tmp_path, "800000 100000"), affinity=3, host_cpus=64)
+    assert choice.threads == 3 and "affinity" in choice.reason
+
+
+def test_no_quota_no_affinity_uses_host_count(tmp_path):
+    assert choose_threads(cgroup_root=str(tmp_path), affinity=None, host_cpus=6).threads == 6
+
+
+def test_local_processes_share_the_quota(tmp_path):
+    root = _v2(tmp_path, "400000 100000")
+    assert choose_threads(local_processes=2, cgroup_root=root, affinity=16, host_cpus=16).threads == 2
+    assert choose_threads(local_processes=8, cgroup_root=root, affinity=16, host_cpus=16).threads == 1
+    assert "shared by 8 local processes" in choose_threads(local_processes=8, cgroup_root=root, affinity=16).reason
+
+
+def test_override_wins_and_negative_is_refused(tmp_path):
+    choice = choose_threads(override=5, cgroup_root=_v2(tmp_path, "100000 100000"), affinity=1)
+    assert choice.threads == 5 and "override" in choice.reason
+    with pytest.raises(ValueError, match="NUM_THREADS"):
+        choose_threads(override=-1)
+
+
+def test_apply_sets_torch_threads_and_logs(tmp_path, keep_threads, caplog):
+    with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
+        choice = apply_num_threads(0, local_processes=1, cgroup_root=_v2(tmp_path, "100000 100000"), load=0.0)
+    assert choice.threads == 1 and torch.get_num_threads() == 1
+    assert "Intra-op threads: 1" in caplog.text and "cgroup quota" in caplog.text
+
+
+def test_busy_machine_gets_a_hint_only_with_several_threads(tmp_path, keep_threads, caplog):
+    root = _v2(tmp_path, "200000 100000")
+    with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
+        apply_num_threads(0, local_processes=1, cgroup_root=root, load=0.5)
+    assert "NUM_THREADS 1" not in caplog.text
+    with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
+        apply_num_threads(0, local_processes=1, cgroup_root=root, load=3.0)
+    assert "load average (3.0)" in caplog.text and "NUM_THREADS 1" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fastreid_ext.utils.threads"):
+        apply_num_threads(2, local_processes=1, cgroup_root=root, load=3.0)  # the user chose: no hint
+    assert "NUM_THREADS 1" not in caplog.text
+
+
+def test_apply_reads_local_world_size(tmp_path, keep_threads, monkeypatch):
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    choice = apply_num_threads(0, cgroup_root=_v2(tmp_path, "400000 100000"))
+    assert choice.threads == 1 and "4 local processes" in choice.reason
+
+
+def test_default_setup_applies_the_config_key(tmp_path, keep_threads):
+    cfg = get_cfg()
+    cfg.OUTPUT_DIR = str(tmp_path / "out")
+    cfg.NUM_THREADS = 1 if torch.get_num_threads() != 1 else 2
+    want = cfg.NUM_THREADS
+    default_setup(cfg, argparse.Namespace(config_file=None, eval_only=False))
+    assert torch.get_num_threads() == want
+    assert f"Intra-op threads: {want}" in (tmp_path / "out" / "log.txt").read_text()
