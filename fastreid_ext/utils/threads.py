@@ -6,7 +6,8 @@ kernel wait for descheduled threads (the SYSU metric kernel ran 14x slower with 
 busy core than with one thread). The quota is the smallest of: the affinity mask
 (``os.sched_getaffinity``), the cgroup v2 ``cpu.max`` and the cgroup v1 ``cpu.cfs_quota_us`` /
 ``cpu.cfs_period_us`` (rounded up, at least 1); shared by the processes of this machine in a
-distributed run. ``NUM_THREADS`` (> 0) overrides it.
+distributed run. ``NUM_THREADS`` (> 0) overrides it; so does an explicit ``OMP_NUM_THREADS`` in the
+environment (a choice too, e.g. of a job script or a test that compares runs thread for thread).
 """
 from __future__ import annotations
 
@@ -84,14 +85,18 @@ def cgroup_cpu_limit(root: str = _CGROUP_ROOT) -> float | None:
 
 
 def choose_threads(override: int = 0, local_processes: int = 1, cgroup_root: str = _CGROUP_ROOT,
-                   affinity: int | None = -1, host_cpus: int | None = -1) -> ThreadChoice:
-    """Intra-op threads for one process: ``override`` when > 0, else the smallest of affinity and
-    cgroup quota divided by ``local_processes`` (at least 1). ``affinity`` / ``host_cpus``: -1 reads
-    them from the system (tests pass values)."""
+                   affinity: int | None = -1, host_cpus: int | None = -1, env: dict | None = None) -> ThreadChoice:
+    """Intra-op threads for one process: ``override`` when > 0, else a positive ``OMP_NUM_THREADS`` of
+    ``env`` (default: the process environment), else the smallest of affinity and cgroup quota divided
+    by ``local_processes`` (at least 1). ``affinity`` / ``host_cpus``: -1 reads them from the system
+    (tests pass values)."""
     if override < 0:
         raise ValueError(f"NUM_THREADS is {override}; expected 0 (auto) or a positive count.")
     if override > 0:
         return ThreadChoice(int(override), f"NUM_THREADS {override} (override)", {"override": int(override)})
+    omp = (os.environ if env is None else env).get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:
+        return ThreadChoice(int(omp), f"OMP_NUM_THREADS {omp} (environment)", {"OMP_NUM_THREADS": int(omp)})
     if affinity == -1:
         affinity = affinity_cpus()
     if host_cpus == -1:

@@ -79,7 +79,7 @@ def _wait_for(cond, procs, what):
 def test_two_runs_generating_one_dataset_end_with_one_complete_copy(tmp_path):
     ref = tmp_path / "ref"
     prepare_datasets(_cfg(ref))
-    root, release = tmp_path / "shared", tmp_path / "release"
+    root, release = tmp_path / "common_root", tmp_path / "release"
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
     first = _racer(root, release, logs[0])
     second = None

@@ -62,7 +62,7 @@ def test_two_process_kill_and_resume_is_bit_equal(tmp_path):
     assert not torch.equal(r0["rng"]["torch"], r1["rng"]["torch"])  # two streams, not one copied
     assert r0["sampler"]["rank"] == 0 and r1["sampler"]["rank"] == 1
     p = _run(tmp_path, "--config-file", yml, "--resume")
-    assert f"Resuming at iteration {ckpt['iteration'] + 1}" in p.stdout
+    assert f"Resuming after {ckpt['iteration'] + 1} of " in p.stdout
     a = final["model"]
     b = torch.load(os.path.join(out, "model_final.pth"), weights_only=True)["model"]
     assert a.keys() == b.keys() and len(a) > 4

@@ -11,6 +11,11 @@ from fastreid_ext.engine.setup import default_setup
 from fastreid_ext.utils.threads import apply_num_threads, cgroup_cpu_limit, choose_threads
 
 
+@pytest.fixture(autouse=True)
+def _no_omp_env(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # an explicit one wins over the quota (tested below)
+
+
 @pytest.fixture
 def keep_threads():
     before = torch.get_num_threads()
@@ -118,3 +123,11 @@ def test_default_setup_applies_the_config_key(tmp_path, keep_threads):
     default_setup(cfg, argparse.Namespace(config_file=None, eval_only=False))
     assert torch.get_num_threads() == want
     assert f"Intra-op threads: {want}" in (tmp_path / "out" / "log.txt").read_text()
+
+
+def test_an_explicit_omp_num_threads_is_a_choice_too(tmp_path):
+    root = _v2(tmp_path, "800000 100000")
+    choice = choose_threads(cgroup_root=root, affinity=8, host_cpus=8, env={"OMP_NUM_THREADS": "1"})
+    assert choice.threads == 1 and "OMP_NUM_THREADS 1 (environment)" in choice.reason
+    assert choose_threads(cgroup_root=root, affinity=8, host_cpus=8, env={"OMP_NUM_THREADS": "x"}).threads == 8
+    assert choose_threads(override=3, cgroup_root=root, affinity=8, env={"OMP_NUM_THREADS": "1"}).threads == 3

@@ -101,7 +101,7 @@ def test_bad_requests_are_one_line_errors(repo_root, tmp_path):
     tool = load_tool(repo_root, "export")
     with pytest.raises(UserError, match="MODEL.WEIGHTS is empty"):
         tool.main(["--config-file", str(repo_root / "configs/Baseline/sysu.yml"), "--output", str(tmp_path / "x.onnx")])
-    with pytest.raises(UserError, match="takes no attributes"):
+    with pytest.raises(UserError, match="takes no test-time input besides the image"):
         tool.main(["--config-file", str(repo_root / "configs/Baseline/sysu.yml"), "--output", str(tmp_path / "y.onnx"),
                    "--random-init", "--attribute-source", "gt", "MODEL.BACKBONE.DEPTH", "18"])
     assert not list(tmp_path.glob("*.onnx"))  # nothing half-written

@@ -119,7 +119,7 @@ def test_predictor_matches_the_evaluator_for_an_attribute_model(repo_root, sysu_
     cfg.MODEL.WEIGHTS = str(tmp_path / "w.pth")
     predictor = DefaultPredictor(cfg)
     records = dataset.query[:6]
-    with pytest.raises(UserError, match="takes attributes"):
+    with pytest.raises(UserError, match="takes a test-time input source: pass attribute_source"):
         predictor([r.img_path for r in records], "infrared")
     feats = predictor([r.img_path for r in records], [r.modality for r in records],
                       attributes=np.stack([r.attributes for r in records]), attribute_source="gt",

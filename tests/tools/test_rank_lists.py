@@ -2,6 +2,8 @@
 import cv2
 import numpy as np
 import pytest
+
+from fastreid_ext.utils.errors import UserError
 import torch
 
 from tools_testkit import load_tool
@@ -54,5 +56,5 @@ def test_visualize_ranks_names_by_source_and_rerank(repo_root, tmp_path):
     tool = load_tool(repo_root, "visualize_ranks")
     written = tool.main(["--features", str(npz), "--queries", "0", "--rerank", "--output", str(tmp_path / "vis")])
     assert [p.rsplit("/", 1)[1] for p in written] == ["RegDB_visible2infrared_gt_FC+rerank_q00000.png"]
-    with pytest.raises(SystemExit, match="need --config-file"):
+    with pytest.raises(UserError, match="need --config-file"):
         tool.main(["--features", str(npz), "--attribute-source", "gt", "--output", str(tmp_path)])

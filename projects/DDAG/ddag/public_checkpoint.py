@@ -41,5 +41,6 @@ def public_ddag_to_ours(state_dict: dict, specific_stages: Sequence[str],
 
 
 DDAG_FORMAT = register_checkpoint_format(CheckpointFormat(
-    "ddag_public", "a public DDAG checkpoint (embed_net with wpa, keys wpa.* / attention_i.*)", is_public_ddag_state_dict,
+    "ddag_public", "a public DDAG checkpoint (embed_net with wpa, keys attention_i.* / out_att.*)",
+    lambda sd: any(_HEAD.match(k) or k.startswith("out_att.") for k in sd),  # names only the public file has
     "MODEL.META_ARCHITECTURE: DDAG (IMPORTS: [ddag], configs/DDAG/sysu.yml)"))
