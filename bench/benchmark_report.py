@@ -2,7 +2,7 @@
 
 A summary (``<results>/<row>/seed_<k>.json``, small JSON committed to the repository) holds a run's
 final test metrics per test-time attribute source, its learning curves, and its run record (config
-hash, commit, threads, torch, CPU time). The README's benchmark tables are generated from the
+hash, commit, threads, torch, CPU time). The benchmark tables of docs/benchmarks.md are generated from the
 summaries alone (``--report-only``) and sit between ``<!-- synthetic-benchmark:<suite>:begin -->``
 and ``...:end -->`` markers, so a test can check that they equal what the summaries give.
 """

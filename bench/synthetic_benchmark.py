@@ -3,7 +3,7 @@
 
     # every row of both suites, each with its own seed count (5 for compared rows, 3 otherwise)
     python bench/synthetic_benchmark.py --suite paenet plugin --jobs 2 --threads 1
-    # the README's tables again from the committed summaries (trains nothing)
+    # the tables of docs/benchmarks.md again from the committed summaries (trains nothing)
     python bench/synthetic_benchmark.py --suite paenet plugin --report-only --write-readme
     # any configs
     python bench/synthetic_benchmark.py --configs configs/Baseline/sysu.yml my.yml --seeds 0 1 2
@@ -41,7 +41,7 @@ from benchmark_rows import COMPARISONS, SUITES, Row
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUDGET = os.path.join(REPO, "configs", "Benchmark", "budget.yml")
 RESULTS = os.path.join(REPO, "bench", "results", "synthetic_sysu")
-README = os.path.join(REPO, "README.md")
+README = os.path.join(REPO, "docs", "benchmarks.md")  # the generated tables live there (the README links it)
 
 
 def flatten(node: dict, prefix: str = "") -> list[str]:
@@ -212,7 +212,7 @@ def main(argv=None) -> int:
     p.add_argument("--report-only", action="store_true", help="tables from the summaries in --results; train nothing")
     p.add_argument("--dry-run", action="store_true", help="list each run and whether it would train, be reused or be "
                                                           "refused; train nothing")
-    p.add_argument("--write-readme", action="store_true", help="with the report, rewrite the README's marked tables")
+    p.add_argument("--write-readme", action="store_true", help="with the report, rewrite the marked tables of docs/benchmarks.md")
     p.add_argument("--readme", default=README)
     p.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE pairs applied to every run (last)")
     a = p.parse_args(argv)
