@@ -56,6 +56,25 @@ def sync_buffers(model: torch.nn.Module, src: int = 0) -> None:
         dist.broadcast(b.data, src=src)
 
 
+# the options that tell runs apart in tensorboard's HPARAMS tab (those a config does not have are left out)
+HPARAM_KEYS = ("MODEL.META_ARCHITECTURE", "MODEL.BACKBONE.NAME", "MODEL.BACKBONE.DEPTH", "PAENET.VARIANT",
+               "PAENET.BASE_ARCHITECTURE", "DATASETS.NAMES", "INPUT.SIZE_TRAIN", "SOLVER.OPTIMIZER", "SOLVER.BASE_LR",
+               "SOLVER.MAX_EPOCH", "DATALOADER.IDS_PER_BATCH", "DATALOADER.NUM_INSTANCES", "SEED",
+               "TEST.ATTRIBUTE_SOURCES")
+
+
+def run_hparams(cfg) -> dict:
+    """``{key: value}`` of :data:`HPARAM_KEYS` present in ``cfg`` (lists as text)."""
+    out = {}
+    for key in HPARAM_KEYS:
+        node = cfg
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None:
+            out[key] = node if isinstance(node, (int, float, str, bool)) else str(list(node))
+    return out
+
+
 class DefaultTrainer(SimpleTrainer):
     """Trainer built from a config. ``train()`` returns the last evaluation results (or None)."""
 
@@ -154,7 +173,7 @@ class DefaultTrainer(SimpleTrainer):
             writers.append(JSONWriter(os.path.join(out, "metrics.json")))
             try:
                 writers.append(TensorboardWriter(out, val_datasets=self.cfg.DATASETS.VAL,
-                                                 test_datasets=self.cfg.DATASETS.TESTS))
+                                                 test_datasets=self.cfg.DATASETS.TESTS, hparams=run_hparams(self.cfg)))
             except ImportError as e:
                 logger.warning("Tensorboard writer disabled: %s", e)
         return writers

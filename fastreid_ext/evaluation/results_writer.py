@@ -108,7 +108,9 @@ def summary_table(results: dict, runs=(), headline: str = "") -> str:
         if k.source:
             sources.add(k.source)
         marked = head is not None and head.task_key == task and head.prefix == prefix
-        rows.append([task, source_label(k.source, _leaks(run)) or "-", k.feature, *cells, trials, chance, marked,
+        split = (run or {}).get("split_trial")  # RegDB: which train/test split was evaluated
+        cell = task if split is None else f"{task} (split {split})"
+        rows.append([cell, source_label(k.source, _leaks(run)) or "-", k.feature, *cells, trials, chance, marked,
                      _leaks(run)])
     if rows and not any(r[-2] for r in rows):  # no headline asked: the first row that does not leak labels
         next((r for r in rows if not r[-1]), rows[0])[-2] = True

@@ -156,13 +156,24 @@ class TensorboardWriter(EventWriter):
     """Scalars to tensorboard under grouped tags (:func:`tensorboard_tag`; the storage keys that hooks read
     stay as they are); ``torch.utils.tensorboard`` is imported only when this writer is built."""
 
-    def __init__(self, log_dir: str, window_size: int = 20, val_datasets=(), test_datasets=()):
+    def __init__(self, log_dir: str, window_size: int = 20, val_datasets=(), test_datasets=(), hparams=None):
         from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
 
         self._writer = SummaryWriter(log_dir)
         self._window_size = window_size
         self._last_write = -1
         self._val, self._test = tuple(val_datasets), tuple(test_datasets)
+        if hparams:
+            self.write_hparams(hparams)
+
+    def write_hparams(self, hparams: dict) -> None:
+        """The run's key options in tensorboard's HPARAMS tab, written into this run's own event file
+        (``SummaryWriter.add_hparams`` would start another run folder)."""
+        from torch.utils.tensorboard.summary import hparams as hparams_summary  # noqa: PLC0415
+
+        clean = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in hparams.items()}
+        for summary in hparams_summary(clean, {}):
+            self._writer.file_writer.add_summary(summary)
 
     def write(self) -> None:
         storage = get_event_storage()

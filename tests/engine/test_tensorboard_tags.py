@@ -31,3 +31,26 @@ def test_tensorboard_tag():
     assert tensorboard_tag("A/p/FC/mAP", val_datasets=["A"]) == "val/A/p/FC/mAP"
     assert tensorboard_tag("A/p/FC/mAP", test_datasets=["A"]) == "test/A/p/FC/mAP"
     assert tensorboard_tag("A/p/FC/mAP") == "A/p/FC/mAP"
+
+
+def test_the_run_key_options_are_hparams_of_the_same_run(tmp_path):
+    """The HPARAMS tab lists the run's key options, written into the run's own event file."""
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from fastreid_ext.config import get_cfg
+    from fastreid_ext.engine.defaults import run_hparams
+
+    cfg = get_cfg()
+    cfg.SOLVER.BASE_LR = 0.035
+    hp = run_hparams(cfg)
+    assert hp["SOLVER.BASE_LR"] == 0.035 and hp["DATASETS.NAMES"] == "['SYSU_MM01']" and "PAENET.VARIANT" not in hp
+    TensorboardWriter(str(tmp_path), hparams=hp).close()
+    mux = EventMultiplexer()
+    mux.AddRunsFromDirectory(str(tmp_path))
+    mux.Reload()
+    assert list(mux.Runs()) == ["."]  # no second run folder
+    content = mux.PluginRunToTagToContent("hparams")["."]["_hparams_/session_start_info"]
+    data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    assert data.session_start_info.hparams["SOLVER.BASE_LR"].number_value == 0.035
+    assert data.session_start_info.hparams["MODEL.META_ARCHITECTURE"].string_value == "CrossModalBaseline"

@@ -74,3 +74,9 @@ def test_faiss_loader_lines_are_quiet_after_setup(tmp_path):
     setup_logger(str(tmp_path), name="quiet_test")
     assert not logging.getLogger("faiss.loader").isEnabledFor(logging.INFO)
     assert logging.getLogger("faiss.loader").isEnabledFor(logging.WARNING)
+
+
+def test_the_evaluated_regdb_split_is_in_the_protocol_cell():
+    runs = [{"task": "RegDB/visible2infrared", "feature": "FC", "split_trial": 3, "num_trials": 1}]
+    _, body, _ = _parse(summary_table({"RegDB/visible2infrared": {"FC/Rank-1": 90.0}}, runs))
+    assert body[0][0] == "* RegDB/visible2infrared (split 3)"
