@@ -23,6 +23,9 @@ def add_mpanet_config(cfg: CN) -> None:
     cfg.MPANET.MUTUAL = CN()
     cfg.MPANET.MUTUAL.ENABLED = True
     cfg.MPANET.MUTUAL.UPDATE_RATE = 0.2
+    # Its engine scales the rate by min(RATE_DECAY_EPOCH / (e + 1), 1) at each (1-based) epoch e:
+    # constant for the first 99 epochs, then ~1/e. 0 keeps UPDATE_RATE throughout.
+    cfg.MPANET.MUTUAL.RATE_DECAY_EPOCH = 100
     # Weight of the two modality-specific CE terms. The public train_forward adds them twice with its
     # weight_sid 0.5, so the effective weight it trains with is 1.0 (projects/MPANet/README.md).
     cfg.MPANET.MUTUAL.SID_WEIGHT = 1.0

@@ -36,7 +36,8 @@ class MPANet(nn.Module):
     preprocess = CrossModalBaseline.preprocess
 
     def __init__(self, *, backbone: MPANetResNet, num_classes: int, num_parts: int = 6, sep_weight: float = 0.5,
-                 mutual: bool = True, update_rate: float = 0.2, sid_weight: float = 1.0, kl_weight: float = 2.5,
+                 mutual: bool = True, update_rate: float = 0.2, rate_decay_epoch: int = 100,
+                 sid_weight: float = 1.0, kl_weight: float = 2.5,
                  center_cluster: bool = True, margin: float = 0.7):
         super().__init__()
         self.backbone = backbone
@@ -46,7 +47,7 @@ class MPANet(nn.Module):
         nn.init.zeros_(self.bn_neck.bias)
         self.bn_neck.bias.requires_grad_(False)
         self.classifier = nn.Linear(self.feat_dim, num_classes, bias=False) if num_classes > 0 else None
-        self.mutual = MutualMeanLearning(self.feat_dim, num_classes, update_rate) if mutual and num_classes > 0 else None
+        self.mutual = MutualMeanLearning(self.feat_dim, num_classes, update_rate, rate_decay_epoch) if mutual and num_classes > 0 else None
         self.sep_weight, self.sid_weight, self.kl_weight = float(sep_weight), float(sid_weight), float(kl_weight)
         self.center_cluster, self.margin = bool(center_cluster), float(margin)
         self.skipped_checkpoint_keys: list[str] = []
@@ -59,6 +60,7 @@ class MPANet(nn.Module):
         backbone.load_imagenet(b.PRETRAIN, b.PRETRAIN_PATH)
         return cls(backbone=backbone, num_classes=cfg.MODEL.HEADS.NUM_CLASSES, num_parts=m.NUM_PARTS,
                    sep_weight=m.SEP_WEIGHT, mutual=m.MUTUAL.ENABLED, update_rate=m.MUTUAL.UPDATE_RATE,
+                   rate_decay_epoch=m.MUTUAL.RATE_DECAY_EPOCH,
                    sid_weight=m.MUTUAL.SID_WEIGHT, kl_weight=m.MUTUAL.KL_WEIGHT,
                    center_cluster=m.CENTER_CLUSTER.ENABLED, margin=m.CENTER_CLUSTER.MARGIN)
 

@@ -147,3 +147,20 @@ def test_bad_input(repo_root):
         model({**batch, "modality": torch.zeros_like(batch["modality"])})
     with pytest.raises(UserError, match="MPANET.MAM_STAGES is 3"):
         build_model(_cfg(repo_root, depth=18, extra=["MPANET.MAM_STAGES", 3]))
+
+
+def test_teacher_rate_follows_the_public_epoch_schedule(repo_root):
+    """Its engine sets update_rate = min(100 / (e + 1), 1) * 0.2 at each 1-based epoch e."""
+    from fastreid_ext.utils.events import EventStorage
+    mutual = build_model(_cfg(repo_root, depth=18)).mutual
+    public = {e: min(100 / (e + 1), 1.0) * 0.2 for e in (1, 99, 100, 140)}
+    assert {e: mutual.rate_at(e - 1) for e in public} == pytest.approx(public)
+    assert mutual.rate_at(None) == 0.2 and public[140] < public[100] < public[99] == 0.2
+    feat, targets, infrared = torch.randn(4, mutual.visible_classifier.in_features), torch.tensor([0, 1, 0, 1]), \
+        torch.tensor([False, False, True, True])
+    student = mutual.visible_classifier.weight.detach()
+    mutual.visible_classifier_.weight.zero_()
+    with EventStorage(0) as storage:
+        storage.epoch = 139
+        mutual.losses(feat, targets, infrared)
+    assert torch.allclose(mutual.visible_classifier_.weight, public[140] * student)  # 0 * (1 - r) + r * student
