@@ -164,3 +164,12 @@ def test_teacher_rate_follows_the_public_epoch_schedule(repo_root):
         storage.epoch = 139
         mutual.losses(feat, targets, infrared)
     assert torch.allclose(mutual.visible_classifier_.weight, public[140] * student)  # 0 * (1 - r) + r * student
+
+
+def test_public_file_into_another_architecture_names_the_config(repo_root, public_file):
+    """Known once the plugin is imported (a config naming it in IMPORTS, or here directly)."""
+    import mpanet  # noqa: F401
+    other = build_model(load_config(str(repo_root / "configs/Base-CrossModal.yml"), [
+        "MODEL.BACKBONE.PRETRAIN", False, "MODEL.DEVICE", "cpu", "MODEL.BACKBONE.DEPTH", 18, "MODEL.HEADS.NUM_CLASSES", 3]))
+    with pytest.raises(ValueError, match=r"public MPANet checkpoint .* but the model is CrossModalBaseline; .*IMPORTS: \[mpanet\]"):
+        ReidCheckpointer(other).load(str(public_file))
