@@ -55,11 +55,11 @@ class MPANetResNet(nn.Module):
         else:
             return
         state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-        missing = [k for k in self.state_dict() if k not in state and not k.startswith(("MAM", ))
-                   and not k.endswith("num_batches_tracked")]
+        missing = [k for k in self.state_dict()
+                   if k not in state and not k.startswith("MAM") and not k.endswith("num_batches_tracked")]
         if missing:
-            raise UserError(f"MODEL.BACKBONE weights lack {len(missing)} ResNet-{self.depth} keys (e.g. {missing[:3]}); "
-                            f"expected torchvision names.")
+            raise UserError(f"MODEL.BACKBONE weights lack {len(missing)} ResNet-{self.depth} keys "
+                            f"(e.g. {missing[:3]}); expected torchvision names.")
         self.load_state_dict(state, strict=False)
         logger.info("Loaded ImageNet weights into MPANet's ResNet-%d", self.depth)
 

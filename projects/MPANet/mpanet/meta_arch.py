@@ -47,7 +47,9 @@ class MPANet(nn.Module):
         nn.init.zeros_(self.bn_neck.bias)
         self.bn_neck.bias.requires_grad_(False)
         self.classifier = nn.Linear(self.feat_dim, num_classes, bias=False) if num_classes > 0 else None
-        self.mutual = MutualMeanLearning(self.feat_dim, num_classes, update_rate, rate_decay_epoch) if mutual and num_classes > 0 else None
+        self.mutual = None
+        if mutual and num_classes > 0:
+            self.mutual = MutualMeanLearning(self.feat_dim, num_classes, update_rate, rate_decay_epoch)
         self.sep_weight, self.sid_weight, self.kl_weight = float(sep_weight), float(sid_weight), float(kl_weight)
         self.center_cluster, self.margin = bool(center_cluster), float(margin)
         self.skipped_checkpoint_keys: list[str] = []
@@ -88,7 +90,8 @@ class MPANet(nn.Module):
                             "from the training set).")
         targets = batch["targets"].long()
         pooled = feats["POOL"].float()
-        out = {"loss_sep": self.sep_weight * mask_separation_loss(feats["MASKS"].float())}
+        # under AMP the mask products run in half precision, as under its apex O1; the terms are float32
+        out = {"loss_sep": self.sep_weight * mask_separation_loss(feats["MASKS"]).float()}
         if self.center_cluster:
             out["loss_center_cluster"] = center_cluster_loss(pooled, targets, self.margin)
         out["loss_cls"] = F.cross_entropy(self.classifier(feats["BN"]).float(), targets)

@@ -33,6 +33,7 @@ def public_mpanet_to_ours(state_dict: dict) -> tuple[dict, list[str]]:
 
 
 MPANET_FORMAT = register_checkpoint_format(CheckpointFormat(
-    "mpanet_public", "a public MPANet checkpoint (Baseline state dict, keys spatial_attention.* / visible_classifier_.*)",
+    "mpanet_public",
+    "a public MPANet checkpoint (Baseline state dict, keys spatial_attention.* / visible_classifier_.*)",
     lambda sd: "spatial_attention.weight" in sd and any(k.startswith("backbone.MAM") for k in sd),
     "MODEL.META_ARCHITECTURE: MPANet (IMPORTS: [mpanet], configs/MPANet/sysu.yml)"))

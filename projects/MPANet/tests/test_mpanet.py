@@ -129,6 +129,17 @@ def test_one_step_resnet18_moves_students_and_teachers(repo_root, config):
     assert {k: tuple(v.shape) for k, v in out.items()} == {"BN": (5, 512 * 7), "POOL": (5, 512 * 7)}
 
 
+def test_one_step_under_autocast_gives_float32_finite_terms(repo_root):
+    """SOLVER.AMP on a CPU autocasts to bfloat16 (float16 on a GPU): every term comes back float32 and finite."""
+    torch.manual_seed(0)
+    model = build_model(_cfg(repo_root, depth=18)).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = model(_batch())
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values()), losses
+    sum(losses.values()).backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
 def test_recipe(repo_root):
     sysu, regdb = (load_config(str(repo_root / f"configs/MPANet/{n}.yml")) for n in ("sysu", "regdb"))
     s = sysu.SOLVER
