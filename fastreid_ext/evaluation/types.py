@@ -157,6 +157,7 @@ class ProtocolRun:
     info: dict
     trials: list = field(default_factory=list)  # per trial: {metric: percent}
     source: str = ""
+    first_trial: dict = field(default_factory=dict)  # {metric: percent} of trial 0 only (TPR@FPR): no std
 
     @property
     def prefix(self) -> str:
@@ -173,4 +174,6 @@ class ProtocolRun:
             key = ResultKey("-", self.task, self.feature, metric, self.source)
             out[key.metric_key] = float(values.mean())
             out[key.with_statistic("std").metric_key] = float(values.std())
+        for metric, value in self.first_trial.items():
+            out[ResultKey("-", self.task, self.feature, metric, self.source).metric_key] = float(value)
         return out
