@@ -278,6 +278,10 @@ _C.TEST.SAVE_FEATURES = False
 # (no -std: one trial). Adds well under the evaluation's own time (docs/tools.md).
 _C.TEST.ROC = CN()
 _C.TEST.ROC.ENABLED = True
+# Failure analysis: Rank-1/mAP of the first trial per (query camera, gallery camera) pair of every task x
+# feature, in results.json "breakdown" (not result keys) and as a table in the log.
+_C.TEST.CAMERA_BREAKDOWN = CN()
+_C.TEST.CAMERA_BREAKDOWN.ENABLED = True
 _C.TEST.RANKING = CN()
 _C.TEST.RANKING.BACKEND = "auto"  # auto | faiss | torch
 _C.TEST.RANKING.DISTANCE = "cosine"  # cosine (inner product of L2-normalised) | euclidean

@@ -21,6 +21,7 @@ from .postprocess import FlipAveraged
 from .protocol_api import EvaluationProtocol, build_protocol
 from .protocols import run_tasks
 from .result_keys import ATTRIBUTES_TASK, ResultKey
+from .camera_breakdown import breakdown_table
 from .roc import ROC_METRICS
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
@@ -41,13 +42,13 @@ class CrossModalityEvaluator:
     ranks return ``{}`` (the caller broadcasts)."""
 
     def __init__(self, dataset, output_dir: str, loader_fn, *, protocol: EvaluationProtocol, features=("FC", "POOL"),
-                 attribute_sources=(), ranking=None, save_features=False, progress=True, roc=False):
+                 attribute_sources=(), ranking=None, save_features=False, progress=True, roc=False, breakdown=False):
         if not features:
             raise ValueError("TEST.FEATURES is empty: name at least one model output to evaluate (e.g. FC).")
         self.dataset, self.output_dir, self.loader_fn, self.protocol = dataset, output_dir, loader_fn, protocol
         self.features, self.attribute_sources = list(features), list(attribute_sources)
         self.ranking = ranking or RankingOptions()
-        self.save, self.progress, self.roc = bool(save_features), progress, bool(roc)
+        self.save, self.progress, self.roc, self.breakdown = bool(save_features), progress, bool(roc), bool(breakdown)
         self.attribute_names = getattr(dataset, "attribute_names", None)
 
     @classmethod
@@ -61,6 +62,7 @@ class CrossModalityEvaluator:
             dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())),
             protocol=build_protocol(cfg, dataset), features=t.FEATURES, attribute_sources=t.ATTRIBUTE_SOURCES,
             ranking=ranking, save_features=t.SAVE_FEATURES, roc=t.ROC.ENABLED,
+            breakdown=t.CAMERA_BREAKDOWN.ENABLED,
         )
 
     # -- what it will emit ---------------------------------------------------------------------
@@ -114,7 +116,8 @@ class CrossModalityEvaluator:
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
                 save_features(path, query, gallery, feature_names, name, self.protocol.name, source)
             tasks = self.protocol.tasks(query, gallery, quick, name)
-            for run in run_tasks(tasks, feature_names, options, source or "", roc=self.roc):
+            for run in run_tasks(tasks, feature_names, options, source or "", roc=self.roc,
+                                 breakdown=self.breakdown):
                 run.info = {**run.info, "attribute_source": source, "test_time": self.ranking.test_time.as_dict()}
                 if source in declared:
                     run.info["leaks_labels"] = source in leaking
@@ -135,6 +138,13 @@ class CrossModalityEvaluator:
         # full evaluations end the run with the CLI's summary table: their detailed table goes to log.txt only
         logger.log(logging.INFO if quick else logging.DEBUG, "Evaluation on %s%s:\n%s", name, " (quick)" if quick else "",
                    results_table(runs))
+        breakdown = {}
+        for run in runs:
+            if run.camera_pairs:
+                breakdown.setdefault(f"{name}/{run.task}", {})[run.prefix] = run.camera_pairs
+        if breakdown:
+            logger.log(logging.DEBUG if quick else logging.INFO, "Rank-1 / mAP per camera pair on %s (first trial; percent):\n%s",
+                       name, breakdown_table(runs))
         if self.output_dir:
             payload = {
                 "dataset": name, "protocol": self.protocol.name, "quick": quick, "features": feature_names,
@@ -143,6 +153,8 @@ class CrossModalityEvaluator:
                 "test_time": self.ranking.test_time.as_dict(), "results": results,
                 "runs": [{"task": f"{name}/{r.task}", "feature": r.prefix, **r.info, "per_trial": r.trials} for r in runs],
             }
+            if breakdown:
+                payload["breakdown"] = breakdown
             if leaking:
                 payload["leaking_sources"] = sorted(leaking)
             write_results_json(os.path.join(self.output_dir, "results.json"), payload)

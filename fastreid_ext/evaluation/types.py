@@ -158,6 +158,7 @@ class ProtocolRun:
     trials: list = field(default_factory=list)  # per trial: {metric: percent}
     source: str = ""
     first_trial: dict = field(default_factory=dict)  # {metric: percent} of trial 0 only (TPR@FPR): no std
+    camera_pairs: list = field(default_factory=list)  # trial 0's Rank-1/mAP per camera pair (.camera_breakdown)
 
     @property
     def prefix(self) -> str:
