@@ -1,9 +1,10 @@
-"""Time the first-trial TPR@FPR (``TEST.ROC.ENABLED``) adds to the SYSU-MM01 protocol (all/indoor x
+"""Time the first-trial analysis adds to the SYSU-MM01 protocol: TPR@FPR (``TEST.ROC.ENABLED``) and the
+camera-pair breakdown (``TEST.CAMERA_BREAKDOWN.ENABLED``), on the SYSU-MM01 protocol (all/indoor x
 single/multi, 10 trials, 2048-d random features of SYSU-MM01's size, the data of ``eval_speed.py``)::
 
     PYTHONPATH=. python bench/roc_overhead.py --threads 1 --repeats 3
 
-Runs the protocol without and with ROC, interleaved, and prints both medians and their ratio.
+Runs the protocol plain, with ROC, and with ROC + breakdown, interleaved; prints medians and ratios.
 """
 from __future__ import annotations
 
@@ -34,15 +35,16 @@ def main() -> None:
     (qf, qp, qc), (gf, gp, gc, paths) = sysu_like(args.dim, gen, rng)
     query, gallery = FeatureSet({"f": qf}, qp, qc, [""] * len(qp)), FeatureSet({"f": gf}, gp, gc, paths)
     tasks = sysu_tasks(query, gallery, ["all", "indoor"], ["single", "multi"], 10, 10)
-    times = {False: [], True: []}
+    variants = {"plain": (False, False), "roc": (True, False), "roc+breakdown": (True, True)}
+    times = {name: [] for name in variants}
     for _ in range(args.repeats):
-        for roc in (False, True):
+        for name, (roc, breakdown) in variants.items():
             t = time.perf_counter()
-            run_tasks(tasks, ["f"], RankingOptions(backend="torch"), roc=roc)
-            times[roc].append(time.perf_counter() - t)
-    plain, with_roc = statistics.median(times[False]), statistics.median(times[True])
+            run_tasks(tasks, ["f"], RankingOptions(backend="torch"), roc=roc, breakdown=breakdown)
+            times[name].append(time.perf_counter() - t)
+    med = {name: statistics.median(v) for name, v in times.items()}
     print(f"{len(qp)} queries, {len(gp)} gallery images, {args.threads} thread(s), median of {args.repeats}: "
-          f"protocol {plain:.3f} s, with ROC {with_roc:.3f} s, ratio {with_roc / plain:.3f}")
+          + ", ".join(f"{name} {t:.3f} s (x{t / med['plain']:.3f})" for name, t in med.items()))
 
 
 if __name__ == "__main__":
