@@ -151,7 +151,8 @@ class CrossModalityEvaluator:
                 "attribute_sources": self.attribute_sources, "distance": self.ranking.distance,
                 "backend": self.ranking.backend, "max_rank": self.ranking.max_rank,
                 "test_time": self.ranking.test_time.as_dict(), "results": results,
-                "runs": [{"task": f"{name}/{r.task}", "feature": r.prefix, **r.info, "per_trial": r.trials} for r in runs],
+                "runs": [{"task": f"{name}/{r.task}", "feature": r.prefix, **r.info, "per_trial": r.trials,
+                          "cmc_per_trial": r.cmc_curves} for r in runs],
             }
             if breakdown:
                 payload["breakdown"] = breakdown

@@ -31,12 +31,16 @@ __all__ = [
 ]
 
 
-def trial_metrics(source, q_pids, g_pids, q_camids, g_camids, task: Task, opts: RankingOptions, workspace=None) -> dict:
-    """The figures of one trial (percent): reported Rank-k, mAP, mINP and the chance Rank-1."""
+def trial_metrics(source, q_pids, g_pids, q_camids, g_camids, task: Task, opts: RankingOptions, workspace=None,
+                  curves: list | None = None) -> dict:
+    """The figures of one trial (percent): reported Rank-k, mAP, mINP and the chance Rank-1; the full
+    CMC (percent, ranks 1..max_rank) is appended to ``curves`` when given (for figures)."""
     rule = task.removal
     m = compute_metrics(source, q_pids, g_pids, None if rule is None else q_camids, None if rule is None else g_camids,
                         rule, opts.max_rank, task.identity_cmc, opts.max_rows, workspace)
     out = {f"Rank-{r}": 100.0 * float(m.cmc[r - 1]) for r in REPORTED_RANKS if r <= len(m.cmc)}
+    if curves is not None:
+        curves.append([100.0 * float(v) for v in m.cmc])
     chance = 100.0 * chance_rank1(q_pids, g_pids, None if rule is None else q_camids,
                                   None if rule is None else g_camids, rule)
     return {**out, "mAP": 100.0 * m.mAP, "mINP": 100.0 * m.mINP, CHANCE_KEY: chance}
@@ -89,7 +93,7 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: st
                                 pick(query.camids, qi), pick(gallery.camids, gi), task, opts, workspace, roc, breakdown)
                         run.trials.append(trial_metrics(src, pick(query.pids, qi), pick(gallery.pids, gi),
                                                         pick(query.camids, qi), pick(gallery.camids, gi), task, opts,
-                                                        workspace))
+                                                        workspace, run.cmc_curves))
                     runs[(id(task), name)] = run
                 continue
             galleries = None if group[0].galleries is None else [idx for t in group for idx in t.galleries]
@@ -103,7 +107,7 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: st
                             run, src, q, g, None if task.galleries is None else idx, query.pids, gallery.pids[idx],
                             query.camids, gallery.camids[idx], task, opts, workspace, roc, breakdown)
                     run.trials.append(trial_metrics(src, query.pids, gallery.pids[idx], query.camids,
-                                                    gallery.camids[idx], task, opts, workspace))
+                                                    gallery.camids[idx], task, opts, workspace, run.cmc_curves))
                 runs[(id(task), name)] = run
     return [runs[(id(task), name)] for task in tasks for name in feature_names]
 
