@@ -275,7 +275,7 @@ _C.TEST.ATTRIBUTE_SOURCES = []
 _C.TEST.SAVE_FEATURES = False
 # fast-reid's TEST.ROC idea: TPR at FPR 1e-4, 1e-3, 1e-2, 1e-1 (percent) of the first trial of every
 # task x feature, from the pairs the protocol's camera rule keeps; result keys <...>/<feature>/TPR@FPR1e-3
-# (no -std: one trial). Adds well under the evaluation's own time (docs/tools.md).
+# (no -std: one trial). Its added evaluation time: docs/tools.md, bench/roc_overhead.py.
 _C.TEST.ROC = CN()
 _C.TEST.ROC.ENABLED = True
 # Failure analysis: Rank-1/mAP of the first trial per (query camera, gallery camera) pair of every task x
