@@ -7,6 +7,7 @@
   tools/plot.py attention --config-file a/config.yaml --weights a/model_final.pth --label baseline \\
       --config-file b/config.yaml --weights b/model_final.pth --label PAENet --images x.jpg y.jpg \\
       --modality visible infrared --output cam.png                                 # Grad-CAM on layer4
+  tools/plot.py distances output/run_a/features.npz --feature FC --output dist.png  # positive/negative pair distances
   tools/plot.py sweep output/lambda_* --key PAENET.AAL.LOSS_WEIGHT --output sweep.png
 
 Every subcommand writes one PNG (``--dpi``, default 100) and prints its path.
@@ -41,11 +42,15 @@ def parse_args(argv=None):
     a.add_argument("--modality", nargs="+", required=True, help="one for all images, or one per image")
     a.add_argument("--attribute-source", default=None,
                    help="test-time input source of models that take one (default: the model's label-free one)")
+    d = sub.add_parser("distances", help="positive / negative pair-distance histograms per task of saved features")
+    d.add_argument("features", help="features .npz written by the evaluator (TEST.SAVE_FEATURES True)")
+    d.add_argument("--feature", default="FC")
+    d.add_argument("--distance", default="cosine", choices=["cosine", "euclidean"])
     s = sub.add_parser("sweep", help="metrics of several runs against one config value")
     s.add_argument("runs", nargs="+")
     s.add_argument("--key", default="PAENET.AAL.LOSS_WEIGHT")
     s.add_argument("--metric", nargs="*", default=None, help="flattened result keys (default: Rank-1 and mAP)")
-    for q in (c, m, t, a, s):
+    for q in (c, m, t, a, d, s):
         q.add_argument("--output", required=True, help="PNG to write")
         q.add_argument("--dpi", type=int, default=100)
     return p.parse_args(argv)
@@ -80,6 +85,10 @@ def main(argv=None) -> str:
             raise UserError(f"{len(args.modality)} --modality values for {len(args.images)} images: give one, or one per image.")
         predictors = [DefaultPredictor(load_config(c, ["MODEL.WEIGHTS", w])) for c, w in zip(args.config_file, args.weights)]
         out = plot_attention(predictors, labels, args.images, modalities, args.output, args.attribute_source, args.dpi)
+    elif args.command == "distances":
+        from fastreid_ext.visualization.distance_histograms import plot_distances
+
+        out = plot_distances(args.features, args.output, args.feature, args.distance, args.dpi)
     else:
         from fastreid_ext.visualization.curves import plot_sweep
 

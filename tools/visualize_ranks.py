@@ -13,6 +13,9 @@ model says which it takes, and a label-free model defaults to its own prediction
 theirs). Rankings use the evaluator's distances and test-time options (TEST.AQE, TEST.RERANK; --rerank
 turns re-ranking on). Tiles show identity, camera and distance, the query its AP; file names hold dataset,
 task, source, feature and options (e.g. SYSU_MM01_all-single_predicted_FC+flip+rerank_q00003.png).
+Failure analysis (fast-reid's --rank-sort): --rank-sort ascending draws the --num-queries worst queries by
+AP (descending: the best), file names then also hold the position and the AP
+(..._FC_000_AP012.5_q00042.png), and the log lists them.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ def parse_args(argv=None):
     p.add_argument("--feature", default="FC")
     p.add_argument("--queries", type=int, nargs="*", default=None, help="query rows (default: random ones)")
     p.add_argument("--num-queries", type=int, default=8)
+    p.add_argument("--rank-sort", choices=["none", "ascending", "descending"], default="none",
+                   help="queries by AP over the task: ascending = worst first, descending = best first")
     p.add_argument("--seed", type=int, default=0, help="for the random queries")
     p.add_argument("--topk", type=int, default=10)
     p.add_argument("--distance", default=None, help="cosine | euclidean (default: TEST.RANKING.DISTANCE or cosine)")
@@ -70,7 +75,8 @@ def main(argv=None) -> list[str]:
     from dataclasses import replace
 
     from fastreid_ext.evaluation.protocol_api import PROTOCOL_REGISTRY
-    from fastreid_ext.evaluation.rank_visualization import protocol_pools, write_rank_grids
+    from fastreid_ext.evaluation.rank_visualization import (protocol_pools, query_average_precisions, rows_by_ap,
+                                                            write_rank_grids)
     from fastreid_ext.evaluation.saved_features import load_features
     from fastreid_ext.evaluation.types import RankingOptions
     from fastreid_ext.utils.errors import UserError
@@ -86,7 +92,19 @@ def main(argv=None) -> list[str]:
         query, gallery, meta, protocol, ranking = pools_from_checkpoint(args)
     task = args.protocol or protocol.default_task()
     q, g, removal = protocol_pools(query, gallery, protocol, task, args.trial)
-    if args.queries:
+    if args.distance:
+        ranking = replace(ranking, distance=args.distance)
+    if args.rerank and not ranking.test_time.rerank:
+        ranking = replace(ranking, test_time=replace(ranking.test_time, rerank=True))
+    log = logging.getLogger(__name__)
+    if args.rank_sort != "none":
+        if args.queries:
+            raise UserError("--rank-sort chooses the queries: give it without --queries.")
+        aps = query_average_precisions(q, g, args.feature, removal, ranking)
+        rows = rows_by_ap(aps, args.rank_sort)[: args.num_queries]
+        log.info("Queries by AP (%s, %s): %s", args.rank_sort, task,
+                 ", ".join(f"q{r} AP {100 * aps[r]:.1f}" for r in rows))
+    elif args.queries:
         rows = args.queries
         bad = [r for r in rows if not 0 <= r < len(q)]
         if bad:
@@ -94,14 +112,11 @@ def main(argv=None) -> list[str]:
     else:
         rng = np.random.default_rng(args.seed)
         rows = sorted(rng.choice(len(q), min(args.num_queries, len(q)), replace=False).tolist())
-    if args.distance:
-        ranking = replace(ranking, distance=args.distance)
-    if args.rerank and not ranking.test_time.rerank:
-        ranking = replace(ranking, test_time=replace(ranking.test_time, rerank=True))
     source = meta.get("attribute_source") or "image-only"
     prefix = f"{meta['dataset']}_{task}_{source}_{args.feature}{ranking.test_time.label}"
-    written = write_rank_grids(q, g, args.feature, rows, args.topk, args.output, prefix, removal, options=ranking)
-    logging.getLogger(__name__).info("Wrote %d rank lists to %s", len(written), os.path.abspath(args.output))
+    written = write_rank_grids(q, g, args.feature, rows, args.topk, args.output, prefix, removal, options=ranking,
+                               numbered=args.rank_sort != "none")
+    log.info("Wrote %d rank lists to %s", len(written), os.path.abspath(args.output))
     print(f"Wrote {len(written)} rank lists to {os.path.abspath(args.output)}")
     return written
 

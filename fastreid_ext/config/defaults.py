@@ -273,6 +273,15 @@ _C.TEST.FEATURES = ["FC", "POOL"]
 _C.TEST.ATTRIBUTE_SOURCES = []
 # Write OUTPUT_DIR/features[-<attribute source>].npz (query/gallery pools) for tools/visualize_ranks.py.
 _C.TEST.SAVE_FEATURES = False
+# fast-reid's TEST.ROC idea: TPR at FPR 1e-4, 1e-3, 1e-2, 1e-1 (percent) of the first trial of every
+# task x feature, from the pairs the protocol's camera rule keeps; result keys <...>/<feature>/TPR@FPR1e-3
+# (no -std: one trial). Its added evaluation time: docs/tools.md, bench/roc_overhead.py.
+_C.TEST.ROC = CN()
+_C.TEST.ROC.ENABLED = True
+# Failure analysis: Rank-1/mAP of the first trial per (query camera, gallery camera) pair of every task x
+# feature, in results.json "breakdown" (not result keys) and as a table in the log.
+_C.TEST.CAMERA_BREAKDOWN = CN()
+_C.TEST.CAMERA_BREAKDOWN.ENABLED = True
 _C.TEST.RANKING = CN()
 _C.TEST.RANKING.BACKEND = "auto"  # auto | faiss | torch
 _C.TEST.RANKING.DISTANCE = "cosine"  # cosine (inner product of L2-normalised) | euclidean

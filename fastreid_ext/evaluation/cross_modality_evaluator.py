@@ -21,6 +21,8 @@ from .postprocess import FlipAveraged
 from .protocol_api import EvaluationProtocol, build_protocol
 from .protocols import run_tasks
 from .result_keys import ATTRIBUTES_TASK, ResultKey
+from .camera_breakdown import breakdown_table
+from .roc import ROC_METRICS
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
 from .types import CHANCE_KEY, REPORTED_RANKS, FeatureSet, RankingOptions, TestTimeOptions
@@ -40,13 +42,13 @@ class CrossModalityEvaluator:
     ranks return ``{}`` (the caller broadcasts)."""
 
     def __init__(self, dataset, output_dir: str, loader_fn, *, protocol: EvaluationProtocol, features=("FC", "POOL"),
-                 attribute_sources=(), ranking=None, save_features=False, progress=True):
+                 attribute_sources=(), ranking=None, save_features=False, progress=True, roc=False, breakdown=False):
         if not features:
             raise ValueError("TEST.FEATURES is empty: name at least one model output to evaluate (e.g. FC).")
         self.dataset, self.output_dir, self.loader_fn, self.protocol = dataset, output_dir, loader_fn, protocol
         self.features, self.attribute_sources = list(features), list(attribute_sources)
         self.ranking = ranking or RankingOptions()
-        self.save, self.progress = bool(save_features), progress
+        self.save, self.progress, self.roc, self.breakdown = bool(save_features), progress, bool(roc), bool(breakdown)
         self.attribute_names = getattr(dataset, "attribute_names", None)
 
     @classmethod
@@ -59,14 +61,16 @@ class CrossModalityEvaluator:
         return cls(
             dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())),
             protocol=build_protocol(cfg, dataset), features=t.FEATURES, attribute_sources=t.ATTRIBUTE_SOURCES,
-            ranking=ranking, save_features=t.SAVE_FEATURES,
+            ranking=ranking, save_features=t.SAVE_FEATURES, roc=t.ROC.ENABLED,
+            breakdown=t.CAMERA_BREAKDOWN.ENABLED,
         )
 
     # -- what it will emit ---------------------------------------------------------------------
     def result_keys(self, quick: bool = False) -> list[ResultKey]:
         """Every key ``evaluate(model, quick)`` can return, known from the config before any data:
         protocol tasks × input sources × features (with their test-time label) × metrics × mean/std,
-        and the attribute-recognition figures when the dataset has attributes."""
+        the first trial's TPR@FPR (mean only) with ``TEST.ROC.ENABLED``, and the attribute-recognition
+        figures when the dataset has attributes."""
         name, label = self.dataset.name, self.ranking.test_time.label
         metrics = [f"Rank-{r}" for r in REPORTED_RANKS if r <= self.ranking.max_rank] + ["mAP", "mINP", CHANCE_KEY]
         keys = []
@@ -76,6 +80,7 @@ class CrossModalityEvaluator:
                     for metric in metrics:
                         base = ResultKey(name, task, feature + label, metric, source)
                         keys += [base, base.with_statistic("std")]
+                    keys += [ResultKey(name, task, feature + label, m, source) for m in (ROC_METRICS if self.roc else ())]
             keys += [ResultKey(name, ATTRIBUTES_TASK, "", m, source) for m in attribute_keys(self.attribute_names)]
         return keys
 
@@ -111,7 +116,8 @@ class CrossModalityEvaluator:
                 path = os.path.join(self.output_dir, f"features{'-' + source if source else ''}.npz")
                 save_features(path, query, gallery, feature_names, name, self.protocol.name, source)
             tasks = self.protocol.tasks(query, gallery, quick, name)
-            for run in run_tasks(tasks, feature_names, options, source or ""):
+            for run in run_tasks(tasks, feature_names, options, source or "", roc=self.roc,
+                                 breakdown=self.breakdown):
                 run.info = {**run.info, "attribute_source": source, "test_time": self.ranking.test_time.as_dict()}
                 if source in declared:
                     run.info["leaks_labels"] = source in leaking
@@ -132,14 +138,24 @@ class CrossModalityEvaluator:
         # full evaluations end the run with the CLI's summary table: their detailed table goes to log.txt only
         logger.log(logging.INFO if quick else logging.DEBUG, "Evaluation on %s%s:\n%s", name, " (quick)" if quick else "",
                    results_table(runs))
+        breakdown = {}
+        for run in runs:
+            if run.camera_pairs:
+                breakdown.setdefault(f"{name}/{run.task}", {})[run.prefix] = run.camera_pairs
+        if breakdown:
+            logger.log(logging.DEBUG if quick else logging.INFO, "Rank-1 / mAP per camera pair on %s (first trial; percent):\n%s",
+                       name, breakdown_table(runs))
         if self.output_dir:
             payload = {
                 "dataset": name, "protocol": self.protocol.name, "quick": quick, "features": feature_names,
                 "attribute_sources": self.attribute_sources, "distance": self.ranking.distance,
                 "backend": self.ranking.backend, "max_rank": self.ranking.max_rank,
                 "test_time": self.ranking.test_time.as_dict(), "results": results,
-                "runs": [{"task": f"{name}/{r.task}", "feature": r.prefix, **r.info, "per_trial": r.trials} for r in runs],
+                "runs": [{"task": f"{name}/{r.task}", "feature": r.prefix, **r.info, "per_trial": r.trials,
+                          "cmc_per_trial": r.cmc_curves} for r in runs],
             }
+            if breakdown:
+                payload["breakdown"] = breakdown
             if leaking:
                 payload["leaking_sources"] = sorted(leaking)
             write_results_json(os.path.join(self.output_dir, "results.json"), payload)

@@ -14,11 +14,13 @@ from dataclasses import replace
 
 import torch
 
-from .distances import distance_sources, prepare_features
-from .faiss_search import resolve_backend
+from .distances import FeatureSource, distance_sources, prepare_features
+from .faiss_search import RankingSource, resolve_backend
 from .match_positions import Workspace
 from .metrics import chance_rank1, compute_metrics
 from .protocol_api import Task
+from .camera_breakdown import camera_pair_breakdown
+from .roc import roc_metrics
 from .regdb_protocol import REGDB_DIRECTIONS, regdb_tasks
 from .sysu_protocol import SYSU_GALLERY_CAMS, SYSU_SHOTS, draw_sysu_gallery, group_gallery_images, sysu_tasks
 from .types import CHANCE_KEY, REPORTED_RANKS, FeatureSet, ProtocolRun, RankingOptions
@@ -29,12 +31,16 @@ __all__ = [
 ]
 
 
-def trial_metrics(source, q_pids, g_pids, q_camids, g_camids, task: Task, opts: RankingOptions, workspace=None) -> dict:
-    """The figures of one trial (percent): reported Rank-k, mAP, mINP and the chance Rank-1."""
+def trial_metrics(source, q_pids, g_pids, q_camids, g_camids, task: Task, opts: RankingOptions, workspace=None,
+                  curves: list | None = None) -> dict:
+    """The figures of one trial (percent): reported Rank-k, mAP, mINP and the chance Rank-1; the full
+    CMC (percent, ranks 1..max_rank) is appended to ``curves`` when given (for figures)."""
     rule = task.removal
     m = compute_metrics(source, q_pids, g_pids, None if rule is None else q_camids, None if rule is None else g_camids,
                         rule, opts.max_rank, task.identity_cmc, opts.max_rows, workspace)
     out = {f"Rank-{r}": 100.0 * float(m.cmc[r - 1]) for r in REPORTED_RANKS if r <= len(m.cmc)}
+    if curves is not None:
+        curves.append([100.0 * float(v) for v in m.cmc])
     chance = 100.0 * chance_rank1(q_pids, g_pids, None if rule is None else q_camids,
                                   None if rule is None else g_camids, rule)
     return {**out, "mAP": 100.0 * m.mAP, "mINP": 100.0 * m.mINP, CHANCE_KEY: chance}
@@ -44,9 +50,25 @@ def _subset_rows(x: torch.Tensor, idx) -> torch.Tensor:
     return x if idx is None else x.index_select(0, torch.as_tensor(idx, device=x.device))
 
 
-def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: str = "") -> list[ProtocolRun]:
+def _first_trial_analysis(run: ProtocolRun, src, q, g, gallery_idx, q_pids, g_pids, q_camids, g_camids, task: Task,
+                          opts, workspace, roc: bool, breakdown: bool) -> None:
+    """TPR@FPR (:mod:`.roc`) and the camera-pair breakdown (:mod:`.camera_breakdown`) of a task's first
+    trial, from the distances it scores; a FAISS source holds ranking places, not distances, so the
+    plain distances of the same pairs are read for the ROC instead."""
+    if roc:
+        plain = FeatureSource(q, _subset_rows(g, gallery_idx), opts.distance, prepared=True) \
+            if isinstance(src, RankingSource) else src
+        run.first_trial = roc_metrics(plain, q_pids, g_pids, q_camids, g_camids, task.removal, workspace)
+    if breakdown:
+        run.camera_pairs = camera_pair_breakdown(src, q_pids, g_pids, q_camids, g_camids, task.removal,
+                                                 task.identity_cmc, opts.max_rank)
+
+
+def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: str = "",
+              roc: bool = False, breakdown: bool = False) -> list[ProtocolRun]:
     """Every task × feature, in task order then feature order; ``source``: the test-time input source
-    the features were extracted with (it names the runs)."""
+    the features were extracted with (it names the runs). ``roc``: also TPR@FPR of each first trial
+    (``ProtocolRun.first_trial``); ``breakdown``: its Rank-1/mAP per camera pair (``ProtocolRun.camera_pairs``)."""
     opts = replace(opts, backend=resolve_backend(opts.backend))
     runs = {}
     for name in feature_names:
@@ -65,18 +87,27 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: st
                         qi, gi = task.trial_indices(t)
                         src = next(distance_sources(_subset_rows(q, qi), _subset_rows(g, gi), None, opts))
                         pick = (lambda a, i: a if i is None else a[i])  # noqa: E731
+                        if (roc or breakdown) and t == 0:
+                            _first_trial_analysis(
+                                run, src, _subset_rows(q, qi), g, gi, pick(query.pids, qi), pick(gallery.pids, gi),
+                                pick(query.camids, qi), pick(gallery.camids, gi), task, opts, workspace, roc, breakdown)
                         run.trials.append(trial_metrics(src, pick(query.pids, qi), pick(gallery.pids, gi),
                                                         pick(query.camids, qi), pick(gallery.camids, gi), task, opts,
-                                                        workspace))
+                                                        workspace, run.cmc_curves))
                     runs[(id(task), name)] = run
                 continue
             galleries = None if group[0].galleries is None else [idx for t in group for idx in t.galleries]
             sources = distance_sources(q, g, galleries, opts)
             for task in group:
                 run = ProtocolRun(task.name, name, task.info, source=source)
-                for idx in task.galleries if task.galleries is not None else [slice(None)]:
-                    run.trials.append(trial_metrics(next(sources), query.pids, gallery.pids[idx], query.camids,
-                                                    gallery.camids[idx], task, opts, workspace))
+                for t, idx in enumerate(task.galleries if task.galleries is not None else [slice(None)]):
+                    src = next(sources)
+                    if (roc or breakdown) and t == 0:
+                        _first_trial_analysis(
+                            run, src, q, g, None if task.galleries is None else idx, query.pids, gallery.pids[idx],
+                            query.camids, gallery.camids[idx], task, opts, workspace, roc, breakdown)
+                    run.trials.append(trial_metrics(src, query.pids, gallery.pids[idx], query.camids,
+                                                    gallery.camids[idx], task, opts, workspace, run.cmc_curves))
                 runs[(id(task), name)] = run
     return [runs[(id(task), name)] for task in tasks for name in feature_names]
 

@@ -12,7 +12,8 @@ from .protocol_api import EvaluationProtocol
 from .ranking import ranked_rows
 from .types import FeatureSet, RankingOptions, TestTimeOptions
 
-__all__ = ["protocol_pools", "ranked_lists", "average_precision", "render_rank_grid", "write_rank_grids"]
+__all__ = ["protocol_pools", "ranked_lists", "average_precision", "query_average_precisions", "rows_by_ap",
+           "render_rank_grid", "write_rank_grids"]
 
 GREEN, RED, GRAY = (0, 170, 0), (0, 0, 230), (150, 150, 150)  # BGR
 
@@ -42,6 +43,24 @@ def average_precision(matches) -> float:
         return float("nan")
     hits = np.cumsum(matches)
     return float((hits[matches] / (np.flatnonzero(matches) + 1)).mean())
+
+
+def query_average_precisions(query: FeatureSet, gallery: FeatureSet, feature: str, removal=None,
+                             options: RankingOptions | None = None) -> np.ndarray:
+    """AP of every query over its full ranking after the camera rule (nan: no true match left)."""
+    ranked = _ranked_full(query, gallery, feature, range(len(query)), removal, options=options)
+    return np.array([average_precision(gallery.pids[np.asarray(r, dtype=np.int64)] == query.pids[row])
+                     for row, (r, _) in enumerate(ranked)])
+
+
+def rows_by_ap(aps, order: str = "ascending") -> list[int]:
+    """Query rows sorted by AP (fast-reid's ``--rank-sort``): ``ascending`` = worst first,
+    ``descending`` = best first; ties by row, queries without a true match (nan) last."""
+    if order not in ("ascending", "descending"):
+        raise ValueError(f"rank sort must be 'ascending' or 'descending', got {order!r}.")
+    aps = np.asarray(aps, dtype=np.float64)
+    key = np.where(np.isnan(aps), np.inf, aps if order == "ascending" else -aps)
+    return np.argsort(key, kind="stable").tolist()
 
 
 def ranked_lists(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, removal=None, backend="auto",
@@ -86,15 +105,17 @@ def render_rank_grid(query: FeatureSet, gallery: FeatureSet, row: int, ranked, s
 
 def write_rank_grids(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, out_dir: str, prefix: str, removal=None,
                      backend="auto", distance="cosine", size=(128, 64), rerank=None,
-                     options: RankingOptions | None = None) -> list[str]:
-    """Write ``<out_dir>/<prefix>_q<row>.png`` for each query row; returns the paths."""
+                     options: RankingOptions | None = None, numbered: bool = False) -> list[str]:
+    """Write ``<out_dir>/<prefix>_q<row>.png`` for each query row; returns the paths. ``numbered``
+    (rows in a sorted order): ``<prefix>_<position>_AP<ap>_q<row>.png``, so a folder listing keeps the order."""
     import cv2  # noqa: PLC0415
 
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for row, (ranked, dists) in zip(rows, _ranked_full(query, gallery, feature, rows, removal, backend, distance, rerank, options)):
         ap = average_precision(gallery.pids[np.asarray(ranked, dtype=np.int64)] == query.pids[row])
-        path = os.path.join(out_dir, f"{prefix}_q{row:05d}.png")
+        name = f"{prefix}_{len(written):03d}_AP{100 * ap:05.1f}_q{row:05d}" if numbered else f"{prefix}_q{row:05d}"
+        path = os.path.join(out_dir, f"{name}.png")
         if not cv2.imwrite(path, render_rank_grid(query, gallery, row, ranked[:k], size, dists[:k], ap)):
             raise OSError(f"Could not write {path}.")
         written.append(path)

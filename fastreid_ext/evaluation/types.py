@@ -157,6 +157,9 @@ class ProtocolRun:
     info: dict
     trials: list = field(default_factory=list)  # per trial: {metric: percent}
     source: str = ""
+    first_trial: dict = field(default_factory=dict)  # {metric: percent} of trial 0 only (TPR@FPR): no std
+    camera_pairs: list = field(default_factory=list)  # trial 0's Rank-1/mAP per camera pair (.camera_breakdown)
+    cmc_curves: list = field(default_factory=list)  # per trial: the full CMC, percent, ranks 1..max_rank
 
     @property
     def prefix(self) -> str:
@@ -173,4 +176,6 @@ class ProtocolRun:
             key = ResultKey("-", self.task, self.feature, metric, self.source)
             out[key.metric_key] = float(values.mean())
             out[key.with_statistic("std").metric_key] = float(values.std())
+        for metric, value in self.first_trial.items():
+            out[ResultKey("-", self.task, self.feature, metric, self.source).metric_key] = float(value)
         return out

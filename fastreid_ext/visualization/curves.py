@@ -10,7 +10,8 @@ import numpy as np
 
 from ..utils.errors import UserError
 
-__all__ = ["new_figure", "read_metrics", "read_results", "plot_training_curves", "plot_cmc", "plot_sweep", "config_value"]
+__all__ = ["new_figure", "series_styles", "read_metrics", "read_results", "training_curves_figure", "plot_training_curves",
+           "cmc_figure", "plot_cmc", "plot_sweep", "config_value"]
 
 
 def new_figure(width: float, height: float):
@@ -18,6 +19,28 @@ def new_figure(width: float, height: float):
     from matplotlib.figure import Figure  # noqa: PLC0415 - optional dependency, imported when drawing
 
     return Figure(figsize=(width, height))
+
+
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def series_styles(n: int) -> list[tuple[tuple, str]]:
+    """``n`` (colour, line style) pairs, colours all distinct (tab10, tab20, then a sampled colour map)
+    and styles cycling, so series stay apart in colour and in black-and-white print."""
+    import matplotlib  # noqa: PLC0415
+
+    if n <= 10:
+        colours = [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    elif n <= 20:
+        colours = [matplotlib.colormaps["tab20"](i) for i in range(n)]
+    else:
+        colours = [matplotlib.colormaps["turbo"](x) for x in np.linspace(0.05, 0.95, n)]
+    return [(c, LINE_STYLES[i % len(LINE_STYLES)]) for i, c in enumerate(colours)]
+
+
+def _legend_outside(ax, fontsize=7) -> None:
+    """The legend right of the axes, never over the data."""
+    ax.legend(fontsize=fontsize, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
 
 
 def _save(fig, out: str, dpi: int) -> str:
@@ -68,40 +91,62 @@ def _tracked_metrics(records, pattern: str | None):
     return sorted(k for k, f in zip(tracked, features) if f == features[0]) if features else []
 
 
-def plot_training_curves(run_dirs, out: str, labels=None, dpi: int = 100, metrics: str | None = None) -> str:
-    """Three panels against the iteration: every loss term (``loss_*``, ``total_loss``), the learning
-    rate, and evaluation metrics (``metrics``: a regex on the flattened keys; default: see
-    :func:`_tracked_metrics`); one line style per run."""
-    labels = labels or [os.path.basename(os.path.normpath(d)) for d in run_dirs]
-    runs = [read_metrics(d) for d in run_dirs]
+def training_curves_figure(runs, labels, metrics: str | None = None):
+    """Three panels against the iteration (losses, learning rate, evaluation), legends outside the
+    data; a series of one point is drawn as a marker. ``runs``: records of ``metrics.json`` per run."""
     fig = new_figure(15, 4)
     ax_loss, ax_lr, ax_eval = fig.subplots(1, 3)
-    styles = ["-", "--", ":", "-."]
+    series = {ax_loss: [], ax_lr: [], ax_eval: []}
     for i, (records, label) in enumerate(zip(runs, labels)):
         keys = sorted({k for r in records for k in r})
-        ls = styles[i % len(styles)]
-        for key in [k for k in keys if k.startswith("loss_") or k == "total_loss"]:
-            s = _series(records, key)
-            ax_loss.plot(s[:, 0], s[:, 1], ls, label=f"{label}: {key}" if len(runs) > 1 else key)
-        s = _series(records, "lr")
-        ax_lr.plot(s[:, 0], s[:, 1], ls, label=label)
-        for key in _tracked_metrics(records, metrics):
-            s = _series(records, key)
-            ax_eval.plot(s[:, 0], s[:, 1], ls, marker="o", label=f"{label}: {key}" if len(runs) > 1 else key)
-    for ax, title in ((ax_loss, "losses"), (ax_lr, "learning rate"), (ax_eval, "evaluation (%)")):
+        named = (lambda k: f"{label}: {k}" if len(runs) > 1 else k)  # noqa: E731
+        series[ax_loss] += [(named(k), _series(records, k), i) for k in keys if k.startswith("loss_") or k == "total_loss"]
+        series[ax_lr].append((label, _series(records, "lr"), i))
+        series[ax_eval] += [(named(k), _series(records, k), i) for k in _tracked_metrics(records, metrics)]
+    titles = {ax_loss: ("losses", "loss"), ax_lr: ("learning rate", "learning rate"),
+              ax_eval: ("evaluation", "matching rate / mAP (%)")}
+    for ax, items in series.items():
+        items = [it for it in items if len(it[1])]
+        for (name, s, _), (colour, ls) in zip(items, series_styles(len(items))):
+            one = len(s) == 1
+            ax.plot(s[:, 0], s[:, 1], linestyle="none" if one else ls, color=colour,
+                    marker="o" if one or ax is ax_eval else None, markersize=4, label=name)
+        title, ylabel = titles[ax]
         ax.set_title(title)
         ax.set_xlabel("iteration")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
         if ax.lines:
-            ax.legend(fontsize=6)
+            _legend_outside(ax, 6)
     fig.tight_layout()
-    return _save(fig, out, dpi)
+    return fig
 
 
-def plot_cmc(paths, out: str, feature: str | None = None, labels=None, dpi: int = 100) -> str:
-    """CMC (Rank-k at the reported ranks, mean ± std over trials) of every protocol, attribute source
-    and feature of one or more ``results.json``; ``feature`` keeps the runs of that feature only."""
-    fig = new_figure(7, 5)
-    ax = fig.subplots()
+def plot_training_curves(run_dirs, out: str, labels=None, dpi: int = 100, metrics: str | None = None) -> str:
+    """Training curves of run folders (``metrics.json``); ``metrics``: a regex on the flattened
+    evaluation keys (default: see :func:`_tracked_metrics`)."""
+    labels = labels or [os.path.basename(os.path.normpath(d)) for d in run_dirs]
+    runs = [read_metrics(d) for d in run_dirs]
+    return _save(training_curves_figure(runs, labels, metrics), out, dpi)
+
+
+def _cmc_of_run(run: dict):
+    """(ranks, per-trial values in percent) of one ``results.json`` run: the full curve (every rank up to
+    ``TEST.MAX_RANK``) when saved, else the reported ranks of ``per_trial``."""
+    curves = run.get("cmc_per_trial") or []
+    if curves:
+        values = np.array(curves, dtype=np.float64)
+        return list(range(1, values.shape[1] + 1)), values
+    per_trial = run.get("per_trial") or []
+    ranks = sorted({int(k.split("-")[1]) for t in per_trial for k in t if k.startswith("Rank-")})
+    return ranks, np.array([[t[f"Rank-{r}"] for r in ranks] for t in per_trial], dtype=np.float64)
+
+
+def cmc_figure(paths, feature: str | None = None, labels=None):
+    """The CMC figure of :func:`plot_cmc` (a matplotlib Figure)."""
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    curves = []
     for i, path in enumerate(paths):
         payload = read_results(path)
         prefix = f"{labels[i]}: " if labels else (f"{os.path.basename(os.path.normpath(path))}: " if len(paths) > 1 else "")
@@ -109,24 +154,35 @@ def plot_cmc(paths, out: str, feature: str | None = None, labels=None, dpi: int 
             name = run["feature"].split("/")[-1]
             if feature and name.split("+")[0] != feature:
                 continue
-            per_trial = run.get("per_trial") or []
-            ranks = sorted({int(k.split("-")[1]) for t in per_trial for k in t if k.startswith("Rank-")})
-            if not ranks:
-                continue
-            values = np.array([[t[f"Rank-{r}"] for r in ranks] for t in per_trial])
-            mean, std = values.mean(0), values.std(0)
-            source = run.get("attribute_source")
-            line = ax.plot(ranks, mean, marker="o", label=f"{prefix}{run['task']} {name}" + (f" [{source}]" if source else ""))[0]
-            ax.fill_between(ranks, mean - std, mean + std, color=line.get_color(), alpha=0.15)
-    if not ax.lines:
+            ranks, values = _cmc_of_run(run)
+            if ranks:
+                source = run.get("attribute_source")
+                curves.append((f"{prefix}{run['task']} {name}" + (f" [{source}]" if source else ""), ranks, values))
+    if not curves:
         raise UserError(f"No CMC to plot in {list(paths)}" + (f" for feature {feature!r}" if feature else "") + ".")
+    fig = new_figure(7, 5)
+    ax = fig.subplots()
+    for (label, ranks, values), (colour, ls) in zip(curves, series_styles(len(curves))):
+        mean, std = values.mean(0), values.std(0)
+        ax.plot(ranks, mean, linestyle=ls, color=colour, marker="o" if len(ranks) <= 5 else None, markersize=3,
+                label=label)
+        ax.fill_between(ranks, mean - std, mean + std, color=colour, alpha=0.12)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(1, max(r[-1] for _, r, _ in curves))
     ax.set_xlabel("rank")
     ax.set_ylabel("matching rate (%)")
-    ax.set_title("CMC")
+    ax.set_title("CMC (mean ± std over trials)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
     fig.tight_layout()
-    return _save(fig, out, dpi)
+    return fig
+
+
+def plot_cmc(paths, out: str, feature: str | None = None, labels=None, dpi: int = 100) -> str:
+    """CMC of every protocol, attribute source and feature of one or more ``results.json`` (every rank
+    up to ``TEST.MAX_RANK``; files written before the full curve was saved: the reported ranks);
+    ``feature`` keeps the runs of that feature only."""
+    return _save(cmc_figure(paths, feature, labels), out, dpi)
 
 
 def config_value(run_dir: str, key: str):

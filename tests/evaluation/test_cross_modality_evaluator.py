@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from community_reference import reference_eval
+from fastreid_ext.evaluation.roc import ROC_METRICS
 from eval_testkit import PooledPixelModel, tiny_cfg
 from fastreid_ext.data.datasets.build import build_dataset
 from fastreid_ext.evaluation import build_evaluator
@@ -39,7 +40,8 @@ def test_sysu_results_keys_and_json(sysu_run):
     tasks = {f"SYSU_MM01/{m}-{s}" for m in ("all", "indoor") for s in ("single", "multi")}
     assert set(results) == tasks
     for metrics in results.values():
-        assert set(metrics) == {f"{f}/{m}{s}" for f in ("FC", "POOL") for m in (*METRICS, "chance") for s in ("", "-std")}
+        assert set(metrics) == ({f"{f}/{m}{s}" for f in ("FC", "POOL") for m in (*METRICS, "chance") for s in ("", "-std")}
+                                | {f"{f}/{m}" for f in ("FC", "POOL") for m in ROC_METRICS})  # TPR@FPR: first trial, no std
         assert metrics["FC/chance"] == metrics["POOL/chance"] > 0.0  # chance depends on the gallery only
         assert all(0.0 <= v <= 100.0 for v in metrics.values())
     assert model.seen_modalities == {0, 1}  # both branches used: visible gallery, infrared queries

@@ -89,7 +89,8 @@ def test_evaluator_applies_and_names_the_options(regdb_root, tmp_path):
     dataset = build_dataset(cfg, "RegDB")
     results = build_evaluator(cfg, dataset, str(tmp_path)).evaluate(PooledPixelModel())
     assert set(results["RegDB/visible2infrared"]) == {f"FC+flip+rerank/{m}{s}" for m in
-                                                      ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP", "chance") for s in ("", "-std")}
+                                                      ("Rank-1", "Rank-5", "Rank-10", "Rank-20", "mAP", "mINP", "chance") for s in ("", "-std")} | {
+        f"FC+flip+rerank/TPR@FPR1e-{e}" for e in (4, 3, 2, 1)}  # ROC of the re-ranked distances
     payload = json.loads((tmp_path / "results.json").read_text())
     assert payload["test_time"]["flip"] and payload["test_time"]["rerank_k1"] == 4
     assert payload["runs"][0]["feature"] == "FC+flip+rerank"

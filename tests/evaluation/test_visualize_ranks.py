@@ -62,3 +62,38 @@ def test_random_queries_and_bad_rows(repo_root, saved_features, tmp_path):
     assert len(written) == 3 and all(cv2.imread(p) is not None for p in written)
     with pytest.raises(UserError, match="out of range"):
         tool.main(["--features", str(saved_features), "--queries", "100000", "--output", str(tmp_path)])
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_rank_sort_draws_the_worst_or_best_queries_by_ap(repo_root, saved_features, tmp_path, order):
+    """--rank-sort: the chosen queries are those of lowest (highest) AP, against APs from an independent
+    full distance matrix (scikit-learn's average_precision_score, no ties on these features)."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    import torch.nn.functional as F
+
+    from fastreid_ext.evaluation.saved_features import load_features
+    from fastreid_ext.evaluation.sysu_protocol import SYSUProtocol
+
+    query, gallery, _ = load_features(str(saved_features))
+    q, g, rule = SYSUProtocol().pools(query, gallery, "all-single", 0)
+    sim = (F.normalize(q.features["FC"].float(), dim=1) @ F.normalize(g.features["FC"].float(), dim=1).t()).numpy()
+    q_res, g_rem = rule.pair_masks(q.camids, g.camids)
+    ref = []
+    for i in range(len(q)):
+        keep = ~g_rem if q_res[i] else np.ones(len(g), bool)
+        truth = g.pids[keep] == q.pids[i]
+        ref.append(metrics.average_precision_score(truth, sim[i, keep]) if truth.any() else np.inf)
+    ref = np.asarray(ref)
+    tool = load_tool(repo_root)
+    written = tool.main(["--features", str(saved_features), "--protocol", "all-single", "--rank-sort", order,
+                         "--num-queries", "3", "--topk", "2", "--output", str(tmp_path)])
+    rows = [int(p.rsplit("_q", 1)[1][:-4]) for p in written]
+    aps = [float(p.rsplit("_AP", 1)[1].split("_")[0]) for p in written]
+    assert [p.rsplit("_", 3)[1] for p in written] == ["000", "001", "002"]
+    finite = np.sort(ref[np.isfinite(ref)])
+    expected = finite[:3] if order == "ascending" else finite[::-1][:3]
+    np.testing.assert_allclose(ref[rows], expected, atol=1e-9)
+    np.testing.assert_allclose(aps, 100 * expected, atol=0.051)  # the AP in the file name, one decimal
+    assert "_image-only_FC_" in written[0]  # the source and feature in the name
+    with pytest.raises(UserError, match="without --queries"):
+        tool.main(["--features", str(saved_features), "--rank-sort", order, "--queries", "1", "--output", str(tmp_path)])

@@ -78,7 +78,7 @@ def test_grad_cam_maps_and_attention_figure(repo_root, tiny_run, tmp_path):
     args = ["attention", "--images", *images, "--modality", "infrared", "visible", "--dpi", "50", "--output", str(tmp_path / "a.png")]
     for label in ("baseline", "PAENet"):
         args += ["--config-file", str(tiny_run / "config.yaml"), "--weights", str(tiny_run / "model_final.pth"), "--label", label]
-    assert _png_shape(plot.main(args)) == (300, 240)  # (1 + 2 models) x 1.6 in wide, 2 images x 3 in high
+    assert _png_shape(plot.main(args)) == (300, 280)  # (1 + 2 models) x 1.6 in + 0.8 in colour bar wide, 2 images x 3 in high
 
 
 def test_sweep_over_run_folders(repo_root, tiny_run, tmp_path):

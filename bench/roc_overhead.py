@@ -1,0 +1,52 @@
+"""Time the first-trial analysis adds to the SYSU-MM01 protocol: TPR@FPR (``TEST.ROC.ENABLED``) and the
+camera-pair breakdown (``TEST.CAMERA_BREAKDOWN.ENABLED``), on the SYSU-MM01 protocol (all/indoor x
+single/multi, 10 trials, 2048-d random features of SYSU-MM01's size, the data of ``eval_speed.py``)::
+
+    PYTHONPATH=. python bench/roc_overhead.py --threads 1 --repeats 3
+
+Runs the protocol plain, with ROC, and with ROC + breakdown, interleaved; prints the medians of the
+process CPU time (one thread: robust to other processes sharing the machine) and their ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
+from eval_speed import sysu_like  # noqa: E402
+
+from fastreid_ext.evaluation.protocols import run_tasks, sysu_tasks  # noqa: E402
+from fastreid_ext.evaluation.types import FeatureSet, RankingOptions  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--dim", type=int, default=2048)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
+    (qf, qp, qc), (gf, gp, gc, paths) = sysu_like(args.dim, gen, rng)
+    query, gallery = FeatureSet({"f": qf}, qp, qc, [""] * len(qp)), FeatureSet({"f": gf}, gp, gc, paths)
+    tasks = sysu_tasks(query, gallery, ["all", "indoor"], ["single", "multi"], 10, 10)
+    variants = {"plain": (False, False), "roc": (True, False), "roc+breakdown": (True, True)}
+    times = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, (roc, breakdown) in variants.items():
+            t = time.process_time()
+            run_tasks(tasks, ["f"], RankingOptions(backend="torch"), roc=roc, breakdown=breakdown)
+            times[name].append(time.process_time() - t)
+    med = {name: statistics.median(v) for name, v in times.items()}
+    print(f"{len(qp)} queries, {len(gp)} gallery images, {args.threads} thread(s), CPU s, median of {args.repeats}: "
+          + ", ".join(f"{name} {t:.3f} s (x{t / med['plain']:.3f})" for name, t in med.items()))
+
+
+if __name__ == "__main__":
+    main()
