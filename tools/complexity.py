@@ -44,7 +44,15 @@ def main(argv=None) -> dict:
         logging.getLogger(__name__).warning("Counts not read from the training data (%s); using the config's.", e)
     cfg.freeze()
     model = build_model(cfg)
-    info = model_complexity(model, cfg)
+    try:
+        info = model_complexity(model, cfg)
+    except Exception as e:  # fvcore's tracer cannot follow every op (e.g. DDAG's graph attention): say so, count params
+        from fastreid_ext.modeling.complexity import count_parameters
+
+        detail = " ".join(str(e).split())[:160]
+        print(f"{cfg.MODEL.META_ARCHITECTURE}: {count_parameters(model) / 1e6:.2f} M parameters; FLOPs not countable: "
+              f"fvcore's tracer fails on this model ({type(e).__name__}: {detail})")
+        return {"params": count_parameters(model), "flops": None}
     print(f"{cfg.MODEL.META_ARCHITECTURE}: {complexity_line(info)}")
     if args.depth > 0:
         print(flop_count_table(inference_flops(model, cfg, info["attribute_source"]), max_depth=args.depth))

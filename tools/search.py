@@ -31,6 +31,8 @@ def parse_args(argv=None):
     p.add_argument("--modality", required=True, choices=["visible", "infrared"], help="modality of the query images")
     p.add_argument("--attribute-source", default=None, help="test-time input source of models that take one")
     p.add_argument("--topk", type=int, default=10)
+    p.add_argument("--query-ids", type=int, nargs="*", default=None,
+                   help="identity of each query image (as the gallery's pids): frames green (same) / red (other)")
     p.add_argument("--output", default="", help="rank-list PNG to write (optional)")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE, e.g. MODEL.WEIGHTS w.pth")
     return p.parse_args(argv)
@@ -98,17 +100,23 @@ def search(args):
     return paths, dist, idx, gallery
 
 
-def draw(paths, dist, idx, gallery, out: str) -> str:
+def draw(paths, dist, idx, gallery, out: str, query_ids=None) -> str:
+    """One PNG, a row per query; with ``query_ids`` the ranked tiles are framed by correctness, as the
+    evaluator's rank lists (unknown identities: grey)."""
     import cv2
 
+    from fastreid_ext.evaluation.rank_visualization import _stack, render_rank_grid
     from fastreid_ext.evaluation.types import FeatureSet
-    from fastreid_ext.evaluation.rank_visualization import render_rank_grid
+    from fastreid_ext.utils.errors import UserError
 
-    query = FeatureSet({}, np.full(len(paths), -1), np.full(len(paths), -1), list(paths))
+    if query_ids is not None and len(query_ids) != len(paths):
+        raise UserError(f"--query-ids: {len(query_ids)} ids for {len(paths)} query images; give one per image.")
+    pids = np.asarray(query_ids if query_ids is not None else [-1] * len(paths))
+    query = FeatureSet({}, pids, np.full(len(paths), -1), list(paths))
     g = FeatureSet({}, gallery["pids"], gallery["camids"], [str(p) for p in gallery["paths"]])
     rows = [render_rank_grid(query, g, i, idx[i].tolist(), distances=dist[i].tolist()) for i in range(len(paths))]
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    if not cv2.imwrite(out, np.concatenate(rows, axis=0)):
+    if not cv2.imwrite(out, _stack(rows)):
         raise OSError(f"Could not write {out}.")
     return out
 
@@ -123,7 +131,7 @@ def main(argv=None):
                 for r, j in enumerate(idx[i])]
         print(f"query {path}:\n" + tabulate(rows, headers=["rank", "distance", "pid", "camid", "path"]))
     if args.output:
-        print(f"Wrote {draw(paths, dist, idx, gallery, args.output)}")
+        print(f"Wrote {draw(paths, dist, idx, gallery, args.output, args.query_ids)}")
     return paths, dist, idx
 
 

@@ -44,6 +44,7 @@ def parse_args(argv=None):
     p.add_argument("--attribute-source", default=None,
                    help="test-time input source of models that take one (with --config-file; the model lists its own)")
     p.add_argument("--rerank", action="store_true", help="k-reciprocal re-ranking of the listed queries")
+    p.add_argument("--per-image", type=int, default=1, help="queries per PNG, one below the other (e.g. 8 for a figure)")
     p.add_argument("--output", required=True, help="folder for the PNGs")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides KEY VALUE (with --config-file)")
     return p.parse_args(argv)
@@ -114,8 +115,10 @@ def main(argv=None) -> list[str]:
         rows = sorted(rng.choice(len(q), min(args.num_queries, len(q)), replace=False).tolist())
     source = meta.get("attribute_source") or "image-only"
     prefix = f"{meta['dataset']}_{task}_{source}_{args.feature}{ranking.test_time.label}"
+    if args.per_image < 1:
+        raise UserError(f"--per-image {args.per_image}: expected 1 or more queries per PNG.")
     written = write_rank_grids(q, g, args.feature, rows, args.topk, args.output, prefix, removal, options=ranking,
-                               numbered=args.rank_sort != "none")
+                               numbered=args.rank_sort != "none", per_image=args.per_image)
     log.info("Wrote %d rank lists to %s", len(written), os.path.abspath(args.output))
     print(f"Wrote {len(written)} rank lists to {os.path.abspath(args.output)}")
     return written

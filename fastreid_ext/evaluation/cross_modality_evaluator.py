@@ -21,7 +21,7 @@ from .postprocess import FlipAveraged
 from .protocol_api import EvaluationProtocol, build_protocol
 from .protocols import run_tasks
 from .result_keys import ATTRIBUTES_TASK, ResultKey
-from .camera_breakdown import breakdown_table
+from .camera_breakdown import attribute_breakdown_table, breakdown_table
 from .roc import ROC_METRICS
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
@@ -117,7 +117,7 @@ class CrossModalityEvaluator:
                 save_features(path, query, gallery, feature_names, name, self.protocol.name, source)
             tasks = self.protocol.tasks(query, gallery, quick, name)
             for run in run_tasks(tasks, feature_names, options, source or "", roc=self.roc,
-                                 breakdown=self.breakdown):
+                                 breakdown=self.breakdown, attribute_names=self.attribute_names or ()):
                 run.info = {**run.info, "attribute_source": source, "test_time": self.ranking.test_time.as_dict()}
                 if source in declared:
                     run.info["leaks_labels"] = source in leaking
@@ -145,6 +145,13 @@ class CrossModalityEvaluator:
         if breakdown:
             logger.log(logging.DEBUG if quick else logging.INFO, "Rank-1 / mAP per camera pair on %s (first trial; percent):\n%s",
                        name, breakdown_table(runs))
+        by_attribute = {}
+        for run in runs:
+            if run.attribute_groups:
+                by_attribute.setdefault(f"{name}/{run.task}", {})[run.prefix] = run.attribute_groups
+        if by_attribute:
+            logger.log(logging.DEBUG if quick else logging.INFO, "Rank-1 / mAP of the queries per attribute value on %s "
+                       "(first trial; percent):\n%s", name, attribute_breakdown_table(runs))
         if self.output_dir:
             payload = {
                 "dataset": name, "protocol": self.protocol.name, "quick": quick, "features": feature_names,
@@ -156,6 +163,8 @@ class CrossModalityEvaluator:
             }
             if breakdown:
                 payload["breakdown"] = breakdown
+            if by_attribute:
+                payload["attribute_breakdown"] = by_attribute
             if leaking:
                 payload["leaking_sources"] = sorted(leaking)
             write_results_json(os.path.join(self.output_dir, "results.json"), payload)

@@ -19,7 +19,7 @@ from .faiss_search import RankingSource, resolve_backend
 from .match_positions import Workspace
 from .metrics import chance_rank1, compute_metrics
 from .protocol_api import Task
-from .camera_breakdown import camera_pair_breakdown
+from .camera_breakdown import attribute_breakdown, camera_pair_breakdown, trial_matrix
 from .roc import roc_metrics
 from .regdb_protocol import REGDB_DIRECTIONS, regdb_tasks
 from .sysu_protocol import SYSU_GALLERY_CAMS, SYSU_SHOTS, draw_sysu_gallery, group_gallery_images, sysu_tasks
@@ -51,7 +51,8 @@ def _subset_rows(x: torch.Tensor, idx) -> torch.Tensor:
 
 
 def _first_trial_analysis(run: ProtocolRun, src, q, g, gallery_idx, q_pids, g_pids, q_camids, g_camids, task: Task,
-                          opts, workspace, roc: bool, breakdown: bool) -> None:
+                          opts, workspace, roc: bool, breakdown: bool, q_attributes=None, q_mask=None,
+                          attribute_names=()) -> None:
     """TPR@FPR (:mod:`.roc`) and the camera-pair breakdown (:mod:`.camera_breakdown`) of a task's first
     trial, from the distances it scores; a FAISS source holds ranking places, not distances, so the
     plain distances of the same pairs are read for the ROC instead."""
@@ -60,15 +61,19 @@ def _first_trial_analysis(run: ProtocolRun, src, q, g, gallery_idx, q_pids, g_pi
             if isinstance(src, RankingSource) else src
         run.first_trial = roc_metrics(plain, q_pids, g_pids, q_camids, g_camids, task.removal, workspace)
     if breakdown:
+        d = trial_matrix(src)  # once for both breakdowns
         run.camera_pairs = camera_pair_breakdown(src, q_pids, g_pids, q_camids, g_camids, task.removal,
-                                                 task.identity_cmc, opts.max_rank)
+                                                 task.identity_cmc, opts.max_rank, d=d)
+        run.attribute_groups = attribute_breakdown(d, q_pids, g_pids, q_camids, g_camids, q_attributes, q_mask,
+                                                   attribute_names, task.removal, task.identity_cmc, opts.max_rank)
 
 
 def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: str = "",
-              roc: bool = False, breakdown: bool = False) -> list[ProtocolRun]:
+              roc: bool = False, breakdown: bool = False, attribute_names=()) -> list[ProtocolRun]:
     """Every task × feature, in task order then feature order; ``source``: the test-time input source
     the features were extracted with (it names the runs). ``roc``: also TPR@FPR of each first trial
-    (``ProtocolRun.first_trial``); ``breakdown``: its Rank-1/mAP per camera pair (``ProtocolRun.camera_pairs``)."""
+    (``ProtocolRun.first_trial``); ``breakdown``: its Rank-1/mAP per camera pair (``ProtocolRun.camera_pairs``)
+    and, with ``attribute_names`` and annotated queries, per attribute value (``ProtocolRun.attribute_groups``)."""
     opts = replace(opts, backend=resolve_backend(opts.backend))
     runs = {}
     for name in feature_names:
@@ -90,7 +95,9 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: st
                         if (roc or breakdown) and t == 0:
                             _first_trial_analysis(
                                 run, src, _subset_rows(q, qi), g, gi, pick(query.pids, qi), pick(gallery.pids, gi),
-                                pick(query.camids, qi), pick(gallery.camids, gi), task, opts, workspace, roc, breakdown)
+                                pick(query.camids, qi), pick(gallery.camids, gi), task, opts, workspace, roc, breakdown,
+                                None if query.attributes is None else pick(query.attributes, qi),
+                                None if query.attribute_mask is None else pick(query.attribute_mask, qi), attribute_names)
                         run.trials.append(trial_metrics(src, pick(query.pids, qi), pick(gallery.pids, gi),
                                                         pick(query.camids, qi), pick(gallery.camids, gi), task, opts,
                                                         workspace, run.cmc_curves))
@@ -105,7 +112,8 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: st
                     if (roc or breakdown) and t == 0:
                         _first_trial_analysis(
                             run, src, q, g, None if task.galleries is None else idx, query.pids, gallery.pids[idx],
-                            query.camids, gallery.camids[idx], task, opts, workspace, roc, breakdown)
+                            query.camids, gallery.camids[idx], task, opts, workspace, roc, breakdown,
+                            query.attributes, query.attribute_mask, attribute_names)
                     run.trials.append(trial_metrics(src, query.pids, gallery.pids[idx], query.camids,
                                                     gallery.camids[idx], task, opts, workspace, run.cmc_curves))
                 runs[(id(task), name)] = run

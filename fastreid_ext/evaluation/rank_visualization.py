@@ -77,7 +77,7 @@ def _tile(path: str, size, color, lines, border: int = 4):
     h, w = size
     img = cv2.imread(path, cv2.IMREAD_COLOR) if os.path.isfile(path) else None
     img = np.full((h, w, 3), 90, np.uint8) if img is None else cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
-    scale = max(0.25, min(0.4, w / 200))
+    scale = max(0.3, min(0.5, w / 160))  # about 9 px text on a 64-px-wide tile: readable at 100 % zoom
     line_h = max(8, int(round(26 * scale)))
     band = min(h, line_h * len(lines) + 2)
     img[h - band :] = (img[h - band :].astype(np.float32) * 0.25).astype(np.uint8)
@@ -103,20 +103,47 @@ def render_rank_grid(query: FeatureSet, gallery: FeatureSet, row: int, ranked, s
     return np.concatenate(tiles, axis=1)
 
 
+def _stack(grids: list) -> np.ndarray:
+    """Grids one below the other (white padding to the widest, a white gap between them)."""
+    width = max(g.shape[1] for g in grids)
+    out = []
+    for i, g in enumerate(grids):
+        if i:
+            out.append(np.full((8, width, 3), 255, np.uint8))
+        out.append(np.pad(g, ((0, 0), (0, width - g.shape[1]), (0, 0)), constant_values=255))
+    return np.concatenate(out, axis=0)
+
+
 def write_rank_grids(query: FeatureSet, gallery: FeatureSet, feature: str, rows, k: int, out_dir: str, prefix: str, removal=None,
                      backend="auto", distance="cosine", size=(128, 64), rerank=None,
-                     options: RankingOptions | None = None, numbered: bool = False) -> list[str]:
+                     options: RankingOptions | None = None, numbered: bool = False, per_image: int = 1) -> list[str]:
     """Write ``<out_dir>/<prefix>_q<row>.png`` for each query row; returns the paths. ``numbered``
-    (rows in a sorted order): ``<prefix>_<position>_AP<ap>_q<row>.png``, so a folder listing keeps the order."""
+    (rows in a sorted order): ``<prefix>_<position>_AP<ap>_q<row>.png``, so a folder listing keeps the order.
+    ``per_image`` > 1: that many queries one below the other per PNG, ``<prefix>_q<first>-q<last>.png``
+    (numbered: ``<prefix>_<first position>-<last position>.png``)."""
     import cv2  # noqa: PLC0415
 
+    if per_image < 1:
+        raise ValueError(f"per_image must be >= 1, got {per_image}.")
     os.makedirs(out_dir, exist_ok=True)
-    written = []
-    for row, (ranked, dists) in zip(rows, _ranked_full(query, gallery, feature, rows, removal, backend, distance, rerank, options)):
+    rows = list(rows)
+    grids, names = [], []
+    for i, (row, (ranked, dists)) in enumerate(zip(rows, _ranked_full(query, gallery, feature, rows, removal, backend,
+                                                                       distance, rerank, options))):
         ap = average_precision(gallery.pids[np.asarray(ranked, dtype=np.int64)] == query.pids[row])
-        name = f"{prefix}_{len(written):03d}_AP{100 * ap:05.1f}_q{row:05d}" if numbered else f"{prefix}_q{row:05d}"
+        names.append(f"{prefix}_{i:03d}_AP{100 * ap:05.1f}_q{row:05d}" if numbered else f"{prefix}_q{row:05d}")
+        grids.append(render_rank_grid(query, gallery, row, ranked[:k], size, dists[:k], ap))
+    written = []
+    for s in range(0, len(grids), per_image):
+        e = min(len(grids), s + per_image)
+        if e - s == 1:
+            name = names[s]
+        elif numbered:
+            name = f"{prefix}_{s:03d}-{e - 1:03d}"
+        else:
+            name = f"{prefix}_q{rows[s]:05d}-q{rows[e - 1]:05d}"
         path = os.path.join(out_dir, f"{name}.png")
-        if not cv2.imwrite(path, render_rank_grid(query, gallery, row, ranked[:k], size, dists[:k], ap)):
+        if not cv2.imwrite(path, _stack(grids[s:e])):
             raise OSError(f"Could not write {path}.")
         written.append(path)
     return written

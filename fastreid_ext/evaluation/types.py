@@ -159,6 +159,7 @@ class ProtocolRun:
     source: str = ""
     first_trial: dict = field(default_factory=dict)  # {metric: percent} of trial 0 only (TPR@FPR): no std
     camera_pairs: list = field(default_factory=list)  # trial 0's Rank-1/mAP per camera pair (.camera_breakdown)
+    attribute_groups: list = field(default_factory=list)  # trial 0's Rank-1/mAP per attribute value (.camera_breakdown)
     cmc_curves: list = field(default_factory=list)  # per trial: the full CMC, percent, ranks 1..max_rank
 
     @property

@@ -97,3 +97,15 @@ def test_rank_sort_draws_the_worst_or_best_queries_by_ap(repo_root, saved_featur
     assert "_image-only_FC_" in written[0]  # the source and feature in the name
     with pytest.raises(UserError, match="without --queries"):
         tool.main(["--features", str(saved_features), "--rank-sort", order, "--queries", "1", "--output", str(tmp_path)])
+
+
+def test_several_queries_per_image(repo_root, saved_features, tmp_path):
+    tool = load_tool(repo_root)
+    written = tool.main(["--features", str(saved_features), "--protocol", "all-single", "--queries", "0", "1", "2",
+                         "--topk", "3", "--per-image", "2", "--output", str(tmp_path)])
+    assert [p.rsplit("/", 1)[1] for p in written] == ["SYSU_MM01_all-single_image-only_FC_q00000-q00001.png",
+                                                     "SYSU_MM01_all-single_image-only_FC_q00002.png"]
+    two, one = cv2.imread(written[0]), cv2.imread(written[1])
+    assert two.shape[0] == 2 * one.shape[0] + 8 and two.shape[1] == one.shape[1]  # stacked, an 8-px gap between
+    with pytest.raises(UserError, match="--per-image 0"):
+        tool.main(["--features", str(saved_features), "--per-image", "0", "--output", str(tmp_path)])

@@ -71,10 +71,17 @@ def test_extract_features_split_and_folder_then_search(repo_root, tiny_run, tmp_
     png = tmp_path / "ranks.png"
     paths, dist, idx = search.main(["--gallery", gallery_npz, "--config-file", str(tiny_run / "config.yaml"),
                                     "--query", *query_paths, "--modality", "infrared", "--topk", "4",
-                                    "--output", str(png), *weights])
+                                    "--query-ids", *map(str, query_pids), "--output", str(png), *weights])
     assert dist.shape == idx.shape == (2, 4) and (np.diff(dist, axis=1) >= 0).all()
     img = cv2.imread(str(png))
-    assert img.shape == (2 * (128 + 8), (64 + 8) * 5 + 8, 3)  # one row per query: query, gap, 4 results
+    assert img.shape == (2 * (128 + 8) + 8, (64 + 8) * 5 + 8, 3)  # a row per query (query, gap, 4 results), 8-px gap
+    with np.load(gallery_npz) as z:
+        g_pids = z["pids"]
+    for r in range(2):  # correctness frames, as the evaluator's rank lists: green same identity, red another
+        y = r * (128 + 8 + 8) + 1
+        for j in range(4):
+            expected = (0, 170, 0) if g_pids[idx[r, j]] == query_pids[r] else (0, 0, 230)
+            assert tuple(img[y, (64 + 8) + 8 + j * (64 + 8) + 1]) == expected
     # the same ranking as the evaluator's features give
     with np.load(tiny_run / "features.npz") as saved:
         q = torch.nn.functional.normalize(torch.from_numpy(saved["query/FC"][:2]), dim=1)
