@@ -1,5 +1,6 @@
 """Time the first-trial analysis adds to the SYSU-MM01 protocol: TPR@FPR (``TEST.ROC.ENABLED``) and the
-camera-pair breakdown (``TEST.CAMERA_BREAKDOWN.ENABLED``), on the SYSU-MM01 protocol (all/indoor x
+camera-pair and attribute breakdowns (``TEST.CAMERA_BREAKDOWN.ENABLED``; 8 random binary attributes per
+query, as SYSU's annotations), on the SYSU-MM01 protocol (all/indoor x
 single/multi, 10 trials, 2048-d random features of SYSU-MM01's size, the data of ``eval_speed.py``)::
 
     PYTHONPATH=. python bench/roc_overhead.py --threads 1 --repeats 3
@@ -34,14 +35,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
     (qf, qp, qc), (gf, gp, gc, paths) = sysu_like(args.dim, gen, rng)
-    query, gallery = FeatureSet({"f": qf}, qp, qc, [""] * len(qp)), FeatureSet({"f": gf}, gp, gc, paths)
+    attrs = (rng.random((len(qp), 8)) < 0.4).astype(np.float32)  # 8 binary attributes per query, all known
+    query = FeatureSet({"f": qf}, qp, qc, [""] * len(qp), attrs, np.ones_like(attrs, dtype=bool))
+    gallery = FeatureSet({"f": gf}, gp, gc, paths)
+    names = [f"a{j}" for j in range(attrs.shape[1])]
     tasks = sysu_tasks(query, gallery, ["all", "indoor"], ["single", "multi"], 10, 10)
-    variants = {"plain": (False, False), "roc": (True, False), "roc+breakdown": (True, True)}
+    variants = {"plain": (False, False), "roc": (True, False), "roc+breakdowns": (True, True)}
     times = {name: [] for name in variants}
     for _ in range(args.repeats):
         for name, (roc, breakdown) in variants.items():
             t = time.process_time()
-            run_tasks(tasks, ["f"], RankingOptions(backend="torch"), roc=roc, breakdown=breakdown)
+            run_tasks(tasks, ["f"], RankingOptions(backend="torch"), roc=roc, breakdown=breakdown, attribute_names=names)
             times[name].append(time.process_time() - t)
     med = {name: statistics.median(v) for name, v in times.items()}
     print(f"{len(qp)} queries, {len(gp)} gallery images, {args.threads} thread(s), CPU s, median of {args.repeats}: "

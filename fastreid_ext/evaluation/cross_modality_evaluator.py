@@ -117,7 +117,8 @@ class CrossModalityEvaluator:
                 save_features(path, query, gallery, feature_names, name, self.protocol.name, source)
             tasks = self.protocol.tasks(query, gallery, quick, name)
             for run in run_tasks(tasks, feature_names, options, source or "", roc=self.roc,
-                                 breakdown=self.breakdown, attribute_names=self.attribute_names or ()):
+                                 breakdown=self.breakdown,  # the attribute groups in full evaluations only (cost)
+                                 attribute_names=(self.attribute_names or ()) if not quick else ()):
                 run.info = {**run.info, "attribute_source": source, "test_time": self.ranking.test_time.as_dict()}
                 if source in declared:
                     run.info["leaks_labels"] = source in leaking
