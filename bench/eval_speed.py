@@ -110,6 +110,18 @@ def sysu_like(dim, gen, rng, num_ids=96, queries=3803, images_per_cam=50):
     return (features(q_pids, centres, 1.5, gen), q_pids, q_cams), (features(g_pids, centres, 1.5, gen), g_pids, g_cams, paths)
 
 
+def sysu_feature_sets(dim: int = 2048, num_attributes: int = 0):
+    """(query, gallery) ``FeatureSet``s of :func:`sysu_like` (seed 0; feature "f"), the query with
+    ``num_attributes`` random binary attributes when asked (for the attribute breakdown)."""
+    gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
+    (qf, qp, qc), (gf, gp, gc, paths) = sysu_like(dim, gen, rng)
+    attrs = mask = None
+    if num_attributes:
+        attrs = (rng.random((len(qp), num_attributes)) < 0.4).astype(np.float32)
+        mask = np.ones_like(attrs, dtype=bool)
+    return FeatureSet({"f": qf}, qp, qc, [""] * len(qp), attrs, mask), FeatureSet({"f": gf}, gp, gc, paths)
+
+
 def maxrss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 

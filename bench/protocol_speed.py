@@ -16,14 +16,13 @@ import statistics
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
-from eval_speed import sysu_like  # noqa: E402
+from eval_speed import sysu_feature_sets  # noqa: E402
 
 from fastreid_ext.evaluation.protocols import run_sysu  # noqa: E402
-from fastreid_ext.evaluation.types import FeatureSet, RankingOptions  # noqa: E402
+from fastreid_ext.evaluation.types import RankingOptions  # noqa: E402
 
 
 def main() -> None:
@@ -33,9 +32,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=2048)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
-    (qf, qp, qc), (gf, gp, gc, paths) = sysu_like(args.dim, gen, rng)
-    query, gallery = FeatureSet({"f": qf}, qp, qc, [""] * len(qp)), FeatureSet({"f": gf}, gp, gc, paths)
+    query, gallery = sysu_feature_sets(args.dim)
     times, runs = [], None
     for _ in range(args.repeats):
         t = time.perf_counter()

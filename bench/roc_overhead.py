@@ -16,14 +16,13 @@ import statistics
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
-from eval_speed import sysu_like  # noqa: E402
+from eval_speed import sysu_feature_sets  # noqa: E402
 
 from fastreid_ext.evaluation.protocols import run_tasks, sysu_tasks  # noqa: E402
-from fastreid_ext.evaluation.types import FeatureSet, RankingOptions  # noqa: E402
+from fastreid_ext.evaluation.types import RankingOptions  # noqa: E402
 
 
 def main() -> None:
@@ -33,12 +32,8 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=2048)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
-    (qf, qp, qc), (gf, gp, gc, paths) = sysu_like(args.dim, gen, rng)
-    attrs = (rng.random((len(qp), 8)) < 0.4).astype(np.float32)  # 8 binary attributes per query, all known
-    query = FeatureSet({"f": qf}, qp, qc, [""] * len(qp), attrs, np.ones_like(attrs, dtype=bool))
-    gallery = FeatureSet({"f": gf}, gp, gc, paths)
-    names = [f"a{j}" for j in range(attrs.shape[1])]
+    query, gallery = sysu_feature_sets(args.dim, num_attributes=8)  # 8 binary attributes per query, all known
+    names = [f"a{j}" for j in range(query.attributes.shape[1])]
     tasks = sysu_tasks(query, gallery, ["all", "indoor"], ["single", "multi"], 10, 10)
     variants = {"plain": (False, False), "roc": (True, False), "roc+breakdowns": (True, True)}
     times = {name: [] for name in variants}
@@ -48,7 +43,7 @@ def main() -> None:
             run_tasks(tasks, ["f"], RankingOptions(backend="torch"), roc=roc, breakdown=breakdown, attribute_names=names)
             times[name].append(time.process_time() - t)
     med = {name: statistics.median(v) for name, v in times.items()}
-    print(f"{len(qp)} queries, {len(gp)} gallery images, {args.threads} thread(s), CPU s, median of {args.repeats}: "
+    print(f"{len(query)} queries, {len(gallery)} gallery images, {args.threads} thread(s), CPU s, median of {args.repeats}: "
           + ", ".join(f"{name} {t:.3f} s (x{t / med['plain']:.3f})" for name, t in med.items()))
 
 

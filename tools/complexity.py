@@ -12,7 +12,6 @@ from the training data when it exists; otherwise give them as overrides.
 from __future__ import annotations
 
 import argparse
-import logging
 
 
 def parse_args(argv=None):
@@ -29,7 +28,7 @@ def main(argv=None) -> dict:
     flop_count_table = import_fvcore_nn().flop_count_table
 
     from fastreid_ext.config import load_config
-    from fastreid_ext.engine.setup import resolve_dataset_keys
+    from fastreid_ext.engine.setup import resolve_dataset_keys_if_readable
     from fastreid_ext.modeling import build_model
     from fastreid_ext.modeling.complexity import complexity_line, inference_flops, model_complexity
 
@@ -38,10 +37,7 @@ def main(argv=None) -> dict:
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.BACKBONE.PRETRAIN = False
     cfg.MODEL.BACKBONE.PRETRAIN_PATH = ""
-    try:
-        resolve_dataset_keys(cfg)
-    except Exception as e:  # no data here: the counts stay as given
-        logging.getLogger(__name__).warning("Counts not read from the training data (%s); using the config's.", e)
+    resolve_dataset_keys_if_readable(cfg)
     cfg.freeze()
     model = build_model(cfg)
     try:

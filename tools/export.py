@@ -16,7 +16,6 @@ are compared with torch's and the largest difference is printed.
 from __future__ import annotations
 
 import argparse
-import logging
 
 
 def parse_args(argv=None):
@@ -58,7 +57,7 @@ def main(argv=None) -> dict:
     from fastreid_ext.checkpoint import ReidCheckpointer
     from fastreid_ext.config import load_config
     from fastreid_ext.engine.onnx_export import export_onnx
-    from fastreid_ext.engine.setup import resolve_dataset_keys
+    from fastreid_ext.engine.setup import resolve_dataset_keys_if_readable
     from fastreid_ext.modeling import build_model
     from fastreid_ext.utils.errors import UserError
 
@@ -71,10 +70,7 @@ def main(argv=None) -> dict:
     if args.random_init:
         cfg.MODEL.BACKBONE.PRETRAIN = False
         cfg.MODEL.BACKBONE.PRETRAIN_PATH = ""
-    try:
-        resolve_dataset_keys(cfg)
-    except Exception as e:  # no data here: the counts stay as given
-        logging.getLogger(__name__).warning("Counts not read from the training data (%s); using the config's.", e)
+    resolve_dataset_keys_if_readable(cfg)
     cfg.freeze()
     model = build_model(cfg)
     if cfg.MODEL.WEIGHTS:

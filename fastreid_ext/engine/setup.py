@@ -17,7 +17,8 @@ from ..utils.logger import setup_logger
 from ..utils.plugins import resolve_plugin_entries
 from ..utils.threads import apply_num_threads
 
-__all__ = ["import_builtins", "resolve_dataset_keys", "count_updates", "model_selection", "save_config", "default_setup"]
+__all__ = ["import_builtins", "resolve_dataset_keys", "resolve_dataset_keys_if_readable", "count_updates",
+           "model_selection", "save_config", "default_setup"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,16 @@ def resolve_dataset_keys(cfg, datasets=None) -> dict:
         cfg.merge_from_list([x for kv in updates.items() for x in kv])
         logger.info("From the training data: %s", updates)
     return updates
+
+
+def resolve_dataset_keys_if_readable(cfg) -> dict:
+    """``resolve_dataset_keys`` for tools that work without data (complexity, export): when the training
+    data cannot be read, the config's counts stay and a warning says why."""
+    try:
+        return resolve_dataset_keys(cfg)
+    except Exception as e:  # no data here: the counts stay as given
+        logger.warning("Counts not read from the training data (%s); using the config's.", e)
+        return {}
 
 
 def count_updates(cfg, num_classes: int, attribute_names) -> dict:

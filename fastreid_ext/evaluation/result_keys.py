@@ -141,13 +141,14 @@ def iter_results(results: dict) -> Iterator[tuple[ResultKey, float]]:
 
 
 def flatten_results(results: dict, prefix: str = "") -> dict[str, float]:
-    """``{task: {metric: v}}`` → ``{"task/metric": v}`` (any depth): what the event storage holds."""
+    """``{task: {metric: v}}`` (any depth) → ``{"task/metric": v}``: what the event storage holds; numeric
+    leaves only (a results.json section may hold flags or names beside the figures)."""
     flat: dict[str, float] = {}
     for k, v in results.items():
         key = f"{prefix}/{k}" if prefix else str(k)
         if isinstance(v, dict):
             flat.update(flatten_results(v, key))
-        else:
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
             flat[key] = float(v)
     return flat
 

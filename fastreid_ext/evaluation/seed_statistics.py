@@ -14,19 +14,9 @@ import re
 import numpy as np
 from tabulate import tabulate
 
+from .result_keys import flatten_results as flat_results  # the one flattening of results (numeric leaves)
+
 __all__ = ["flat_results", "seed_statistics", "statistics_table", "read_run_results", "t_interval"]
-
-
-def flat_results(results: dict, prefix: str = "") -> dict[str, float]:
-    """``{task: {metric: v}}`` (any depth) → ``{"task/metric": v}``, numeric leaves only."""
-    out: dict[str, float] = {}
-    for key, value in results.items():
-        name = f"{prefix}/{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            out.update(flat_results(value, name))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out
 
 
 def read_run_results(output_dir: str) -> dict[str, float]:
