@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import torch
 
-from .distances import FeatureSource, distance_sources, prepare_features
+from .distances import FeatureSource, MatrixSource, distance_sources, prepare_features
 from .faiss_search import RankingSource, resolve_backend
 from .match_positions import Workspace
 from .metrics import chance_rank1, compute_metrics
@@ -56,12 +56,14 @@ def _first_trial_analysis(run: ProtocolRun, src, q, g, gallery_idx, q_pids, g_pi
     """TPR@FPR (:mod:`.roc`) and the camera-pair breakdown (:mod:`.camera_breakdown`) of a task's first
     trial, from the distances it scores; a FAISS source holds ranking places, not distances, so the
     plain distances of the same pairs are read for the ROC instead."""
+    d = trial_matrix(src) if breakdown else None  # the trial's distances once, for the breakdowns and the ROC
     if roc:
-        plain = FeatureSource(q, _subset_rows(g, gallery_idx), opts.distance, prepared=True) \
-            if isinstance(src, RankingSource) else src
+        if isinstance(src, RankingSource):
+            plain = FeatureSource(q, _subset_rows(g, gallery_idx), opts.distance, prepared=True)
+        else:
+            plain = src if d is None else MatrixSource(d)
         run.first_trial = roc_metrics(plain, q_pids, g_pids, q_camids, g_camids, task.removal, workspace)
     if breakdown:
-        d = trial_matrix(src)  # once for both breakdowns
         run.camera_pairs = camera_pair_breakdown(src, q_pids, g_pids, q_camids, g_camids, task.removal,
                                                  task.identity_cmc, opts.max_rank, d=d)
         run.attribute_groups = attribute_breakdown(d, q_pids, g_pids, q_camids, g_camids, q_attributes, q_mask,
