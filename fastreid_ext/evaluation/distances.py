@@ -1,7 +1,8 @@
 """Query × gallery distances: the feature preparation, the distance sources
 (:class:`~.types.DistanceSource`), and the one place where a run chooses its source
-(:func:`distance_sources`). Every source serves blocks of query rows in the regrouped column order
-of a :class:`~.match_positions.GalleryLayout` (bounded memory), never the full matrix unless one was given.
+(:func:`distance_sources`). Every source serves blocks of query rows in the column order of a
+:class:`~.match_positions.GalleryLayout` (the gallery's own order unless the layout regroups it by
+identity; bounded memory), never the full matrix unless one was given.
 
 Convention (the community one): smaller distance = better match, and for "cosine" the distance is
 ``-(q · g)`` on L2-normalised features, for "euclidean" the *squared* Euclidean distance (same
@@ -85,11 +86,14 @@ class MatrixSource:
         self._perm = None
 
     def set_layout(self, layout: GalleryLayout) -> None:
-        self._perm = layout.perm.to(self.device)
+        self._perm = None if layout.gallery_order else layout.perm.to(self.device)
 
     def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
         out = workspace.buffer("block", (i1 - i0) * self.num_gallery, self.d.dtype, self.device)
-        return torch.index_select(self.d[i0:i1], 1, self._perm, out=out.view(i1 - i0, self.num_gallery))
+        out = out.view(i1 - i0, self.num_gallery)
+        if self._perm is None:  # the kernel overwrites its block: a copy, not a view
+            return out.copy_(self.d[i0:i1])
+        return torch.index_select(self.d[i0:i1], 1, self._perm, out=out)
 
 
 class FeatureSource:
@@ -103,19 +107,20 @@ class FeatureSource:
         self.q, self.g, self.distance = q, g.to(q.device), distance
         self.num_query, self.num_gallery = self.q.shape[0], self.g.shape[0]
         self.device = self.q.device
-        self._g_rg = self._g_rg_sq = None
+        self._g_rg = self._g_rg_sq = self._q_neg = None
 
     def set_layout(self, layout: GalleryLayout) -> None:
-        self._g_rg = self.g.index_select(0, layout.perm.to(self.device))
+        # the gallery as the blocks order it: itself in gallery order (no copy of the whole gallery)
+        self._g_rg = self.g if layout.gallery_order else self.g.index_select(0, layout.perm.to(self.device))
         if self.distance == "cosine":
-            self._g_rg.neg_()  # -(q · g) as one matmul, without a negation pass over each block
+            self._q_neg = self.q.neg()  # -(q · g) as one matmul, without a negation pass over each block
         else:
             self._g_rg_sq = self._g_rg.pow(2).sum(1)
 
     def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
         if self.distance == "cosine":
             out = workspace.buffer("block", (i1 - i0) * self.num_gallery, self.q.dtype, self.device)
-            return torch.mm(self.q[i0:i1], self._g_rg.t(), out=out.view(i1 - i0, self.num_gallery))
+            return torch.mm(self._q_neg[i0:i1], self._g_rg.t(), out=out.view(i1 - i0, self.num_gallery))
         return distance_block(self.q[i0:i1], self._g_rg, self.distance, self._g_rg_sq)
 
 
@@ -154,7 +159,7 @@ class TrialColumnsSource:
         self._cols_rg = None
 
     def set_layout(self, layout: GalleryLayout) -> None:
-        self._cols_rg = self.cols.index_select(0, layout.perm.to(self.device))
+        self._cols_rg = self.cols if layout.gallery_order else self.cols.index_select(0, layout.perm.to(self.device))
 
     def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
         out = workspace.buffer("block", (i1 - i0) * self.num_gallery, self.d.dtype, self.device)

@@ -13,9 +13,11 @@ some match ("candidates", a few per match) are compared exactly with those match
 tie rule (equal distance: smaller original gallery index first). The result is exact.
 
 The de-duplicated (author) CMC needs the rank of the query identity among distinct gallery
-identities: an identity counts when one of its items ranks before the first match, read from the
-per-identity minimum distance (columns are regrouped by identity, so one segmented reduction), with
-exact resolution of rows where that minimum equals the first match distance.
+identities: an identity counts when one of its items ranks before the first match. Every such item
+shares the first match's bucket (bucket 0: the map clamps everything below the first match there),
+so it is a candidate already compared exactly; the identities of the candidates ranked before every
+match are counted once per row. No per-identity pass over the block is needed, so blocks stay in
+gallery order (regrouping the gallery by identity, a copy of the whole gallery, is optional).
 """
 from __future__ import annotations
 
@@ -29,23 +31,32 @@ __all__ = ["GalleryLayout", "Workspace", "ChunkStats", "bucket_chunk_stats", "st
 
 @dataclass
 class GalleryLayout:
-    """Gallery identities and the removal rule, in original and identity-regrouped column order."""
+    """Gallery identities and the removal rule, and the column order of the distance blocks: the
+    gallery's own order by default, or regrouped by identity (``regroup=True``; the searchsorted
+    reference kernel of the tests needs each identity's columns contiguous)."""
 
-    perm: torch.Tensor  # regrouped column j is original column perm[j]
+    perm: torch.Tensor  # block column j is original column perm[j] (arange unless regrouped)
     pid_index: torch.Tensor  # identity index of each ORIGINAL column (0..U-1)
-    starts: torch.Tensor  # first regrouped column of each identity
+    starts: torch.Tensor  # first entry of each identity in ``members``
     counts: torch.Tensor  # columns per identity
     removed: torch.Tensor | None  # ORIGINAL columns ignored by restricted queries (None: no rule)
     unique_pids: np.ndarray
     # camera of each ORIGINAL column when a query's matches in its own camera are removed (None: no such rule)
     match_cams: torch.Tensor | None = None
+    # BLOCK columns grouped by identity (ascending gallery index within one): identity u owns
+    # members[starts[u] : starts[u] + counts[u]]
+    members: torch.Tensor | None = None
+    gallery_order: bool = True  # perm is the identity: a source may serve its columns as they are
 
     @classmethod
-    def build(cls, g_pids, removed=None, device: torch.device | str = "cpu", match_cams=None) -> GalleryLayout:
+    def build(cls, g_pids, removed=None, device: torch.device | str = "cpu", match_cams=None,
+              regroup: bool = False) -> GalleryLayout:
         g_pids = np.asarray(g_pids).reshape(-1)
         uniq, inv = np.unique(g_pids, return_inverse=True)
         inv = torch.as_tensor(inv.reshape(-1), dtype=torch.long, device=device)
-        perm = torch.sort(inv, stable=True).indices
+        grouped = torch.sort(inv, stable=True).indices
+        ident = torch.arange(inv.numel(), device=device)
+        perm, members = (grouped, ident) if regroup else (ident, grouped)
         counts = torch.bincount(inv, minlength=len(uniq))
         starts = torch.cumsum(counts, 0) - counts
         if removed is not None:
@@ -53,7 +64,7 @@ class GalleryLayout:
             removed = removed if bool(removed.any()) else None
         if match_cams is not None:
             match_cams = torch.as_tensor(np.asarray(match_cams, dtype=np.int64).reshape(-1), device=device)
-        return cls(perm, inv, starts, counts, removed, uniq, match_cams)
+        return cls(perm, inv, starts, counts, removed, uniq, match_cams, members, not regroup)
 
     @property
     def num_gallery(self) -> int:
@@ -125,32 +136,17 @@ def _bucket_scale(md: torch.Tensor, r: torch.Tensor, buckets: int):
     return lo.unsqueeze(1), s.unsqueeze(1)
 
 
-def _segment_min(d: torch.Tensor, layout: GalleryLayout) -> torch.Tensor:
-    """(c, U) minimum distance of each identity's (contiguous, regrouped) columns; NaN ignored."""
-    if d.device.type == "cpu":
-        starts = layout.starts.cpu().numpy()
-        return torch.from_numpy(np.fmin.reduceat(d.numpy(), starts, axis=1))
-    pid_rg = layout.pid_index[layout.perm].unsqueeze(0).expand(d.shape[0], -1)
-    out = torch.full((d.shape[0], layout.starts.numel()), float("inf"), dtype=d.dtype, device=d.device)
-    return out.scatter_reduce_(1, pid_rg, torch.nan_to_num(d, nan=float("inf")), "amin")
-
-
-def _identity_rank(d, layout, q_index, md0, midx0, valid_rows) -> torch.Tensor:
-    """1 + number of other identities with an item ranked before the first match."""
-    seg = _segment_min(d, layout)
-    other = torch.arange(seg.shape[1], device=d.device).unsqueeze(0) != q_index.unsqueeze(1)
-    thr = md0.unsqueeze(1)
-    count = ((seg < thr) & other).sum(1)
-    tie = (seg == thr) & other & valid_rows.unsqueeze(1)
-    if bool(tie.any()):
-        rows = tie.any(1).nonzero().squeeze(1)
-        dt = d.index_select(0, rows)
-        before = (dt == md0[rows].unsqueeze(1)) & (layout.perm.unsqueeze(0) < midx0[rows].unsqueeze(1))
-        pid_rg = layout.pid_index[layout.perm].unsqueeze(0).expand(rows.numel(), -1)
-        hits = torch.zeros(rows.numel(), seg.shape[1], dtype=torch.int32, device=d.device)
-        hits.scatter_add_(1, pid_rg, before.int())
-        count.index_add_(0, rows, ((hits > 0) & tie[rows]).sum(1))
-    return count + 1
+def _identity_rank(rows, o, bins, x, q_index, layout, c: int) -> torch.Tensor:
+    """1 + number of other identities with an item ranked before the first match. Those items are
+    the candidates (rows ``rows``, original columns ``o``, distances ``x``) with no match ranked
+    before them (``bins == 0``); NaN distances never count (they rank last, as in a sort)."""
+    before = (bins == 0) & (x == x)
+    r, pid = rows[before], layout.pid_index[o[before]]
+    other = pid != q_index[r]
+    u = layout.counts.numel()
+    seen = torch.zeros(c * u, dtype=torch.bool, device=rows.device)
+    seen[r[other] * u + pid[other]] = True
+    return seen.view(c, u).sum(1) + 1
 
 
 # float32 with an integer in [2^23, 2^24) has ulp 1: its bit pattern minus that of 2^23 is the integer
@@ -191,7 +187,7 @@ def bucket_chunk_stats(
     workspace: Workspace | None = None,
     q_cams: torch.Tensor | None = None,
 ) -> ChunkStats:
-    """Stats for a (c, ng) distance block in REGROUPED column order (exact, stable ties).
+    """Stats for a (c, ng) distance block in the layout's column order (exact, stable ties).
     ``d`` is overwritten (removed items set to +inf): pass a block the caller owns. ``q_cams``
     (with ``layout.match_cams``): a query's true matches in its own camera are removed."""
     workspace = workspace if workspace is not None else Workspace()
@@ -212,7 +208,7 @@ def bucket_chunk_stats(
     n = torch.where(has, layout.counts[qi], torch.zeros_like(q_index))
     rmax = max(int(n.max()) if c else 0, 1)
     ar = torch.arange(rmax, device=dev)
-    cols = (layout.starts[qi].unsqueeze(1) + ar).clamp(max=ng - 1)
+    cols = layout.members[(layout.starts[qi].unsqueeze(1) + ar).clamp(max=ng - 1)]  # block columns
     mvalid = ar.unsqueeze(0) < n.unsqueeze(1)
     if layout.removed is not None and q_restricted is not None and bool(q_restricted.any()):
         removed_rg = layout.removed[layout.perm]
@@ -227,7 +223,7 @@ def bucket_chunk_stats(
     md = d.gather(1, cols).masked_fill_(~mvalid, inf)
     if not bool(torch.isfinite(md[mvalid]).all()):
         raise ValueError("Distances must be finite (a true match has a NaN or infinite distance).")
-    md, order = torch.sort(md, dim=1, stable=True)  # within an identity, columns are in index order
+    md, order = torch.sort(md, dim=1, stable=True)  # members are in gallery index order: stable ties
     mcols = cols.gather(1, order)
     midx = layout.perm[mcols]
     r = mvalid.sum(1)
@@ -260,5 +256,5 @@ def bucket_chunk_stats(
     cand = torch.bincount(rows * (rmax + 1) + bins, minlength=c * (rmax + 1)).view(c, rmax + 1)
     pos = below.gather(1, (bt - torch.arange(c, device=dev, dtype=torch.int32).unsqueeze(1) * nb).long())
     pos += cand.cumsum(1)[:, :rmax]
-    id_rank = _identity_rank(d, layout, q_index, md[:, 0], midx[:, 0], r > 0) if with_id_rank else None
+    id_rank = _identity_rank(rows, o, bins, x, q_index, layout, c) if with_id_rank else None
     return stats_from_positions(pos, r, pos[:, 0], id_rank)

@@ -117,8 +117,8 @@ class RankingOptions:
 @runtime_checkable
 class DistanceSource(Protocol):
     """Query × gallery distances (smaller = better), served as blocks of query rows with the gallery
-    columns regrouped by identity (``GalleryLayout.perm``), so the metric kernel never needs the
-    whole matrix. Implementations: ``MatrixSource``, ``FeatureSource``, ``TrialColumnsSource``
+    columns in the layout's order (``GalleryLayout.perm``: the gallery order unless the layout
+    regroups by identity), so the metric kernel never needs the whole matrix. Implementations: ``MatrixSource``, ``FeatureSource``, ``TrialColumnsSource``
     (:mod:`.distances`) and ``RankingSource`` (:mod:`.ranking`)."""
 
     num_query: int
@@ -129,7 +129,7 @@ class DistanceSource(Protocol):
         """Called once before the blocks: the column order of every block."""
 
     def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
-        """(i1 - i0, num_gallery) distances of queries i0..i1 in regrouped column order; the caller
+        """(i1 - i0, num_gallery) distances of queries i0..i1 in the layout's column order; the caller
         owns (and overwrites) the block, which may live in a ``workspace`` buffer."""
 
 

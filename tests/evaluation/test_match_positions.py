@@ -11,16 +11,22 @@ from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, _restriction
 from searchsorted_reference import fast_chunk_stats
 
 
-def both_kernels(d, qp, gp, qc, gc, buckets):
-    """(bucket stats, searchsorted stats) on the same regrouped block, restricted rows included."""
+def _stats(kernel, d, qp, gp, qc, gc, regroup, **kw):
     q_res, g_rem = _restriction(qc, gc, SYSU_REMOVAL)
-    layout = GalleryLayout.build(gp, g_rem)
+    layout = GalleryLayout.build(gp, g_rem, regroup=regroup)
     src = MatrixSource(d)
     src.set_layout(layout)
     qi, qr = layout.query_index(qp), torch.as_tensor(q_res)
-    a = bucket_chunk_stats(src.regrouped(0, len(qp), Workspace()), qi, qr, layout, True, buckets)
-    b = fast_chunk_stats(src.regrouped(0, len(qp), Workspace()), qi, qr, layout, True)
-    return a, b
+    return kernel(src.regrouped(0, len(qp), Workspace()), qi, qr, layout, True, **kw)
+
+
+def both_kernels(d, qp, gp, qc, gc, buckets):
+    """(bucket stats, searchsorted stats), restricted rows included: the bucket kernel on blocks in
+    gallery order (the default) and regrouped by identity (equal stats), the reference on the
+    regrouped block it needs."""
+    a = _stats(bucket_chunk_stats, d, qp, gp, qc, gc, False, buckets=buckets)
+    assert_same(a, _stats(bucket_chunk_stats, d, qp, gp, qc, gc, True, buckets=buckets))
+    return a, _stats(fast_chunk_stats, d, qp, gp, qc, gc, True)
 
 
 def assert_same(a, b):

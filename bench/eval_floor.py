@@ -1,0 +1,97 @@
+"""Evaluation from features against its floor, the matrix product it cannot avoid (issue: "evaluation
+from features ≤ 1.5× the GEMM floor"). Two cases, the data of ``eval_speed.py``:
+
+* ``sysu-multi``: SYSU-MM01 all-search multi-shot, 10 trials (3803 queries, 2048-d) through the
+  protocol runner; floor = one product of the queries with every gallery column the 10 trials draw.
+* ``large``: 2500 queries × 100,000 gallery items (2048-d, SYSU camera rule); floor = the product in
+  the evaluator's query chunks.
+
+Each repeat times floor and evaluation back to back (so both see the same load); the medians and
+their ratio are printed with the metrics' checksum (equal across checkouts: same numbers)::
+
+    PYTHONPATH=OLD python bench/eval_floor.py --threads 2      # one side
+    PYTHONPATH=NEW python bench/eval_floor.py --threads 2      # the other, interleaved with it
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
+from eval_speed import features, maxrss_gib, sysu_feature_sets  # noqa: E402
+
+from fastreid_ext.evaluation.distances import FeatureSource, rows_per_chunk  # noqa: E402
+from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics  # noqa: E402
+from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images, run_sysu  # noqa: E402
+from fastreid_ext.evaluation.types import RankingOptions  # noqa: E402
+
+
+def sysu_multi():
+    query, gallery = sysu_feature_sets()
+    qf, gf = query.features["f"], gallery.features["f"]
+    groups = group_gallery_images(gallery.pids, gallery.camids, gallery.paths)
+    cols = torch.as_tensor(np.unique(np.concatenate([draw_sysu_gallery(groups, "all", "multi", t, 10) for t in range(10)])))
+    opts = RankingOptions(backend="torch")
+
+    def floor():
+        torch.mm(qf, gf.index_select(0, cols).t())
+
+    def evaluate():
+        (run,) = run_sysu(query, gallery, ["f"], ["all"], ["multi"], 10, 10, opts)
+        return sum(t["mAP"] + t["Rank-1"] for t in run.trials)
+
+    return f"SYSU all-search multi-shot, 10 trials: {len(qf)} x {len(cols)} drawn columns", floor, evaluate
+
+
+def large(nq=2500, ng=100000, dim=2048, nid=2000):
+    gen, rng = torch.Generator().manual_seed(1), np.random.default_rng(1)
+    centres = torch.randn(nid, dim, generator=gen)
+    qp, gp = rng.integers(0, nid, nq), rng.integers(0, nid, ng)
+    qc, gc = rng.choice([3, 6], nq), rng.choice([1, 2, 4, 5], ng)
+    qf, gf = features(qp, centres, 3.0, gen), features(gp, centres, 3.0, gen)
+    rows = rows_per_chunk(ng)
+
+    def floor():
+        for i0 in range(0, nq, rows):
+            torch.mm(qf[i0 : i0 + rows], gf.t())
+
+    def evaluate():
+        m = compute_metrics(FeatureSource(qf, gf, prepared=True), qp, gp, qc, gc, SYSU_REMOVAL)
+        return m.mAP + float(m.cmc.sum())
+
+    return f"{nq} x {ng} from features (chunks of {rows} rows)", floor, evaluate
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--cases", nargs="+", choices=["sysu-multi", "large"], default=["sysu-multi", "large"])
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}")
+    for name in args.cases:
+        label, floor, evaluate = {"sysu-multi": sysu_multi, "large": large}[name]()
+        evaluate()  # warm-up: allocations, first-touch pages
+        t_floor, t_eval = [], []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            floor()
+            t_floor.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            checksum = evaluate()
+            t_eval.append(time.perf_counter() - t)
+        f, e = statistics.median(t_floor), statistics.median(t_eval)
+        print(f"{label}: floor {f:.3f} s, evaluation {e:.3f} s = {e / f:.2f}x the floor "
+              f"(medians of {args.repeats}); checksum {checksum!r}; peak RSS {maxrss_gib():.2f} GiB")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
