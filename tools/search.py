@@ -74,7 +74,7 @@ def search(args):
     from fastreid_ext.config import load_config
     from fastreid_ext.engine.predictor import DefaultPredictor
     from fastreid_ext.evaluation.ranking import ranked_rows
-    from fastreid_ext.evaluation.types import FeatureSet, RankingOptions, TestTimeOptions
+    from fastreid_ext.evaluation.types import FeatureSet, RankingOptions
     from fastreid_ext.modeling.input_sources import resolve_input_source
 
     gallery = load_gallery(args.gallery)
@@ -90,9 +90,7 @@ def search(args):
     query = FeatureSet({name: qf}, np.full(n, -1), np.full(n, -1), list(paths))
     g = FeatureSet({name: torch.from_numpy(gallery["features"])}, gallery["pids"], gallery["camids"],
                    [str(p) for p in gallery["paths"]])
-    t = cfg.TEST
-    options = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK,
-                             TestTimeOptions.from_config(cfg))
+    options = RankingOptions.from_config(cfg)
     ranked = ranked_rows(query, g, name, range(n), options)
     k = min(args.topk, len(g))
     dist = np.array([d[:k] for _, d in ranked], dtype=np.float32)

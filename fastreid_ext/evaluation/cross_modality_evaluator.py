@@ -25,7 +25,7 @@ from .camera_breakdown import attribute_breakdown_table, breakdown_table
 from .roc import ROC_METRICS
 from .results_writer import results_table, write_results_json
 from .saved_features import save_features
-from .types import CHANCE_KEY, REPORTED_RANKS, FeatureSet, RankingOptions, TestTimeOptions
+from .types import CHANCE_KEY, REPORTED_RANKS, FeatureSet, RankingOptions
 
 __all__ = ["CrossModalityEvaluator", "ATTRIBUTE_OUTPUT"]
 
@@ -56,8 +56,7 @@ class CrossModalityEvaluator:
         from ..data.build import build_test_loader  # noqa: PLC0415 - the data package is only needed at run time
 
         t = cfg.TEST
-        ranking = RankingOptions(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK,
-                                 TestTimeOptions.from_config(cfg))
+        ranking = RankingOptions.from_config(cfg)
         return cls(
             dataset, output_dir, lambda records: build_test_loader(cfg, records, getattr(dataset, "attribute_names", ())),
             protocol=build_protocol(cfg, dataset), features=t.FEATURES, attribute_sources=t.ATTRIBUTE_SOURCES,

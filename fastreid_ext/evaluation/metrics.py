@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..utils.threads import intra_op_threads
 from .camera_rules import as_camera_rule
 from .distances import MatrixSource, rows_per_chunk
 from .match_positions import GalleryLayout, Workspace, bucket_chunk_stats
@@ -59,11 +60,14 @@ def compute_metrics(
     identity_cmc: bool = True,
     max_rows: int = 0,
     workspace: Workspace | None = None,
+    kernel_threads: int = 1,
 ) -> RetrievalMetrics:
     """Metrics of one gallery from any :class:`~.types.DistanceSource`; ``removal``: the protocol's
     :class:`~.camera_rules.CameraRule` (or a ``(qcam, gcam)`` pair: queries of camera qcam ignore
     gallery items of camera gcam, SYSU's ``SYSU_REMOVAL``). The work
-    buffers belong to this call, or to the caller's ``workspace`` (reused across a run's trials)."""
+    buffers belong to this call, or to the caller's ``workspace`` (reused across a run's trials).
+    ``kernel_threads``: torch intra-op threads of the kernel (0: the caller's), the distance blocks
+    keep the caller's (see :func:`~fastreid_ext.utils.threads.intra_op_threads`)."""
     nq, ng = source.num_query, source.num_gallery
     _check_sizes(nq, ng, {"q_pids": (q_pids, nq), "g_pids": (g_pids, ng), "q_camids": (q_camids, nq), "g_camids": (g_camids, ng)})
     if max_rank < 1:
@@ -88,8 +92,9 @@ def compute_metrics(
         i1 = min(nq, i0 + rows)
         qr = None if q_res_t is None else q_res_t[i0:i1]
         block = source.regrouped(i0, i1, workspace)
-        s = bucket_chunk_stats(block, q_index[i0:i1], qr, layout, identity_cmc, workspace=workspace,
-                               q_cams=None if q_cam_t is None else q_cam_t[i0:i1])
+        with intra_op_threads(kernel_threads if block.device.type == "cpu" else 0):
+            s = bucket_chunk_stats(block, q_index[i0:i1], qr, layout, identity_cmc, workspace=workspace,
+                                   q_cams=None if q_cam_t is None else q_cam_t[i0:i1])
         valid = s.num_matches > 0
         num_valid += int(valid.sum())
         ap += float(s.ap[valid].sum())

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils.threads import intra_op_threads
 from .distances import FeatureSource, MatrixSource, normalize_features
 from .reranking import k_reciprocal_distance
 from .types import DistanceSource, RankingOptions, TestTimeOptions
@@ -70,8 +71,9 @@ def test_time_source(q: torch.Tensor, g: torch.Tensor, options: RankingOptions) 
     if tt.aqe:
         q, g = average_query_expansion(q, g, tt.aqe_times, tt.aqe_k, tt.aqe_alpha)
     if tt.rerank:
-        return MatrixSource(k_reciprocal_distance(q, g, tt.rerank_k1, tt.rerank_k2, tt.rerank_lambda,
-                                                  distance=options.distance, backend=options.backend))
+        with intra_op_threads(options.kernel_threads if q.device.type == "cpu" else 0):
+            return MatrixSource(k_reciprocal_distance(q, g, tt.rerank_k1, tt.rerank_k2, tt.rerank_lambda,
+                                                      distance=options.distance, backend=options.backend))
     # AQE averages normalised features: re-normalise for cosine
     return FeatureSource(normalize_features(q, options.distance), normalize_features(g, options.distance),
                          options.distance, prepared=True)

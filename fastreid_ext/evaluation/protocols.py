@@ -37,7 +37,7 @@ def trial_metrics(source, q_pids, g_pids, q_camids, g_camids, task: Task, opts: 
     CMC (percent, ranks 1..max_rank) is appended to ``curves`` when given (for figures)."""
     rule = task.removal
     m = compute_metrics(source, q_pids, g_pids, None if rule is None else q_camids, None if rule is None else g_camids,
-                        rule, opts.max_rank, task.identity_cmc, opts.max_rows, workspace)
+                        rule, opts.max_rank, task.identity_cmc, opts.max_rows, workspace, opts.kernel_threads)
     out = {f"Rank-{r}": 100.0 * float(m.cmc[r - 1]) for r in REPORTED_RANKS if r <= len(m.cmc)}
     if curves is not None:
         curves.append([100.0 * float(v) for v in m.cmc])

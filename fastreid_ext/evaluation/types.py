@@ -112,6 +112,13 @@ class RankingOptions:
     max_rank: int = 20
     max_rows: int = 0
     test_time: TestTimeOptions = field(default_factory=TestTimeOptions)  # flip / AQE / re-ranking
+    kernel_threads: int = 1  # intra-op threads of the metric kernel and re-ranking (0: the run's)
+
+    @classmethod
+    def from_config(cls, cfg) -> "RankingOptions":
+        t = cfg.TEST
+        return cls(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK,
+                   TestTimeOptions.from_config(cfg), t.RANKING.KERNEL_THREADS)
 
 
 @runtime_checkable

@@ -11,12 +11,13 @@ environment (a choice too, e.g. of a job script or a test that compares runs thr
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 from dataclasses import dataclass, field
 
-__all__ = ["ThreadChoice", "affinity_cpus", "cgroup_cpu_limit", "choose_threads", "apply_num_threads"]
+__all__ = ["ThreadChoice", "affinity_cpus", "cgroup_cpu_limit", "choose_threads", "apply_num_threads", "intra_op_threads"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,3 +143,24 @@ def apply_num_threads(override: int = 0, local_processes: int | None = None, cgr
                        "run many times slower than on one thread beside busy processes; set NUM_THREADS 1 if "
                        "evaluation or training steps are slow.", load, choice.threads * max(local_processes, 1))
     return choice
+
+
+@contextlib.contextmanager
+def intra_op_threads(threads: int):
+    """torch's intra-op threads set to ``threads`` inside the block and restored after it (0: left as
+    they are). For memory-bound kernels made of many short parallel passes (the metric kernel,
+    re-ranking's sparse steps): they gain little from a second thread on an idle machine and wait at
+    every barrier for a descheduled thread on a busy one (the SYSU metric kernel: 4.8x slower with two
+    threads than with one beside busy processes), while the matrix products around them keep the
+    run's threads."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads <= 0 or threads == before:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -131,3 +131,41 @@ def test_an_explicit_omp_num_threads_is_a_choice_too(tmp_path):
     assert choice.threads == 1 and "OMP_NUM_THREADS 1 (environment)" in choice.reason
     assert choose_threads(cgroup_root=root, affinity=8, host_cpus=8, env={"OMP_NUM_THREADS": "x"}).threads == 8
     assert choose_threads(override=3, cgroup_root=root, affinity=8, env={"OMP_NUM_THREADS": "1"}).threads == 3
+
+
+def test_intra_op_threads_is_scoped_and_restored_on_error(keep_threads):
+    from fastreid_ext.utils.threads import intra_op_threads
+
+    torch.set_num_threads(2)
+    with intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    with pytest.raises(RuntimeError), intra_op_threads(1):
+        raise RuntimeError("kernel failed")
+    assert torch.get_num_threads() == 2
+    with intra_op_threads(0):  # 0: the caller's threads
+        assert torch.get_num_threads() == 2
+
+
+def test_metric_kernel_runs_on_the_kernel_threads_with_the_same_numbers(keep_threads, monkeypatch):
+    """TEST.RANKING.KERNEL_THREADS reaches the kernel through RankingOptions (1 by default), the
+    distance blocks keep the run's threads, and the metrics do not depend on it."""
+    import numpy as np
+
+    from fastreid_ext.evaluation import match_positions, metrics
+    from fastreid_ext.evaluation.distances import FeatureSource
+    from fastreid_ext.evaluation.types import RankingOptions
+
+    cfg = get_cfg()
+    assert RankingOptions.from_config(cfg).kernel_threads == cfg.TEST.RANKING.KERNEL_THREADS == 1
+    seen = []
+    kernel = match_positions.bucket_chunk_stats
+    monkeypatch.setattr(metrics, "bucket_chunk_stats", lambda *a, **k: seen.append(torch.get_num_threads()) or kernel(*a, **k))
+    torch.set_num_threads(2)
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    qp, gp = rng.integers(0, 20, 60), rng.integers(0, 20, 300)
+    qf, gf = torch.randn(60, 16, generator=gen), torch.randn(300, 16, generator=gen)
+    one = metrics.compute_metrics(FeatureSource(qf, gf), qp, gp, max_rows=25, kernel_threads=1)
+    both = metrics.compute_metrics(FeatureSource(qf, gf), qp, gp, max_rows=25, kernel_threads=0)
+    assert seen == [1, 1, 1, 2, 2, 2] and torch.get_num_threads() == 2
+    assert (one.mAP, one.mINP, one.cmc.tolist()) == (both.mAP, both.mINP, both.cmc.tolist())
