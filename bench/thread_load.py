@@ -9,7 +9,10 @@ subprocess spins on one core (``while True: pass``), interleaved kernel by kerne
 ``busy/solo`` (what the neighbour costs at that thread count; fair sharing of one core would cost
 about 2x at most) and ``busy/1-thread solo`` (issue 25, item 1: at most 2.5x). "auto" is
 ``fastreid_ext.utils.threads.choose_threads()`` (affinity and cgroup quota, as NUM_THREADS 0 does
-at run setup). Numbers depend on everything else the machine runs: report its load with them.
+at run setup). ``--kernel-threads`` is TEST.RANKING.KERNEL_THREADS: the intra-op threads the metric
+kernel and re-ranking run on inside a run with those threads (1, the default, as the engine does;
+0: the run's threads, the behaviour before the key). Numbers depend on everything else the machine
+runs: report its load with them.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from tabulate import tabulate
 from fastreid_ext.evaluation.distances import MatrixSource
 from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics
 from fastreid_ext.evaluation.reranking import k_reciprocal_distance
-from fastreid_ext.utils.threads import choose_threads
+from fastreid_ext.utils.threads import choose_threads, intra_op_threads
 
 SYSU_QUERY, SYSU_SINGLE_GALLERY, SYSU_TEST_IDS = 3803, 301, 96  # all-search queries, single-shot gallery (one trial)
 
@@ -49,11 +52,17 @@ def kernels(args) -> dict:
     g = torch.Generator().manual_seed(0)
     qf = torch.randn(args.rerank_query, args.rerank_dim, generator=g)
     gf = torch.randn(args.rerank_gallery, args.rerank_dim, generator=g)
+    kt = args.kernel_threads
+
+    def rerank():
+        with intra_op_threads(kt):  # as evaluation.postprocess runs it
+            return k_reciprocal_distance(qf, gf, backend="torch")
+
     return {
         f"SYSU metrics {SYSU_QUERY}x{SYSU_SINGLE_GALLERY}":
-            lambda: compute_metrics(MatrixSource(dist), q_pids, g_pids, q_cams, g_cams, SYSU_REMOVAL, 20, True),
-        f"re-ranking {args.rerank_query}x{args.rerank_gallery}x{args.rerank_dim}":
-            lambda: k_reciprocal_distance(qf, gf, backend="torch"),
+            lambda: compute_metrics(MatrixSource(dist), q_pids, g_pids, q_cams, g_cams, SYSU_REMOVAL, 20, True,
+                                    kernel_threads=kt),
+        f"re-ranking {args.rerank_query}x{args.rerank_gallery}x{args.rerank_dim}": rerank,
     }
 
 
@@ -87,6 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rerank-gallery", type=int, default=800)
     ap.add_argument("--rerank-dim", type=int, default=2048)
     ap.add_argument("--threads", nargs="+", default=["1", "2", "auto"], help="thread counts; 'auto' = choose_threads()")
+    ap.add_argument("--kernel-threads", type=int, default=1,
+                    help="TEST.RANKING.KERNEL_THREADS: 1 (the default) or 0 (the run's threads, as before the key)")
     ap.add_argument("--json", default="", help="also write the rows here")
     a = ap.parse_args(argv)
     auto = choose_threads()
@@ -106,7 +117,7 @@ def main(argv=None) -> int:
             rows.append({"kernel": name, "threads": f"{n} ({label})" if label == "auto" else n,
                          "solo s": round(solo, 4), "busy s": round(busy, 4), "busy/solo": round(busy / solo, 2),
                          "busy/1-thread solo": round(busy / base, 2) if base else "-"})
-    print(f"{os.cpu_count()} CPUs, auto = {auto.threads} ({auto.reason}), torch {torch.__version__}, "
+    print(f"{os.cpu_count()} CPUs, auto = {auto.threads} ({auto.reason}), kernel threads {a.kernel_threads}, torch {torch.__version__}, "
           f"load average before: {', '.join(f'{x:.2f}' for x in load) if load else 'n/a'}, median of {a.repeats}")
     print(tabulate(rows, headers="keys", tablefmt="pipe"))
     if a.json:
