@@ -158,13 +158,18 @@ def _bucket_ids(d: torch.Tensor, lo: torch.Tensor, s: torch.Tensor, nb: int, wor
     """int32 ``row * nb + bucket`` of every item, bucket = monotone map of the distance into
     [0, nb-1] (NaN last). Done in place in a workspace buffer (reused across chunks: a fresh
     block-sized allocation costs about as much as the whole bucketing): clamp, then adding ``2^23 + row * nb``
-    rounds to an integer, read back from the float's bits (no float→int conversion pass)."""
+    rounds to an integer, read back from the float's bits (no float→int conversion pass). Any
+    monotone map works (the kernel's result is exact whatever the buckets): the first match's bucket
+    must be 0, which d * s - lo * s gives at d = lo (exactly 0, or within rounding of 0 when fused)."""
     c, ng = d.shape
     if c * nb >= 2**23:
         raise ValueError(f"{c} rows x {nb} buckets exceed 2^23; use smaller query chunks.")
     v = workspace.buffer("bucket_ids", c * ng, torch.float32, d.device).view(c, ng)
-    torch.sub(d, lo.to(torch.float32), out=v) if d.dtype == torch.float32 else v.copy_(d - lo)
-    v.mul_(s.to(torch.float32))
+    if d.dtype == torch.float32:  # (d - lo) * s as d * s - lo * s in one pass: still monotone, 0 at lo
+        s32 = s.to(torch.float32)
+        torch.addcmul(lo.to(torch.float32).mul(s32).neg_(), d, s32, out=v)
+    else:
+        v.copy_((d - lo) * s)
     top = float(nb - 1)
     v.nan_to_num_(nan=top, posinf=top, neginf=0.0).clamp_(0.0, top)
     v.add_(_BIAS + torch.arange(c, device=d.device, dtype=torch.float32).unsqueeze(1) * nb)
@@ -232,16 +237,20 @@ def bucket_chunk_stats(
     b = _bucket_ids(d, lo, s, nb, workspace)
     b_flat = b.view(-1)
     bt = b.gather(1, mcols)  # bucket of each match: the same map, so the order relation holds
-    thr_count = torch.bincount(bt[used], minlength=c * nb)
+    bt_u = bt[used]  # ascending: rows in order, and within a row the matches by distance
+    thr_count = torch.bincount(bt_u, minlength=c * nb)
     is_thr = thr_count > 0
-    hist = torch.bincount(b_flat, minlength=c * nb).masked_fill_(is_thr, 0).view(c, nb)
-    below = hist.cumsum(1).sub_(hist)  # items outside match buckets, in lower buckets
+    hist = torch.bincount(b_flat, minlength=c * nb).masked_fill_(is_thr, 0)
+    # items outside match buckets in lower buckets of the same row: one flat prefix sum (a per-row
+    # cumsum along dim 1 is several times slower on CPU), less the row's value at its first bucket
+    below = hist.cumsum(0).sub_(hist).view(c, nb)
+    below -= below[:, :1].clone()
     # candidates: items in a bucket holding a match; bins = matches ranked before the item
     flat = is_thr.index_select(0, b_flat).nonzero().squeeze(1)
     rows = flat // ng
     x, o = d.reshape(-1)[flat], layout.perm[flat - rows * ng]
     bx = b_flat[flat].long()
-    first = thr_count.cumsum(0).sub_(thr_count)[bx]  # index of the bucket's first match in md[used]
+    first = torch.searchsorted(bt_u, bx.to(bt_u.dtype))  # index of the bucket's first match in md[used]
     mult = thr_count[bx]
     bins = first - (r.cumsum(0) - r)[rows]
     md_u, midx_u = md[used], midx[used]
