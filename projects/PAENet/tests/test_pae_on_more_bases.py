@@ -13,7 +13,10 @@ from paenet.base_protocol import PAENetMapBase
 from paenet_testkit import make_batch, small_opts
 
 PAENET_TERMS = {"loss_attr", "loss_attr_recognizer"}
-PAENET_PARTS = ("pae.embedding_i.", "pae.embedding_iii.", "aal.heads.", "aal.region.", "input_neck.", "recognizer.")
+PAENET_PARTS = {"reference": ("pae.embedding_i.", "pae.embedding_iii.", "aal.heads.", "aal.region.", "input_neck.",
+                               "recognizer."),
+                 "paper": ("pae.attribute_projection.", "pae.embedding_i.", "pae.embedding_ii.", "pae.embedding_iii.",
+                           "aal.heads.", "input_neck.", "recognizer.")}  # the paper's region branch has no parameters
 # config, its base's own config, base class, the base's own loss terms, base parts that must get gradients,
 # eval outputs → width for a map of C channels, input size (PCB: a map height divisible by 6 stripes)
 BASES = {
@@ -42,25 +45,27 @@ def _cfg(repo_root, config, depth=18, size=(64, 32), extra=()):
     return cfg
 
 
-def _build(repo_root, name, depth=18, extra=(), config=None, seed=0):
+def _build(repo_root, name, depth=18, extra=(), config=None, seed=0, variant="reference"):
     paenet_config, _, _, _, _, size, base_extra = BASES[name]
     torch.manual_seed(seed)
-    return build_model(_cfg(repo_root, config or paenet_config, depth, size, list(base_extra) + list(extra)))
+    opts = list(base_extra) + list(extra)
+    return build_model(_cfg(repo_root, config or paenet_config, depth, size, opts + ["PAENET.VARIANT", variant]))
 
 
+@pytest.mark.parametrize("variant", ["reference", "paper"])
 @pytest.mark.parametrize("name", list(BASES))
-def test_one_training_step_keeps_the_base_objective(repo_root, name):
+def test_one_training_step_keeps_the_base_objective(repo_root, name, variant):
     """Loss dict = every term of the base + PAENet's; finite; gradients reach PAE, AAL, the recognizer
     and the base's backbone and own heads (DDAG's graph with a non-zero weight)."""
     _, _, base_terms, base_parts, _, size, _ = BASES[name]
-    model = _build(repo_root, name).train()
+    model = _build(repo_root, name, variant=variant).train()
     assert type(model.base).__name__ == name and isinstance(model.base, PAENetMapBase) and model.on_map
     assert model.identity_neck is None and model.input_neck is not None
     losses = model(make_batch(num_ids=2, k=2, num_attributes=5, size=size))
     assert set(losses) == base_terms | PAENET_TERMS
     assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values()), losses
     sum(losses.values()).backward()
-    for prefix in PAENET_PARTS + base_parts:
+    for prefix in PAENET_PARTS[variant] + base_parts:
         grads = [p.grad for n, p in model.named_parameters() if n.startswith(prefix) and p.requires_grad]
         assert grads and any(g is not None and g.abs().sum() > 0 for g in grads), prefix
 
