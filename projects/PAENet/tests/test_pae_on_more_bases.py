@@ -175,3 +175,22 @@ def test_attach_configs_keep_the_base_recipe(repo_root, config, base_config):
     base_lrs = {p.replace("^", "^base\\.", 1): f for p, f in theirs.SOLVER.LR_MULTIPLIERS}
     assert base_lrs.items() <= {p: f for p, f in ours.SOLVER.LR_MULTIPLIERS}.items()
     assert ours.PAENET.RECOGNIZER.ENABLED and ours.PAENET.DEFAULT_ATTRIBUTE_SOURCE == "predicted"
+
+
+@pytest.mark.parametrize("name", list(BASES))
+def test_eval_only_weights_skip_the_base_training_parts(repo_root, name, tmp_path):
+    """A checkpoint trained with another class count loads for --eval-only: the base's classifiers (DDAG's
+    graph, MPANet's mutual classifiers, the PCB classifiers) are training-only, every retrieval parameter
+    loads, and the features are the trained model's."""
+    from fastreid_ext.checkpoint import ReidCheckpointer
+
+    size = BASES[name][5]
+    trained = _build(repo_root, name, extra=["MODEL.HEADS.NUM_CLASSES", "4"]).eval()
+    path = tmp_path / "model.pth"
+    torch.save({"model": trained.state_dict()}, path)
+    model = _build(repo_root, name, seed=1).eval()  # 3 classes, other weights
+    ReidCheckpointer(model).load_for_eval(str(path))
+    batch = {**make_batch(num_ids=2, k=2, num_attributes=5, size=size), "attribute_source": "predicted"}
+    with torch.no_grad():
+        ours, theirs = model(batch), trained(batch)
+    assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
