@@ -204,7 +204,7 @@ class ReidCheckpointer(Checkpointer):
         require_eval_weights(path)
         checkpoint = self._load_file(path)
         incompatible = self._load_model(checkpoint)
-        prefixes = tuple(getattr(type(self.model), "TRAINING_ONLY_PREFIXES", ()))
+        prefixes = tuple(getattr(self.model, "TRAINING_ONLY_PREFIXES", ()))  # an instance may extend its class's
 
         def training_only(key: str) -> bool:
             return bool(prefixes) and key.startswith(prefixes)

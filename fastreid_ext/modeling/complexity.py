@@ -54,7 +54,7 @@ def model_complexity(model: nn.Module, cfg) -> dict:
     """``{"params", "params_inference" (without the training-only parts, e.g. the identity classifier),
     "flops" (per image), "input": [H, W], "attribute_source"}``."""
     source = default_attribute_source(model, cfg)
-    skip = tuple(getattr(type(model), "TRAINING_ONLY_PREFIXES", ()))
+    skip = tuple(getattr(model, "TRAINING_ONLY_PREFIXES", ()))  # an instance may extend its class's
     return {"params": count_parameters(model), "params_inference": count_parameters(model, skip),
             "flops": int(inference_flops(model, cfg, source).total()),
             "input": [int(x) for x in cfg.INPUT.SIZE_TEST], "attribute_source": source}

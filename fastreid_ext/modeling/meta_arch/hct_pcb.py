@@ -81,20 +81,40 @@ class HCTPCB(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def extract(self, images: torch.Tensor, modality: torch.Tensor) -> dict[str, Any]:
+    # PAENetMapBase (projects/PAENet/README.md): PAE reads the layer4 map; the stripes are cut from the map
+    # PAENet re-weighted, so the per-stripe and concatenated terms stay.
+    @property
+    def map_channels(self) -> int:
+        return self.backbone.out_channels
+
+    @property
+    def pool(self) -> nn.Module:
+        """The stripes' GeM, applied to the whole map: the global vector PAE reads."""
+        return self.head.pool
+
+    def backbone_map(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images, modality)
+
+    def features_from_map(self, fmap: torch.Tensor) -> dict[str, Any]:
         """``MAP``, the stripes' ``LOCAL`` features and pooled ``STRIPES``, and their concatenations."""
-        fmap = self.backbone(images, modality)
         local, pooled = self.head(fmap)
         return {"MAP": fmap, "LOCAL": local, "STRIPES": pooled, "FC": torch.cat(local, 1), "POOL": torch.cat(pooled, 1)}
+
+    def extract(self, images: torch.Tensor, modality: torch.Tensor) -> dict[str, Any]:
+        return self.features_from_map(self.backbone_map(images, modality))
+
+    @staticmethod
+    def inference(feats: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"FC": feats["FC"], "POOL": feats["POOL"]}
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         batch = self.preprocess(batch)
         feats = self.extract(batch["images"], batch["modality"])
         if not self.training:
-            return {"FC": feats["FC"], "POOL": feats["POOL"]}
-        return self.losses(feats, batch)
+            return self.inference(feats)
+        return self.training_losses(feats, batch)
 
-    def losses(self, feats: dict[str, Any], batch: dict) -> dict[str, torch.Tensor]:
+    def training_losses(self, feats: dict[str, Any], batch: dict) -> dict[str, torch.Tensor]:
         targets, modality = batch["targets"], batch["modality"]
         out = {}
         if "CrossEntropyLoss" in self.loss_names:

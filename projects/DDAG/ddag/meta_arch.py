@@ -74,11 +74,26 @@ class DDAG(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def extract(self, images: torch.Tensor, modality: torch.Tensor) -> dict[str, torch.Tensor]:
-        fmap = self.backbone(images, modality)
+    # PAENetMapBase (projects/PAENet/README.md): PAE reads the shared layer4 map; IWPA, the BNNeck and the
+    # graph run on the map PAENet re-weighted, so all four terms and the graph-weight schedule stay.
+    @property
+    def map_channels(self) -> int:
+        return self.feat_dim
+
+    def backbone_map(self, images: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        return self.backbone(images, modality)
+
+    def features_from_map(self, fmap: torch.Tensor) -> dict[str, torch.Tensor]:
         pooled = self.pool(fmap)
         feat = self.bottleneck(pooled)
         return {"MAP": fmap, "POOL": pooled, "BN": feat, "FC": self.wpa(fmap, feat)}
+
+    def extract(self, images: torch.Tensor, modality: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.features_from_map(self.backbone_map(images, modality))
+
+    @staticmethod
+    def inference(feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"FC": feats["FC"], "BN": feats["BN"], "POOL": feats["POOL"]}
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         batch = self.preprocess(batch)
@@ -87,12 +102,11 @@ class DDAG(nn.Module):
                             "the adjacency from them. In eval mode it needs none.")
         feats = self.extract(batch["images"], batch["modality"])
         if not self.training:
-            return {"FC": feats["FC"], "BN": feats["BN"], "POOL": feats["POOL"]}
+            return self.inference(feats)
         return self.training_losses(feats, batch)
 
     def training_losses(self, feats: dict[str, torch.Tensor], batch: dict) -> dict[str, torch.Tensor]:
-        """Its four terms; named apart from the PAENetBase ``losses(features, logits, batch)``, which it does not
-        provide (its terms need the part feature and the graph), so PAENet refuses it as a base by name."""
+        """Its four terms (the graph's adjacency from ``batch["targets"]``)."""
         if self.classifier is None:
             raise UserError("DDAG needs an identity classifier: MODEL.HEADS.NUM_CLASSES is 0 (the trainer sets it "
                             "from the training set).")

@@ -173,12 +173,3 @@ def test_bad_input(repo_root):
     with pytest.raises(UserError, match="DDAG.GRAPH.WEIGHT_SCHEDULE 'sometimes'"):
         build_model(_cfg(repo_root, depth=18, extra=["DDAG.GRAPH.WEIGHT_SCHEDULE", "sometimes"]))
 
-
-def test_paenet_refuses_ddag_as_a_base_naming_what_it_lacks(repo_root):
-    pytest.importorskip("paenet")
-    cfg = load_config(str(repo_root / "configs/PAENet/sysu.yml"), [
-        "IMPORTS", '["paenet", "ddag"]', "MODEL.BACKBONE.PRETRAIN", False, "MODEL.DEVICE", "cpu",
-        "MODEL.BACKBONE.DEPTH", 18, "MODEL.HEADS.NUM_CLASSES", CLASSES, "MODEL.NUM_ATTRIBUTES", 5,
-        "PAENET.BASE_ARCHITECTURE", "DDAG"])
-    with pytest.raises(UserError, match=r"^PAENET.BASE_ARCHITECTURE 'DDAG' lacks \['losses'\]"):
-        build_model(cfg)

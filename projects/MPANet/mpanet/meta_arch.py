@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fastreid_ext.modeling.layers import GlobalAvgPool
 from fastreid_ext.modeling.meta_arch import META_ARCH_REGISTRY, CrossModalBaseline
 from fastreid_ext.utils.errors import UserError
 
@@ -42,6 +43,7 @@ class MPANet(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.pattern = PatternAlignment(backbone.out_channels, num_parts)
+        self.pool = GlobalAvgPool()  # no parameters: the global part of the pattern feature, as a module
         self.feat_dim = backbone.out_channels * self.pattern.out_dim_factor
         self.bn_neck = nn.BatchNorm1d(self.feat_dim)
         nn.init.zeros_(self.bn_neck.bias)
@@ -70,16 +72,32 @@ class MPANet(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        fmap = self.backbone(images)
+    # PAENetMapBase (projects/PAENet/README.md): PAE reads the layer4 map after MAM; the pattern masks, the
+    # neck and every term (separation, center-cluster, CE, mutual mean) run on the map PAENet re-weighted.
+    @property
+    def map_channels(self) -> int:
+        return self.backbone.out_channels
+
+    def backbone_map(self, images: torch.Tensor, modality: torch.Tensor | None = None) -> torch.Tensor:
+        """One network for both modalities: ``modality`` is not used."""
+        return self.backbone(images)
+
+    def features_from_map(self, fmap: torch.Tensor) -> dict[str, torch.Tensor]:
         pooled, masks = self.pattern(fmap)
         return {"MAP": fmap, "MASKS": masks, "POOL": pooled, "BN": self.bn_neck(pooled)}
+
+    def extract(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.features_from_map(self.backbone_map(images))
+
+    @staticmethod
+    def inference(feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"BN": feats["BN"], "POOL": feats["POOL"]}
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         batch = self.preprocess(batch)
         feats = self.extract(batch["images"])
         if not self.training:
-            return {"BN": feats["BN"], "POOL": feats["POOL"]}
+            return self.inference(feats)
         if "targets" not in batch:
             raise UserError("MPANet's training forward needs the batch labels ('targets'); in eval mode it needs none.")
         return self.training_losses(feats, batch)

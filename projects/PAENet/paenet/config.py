@@ -11,8 +11,9 @@ __all__ = ["add_paenet_config"]
 def add_paenet_config(cfg: CN) -> None:
     _C = cfg
     _C.PAENET = CN()
-    # The meta-architecture PAE and AAL attach to: any registered one with the PAENetBase members
-    # (projects/PAENet/README.md); PAENet adds its terms to the base's own losses.
+    # The meta-architecture PAE and AAL attach to: any registered one with the PAENetBase or the
+    # PAENetMapBase members (DDAG, MPANet, HCTPCB; projects/PAENet/README.md); PAENet adds its terms
+    # to the base's own losses.
     _C.PAENET.BASE_ARCHITECTURE = "CrossModalBaseline"
     # "reference": what the official model_mine.py computes (loads official checkpoints);
     # "paper": the method as the paper's equations describe it (projects/PAENet/README.md).

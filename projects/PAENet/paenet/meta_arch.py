@@ -1,6 +1,8 @@
 """The ``PAENet`` meta-architecture: a base meta-architecture (built by name from
 ``PAENET.BASE_ARCHITECTURE``) with PAE, AAL and optionally the label-free attribute recognizer
-attached by composition.
+attached by composition. How PAE/AAL combine with the base is the base's protocol (base_protocol.py):
+a ``PAENetBase`` gives one global feature (the description below); a ``PAENetMapBase`` runs its own
+heads, losses and test features on the map the region branch re-weighted (``_forward_on_map``).
 
 Train: the base's own loss terms on (f_id, logits), plus ``loss_attr`` = λ·masked BCE of the AAL
 heads and ``loss_attr_recognizer`` for the recognizer. PAE is fed ``PAENET.TRAIN_ATTRIBUTE_INPUT``.
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -23,39 +24,21 @@ from fastreid_ext.modeling.layers.bnneck import BNNeck
 from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
 from fastreid_ext.utils.errors import UserError
 
+from .base_protocol import (BASE_MEMBERS, MAP_BASE_MEMBERS, PAENetBase, PAENetMapBase, attaches_on_map, check_base,
+                            pae_width, training_only_prefixes)
 from .attribute_recognition import (TRAIN_ATTRIBUTE_INPUTS, AttributeBalance, attributes_from_probs, build_recognizer,
                                     masked_attribute_bce, mix_attributes)
 from .official_checkpoint import is_official_state_dict, official_to_paenet
 from .paper_variant import PaperAttributeHeads, PaperPAE, PaperRegionBranch
 from .reference_variant import ReferenceAttributeHeads, ReferencePAE, ReferenceRegionBranch
 
-__all__ = ["PAENet", "PAENetBase", "ATTRIBUTE_SOURCES", "VARIANTS", "BASE_MEMBERS"]
+__all__ = ["PAENet", "PAENetBase", "PAENetMapBase", "ATTRIBUTE_SOURCES", "VARIANTS", "BASE_MEMBERS", "MAP_BASE_MEMBERS"]
 
 ATTRIBUTE_SOURCES = ("gt", "predicted", "zeros")
 VARIANTS = ("reference", "paper")
 logger = logging.getLogger(__name__)
 
 
-@runtime_checkable
-class PAENetBase(Protocol):
-    """What PAENet needs from the meta-architecture it attaches to (``CrossModalBaseline`` and its
-    subclasses have it): ``extract`` → {"MAP", "POOL", "FC"}; ``pool`` the module turning a map into
-    a vector (applied again to the identity map); ``classifier`` the identity classifier on the
-    necked feature (or None); ``losses`` the base's own terms on (metric feature, logits, batch)."""
-
-    feat_dim: int
-    pool: nn.Module
-    classifier: nn.Module | None
-    device: torch.device
-
-    def preprocess(self, batch: dict) -> dict: ...
-
-    def extract(self, images: torch.Tensor, modality: torch.Tensor) -> dict[str, torch.Tensor]: ...
-
-    def losses(self, features: torch.Tensor, logits: torch.Tensor | None, batch: dict) -> dict[str, torch.Tensor]: ...
-
-
-BASE_MEMBERS = ("feat_dim", "pool", "classifier", "device", "preprocess", "extract", "losses")
 # Where each dataset reader looks for attributes when DATASETS.ATTRIBUTES.PATH is empty.
 _DEFAULT_ATTRIBUTE_FILES = {"SYSU_MM01": "SYSU-MM01/sysu_attribute/cam{k}_att.mat", "RegDB": "RegDB/attributes.csv"}
 
@@ -80,8 +63,16 @@ class AttributeAuxiliaryLearning(nn.Module):
     def identity_feature(self, fmap: torch.Tensor, gates: torch.Tensor, pool: nn.Module) -> torch.Tensor:
         return self.region(fmap, gates, pool)
 
+    def identity_map(self, fmap: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        """Eq. 10's re-weighted map before pooling (B×C×h×w), for bases with their own heads on it."""
+        return self.region(fmap, gates, _keep_map)
+
     def attribute_logits(self, gates: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor | None:
         return self.heads(gates, pooled) if self.heads is not None else None
+
+
+def _keep_map(fmap: torch.Tensor) -> torch.Tensor:
+    return fmap
 
 
 def _missing_attributes_error(cfg) -> UserError:
@@ -109,10 +100,7 @@ class PAENet(nn.Module):
                  default_attribute_source: str = "", predicted_attributes: str = "threshold",
                  predicted_threshold: float = 0.5, recognizer_class_balance: bool = False):
         super().__init__()
-        missing = [m for m in BASE_MEMBERS if not hasattr(base, m)]
-        if missing:
-            raise UserError(f"PAENET.BASE_ARCHITECTURE {type(base).__name__} lacks {missing}; PAENet attaches to "
-                            f"meta-architectures with the members {list(BASE_MEMBERS)} (PAENetBase).")
+        check_base(base, type(base).__name__)
         if default_attribute_source and default_attribute_source not in ATTRIBUTE_SOURCES:
             raise UserError(f"PAENET.DEFAULT_ATTRIBUTE_SOURCE '{default_attribute_source}' not in {ATTRIBUTE_SOURCES} "
                             "(or '' for none).")
@@ -124,8 +112,13 @@ class PAENet(nn.Module):
             raise UserError(f"PAENET.TRAIN_ATTRIBUTE_INPUT '{train_attribute_input}' needs the attribute recognizer: "
                             "set PAENET.RECOGNIZER.ENABLED True.")
         self.base, self.pae, self.aal, self.recognizer = base, pae, aal, recognizer
-        # official ``region.bottleneck``; without the region branch the base's own neck is used
-        self.identity_neck = BNNeck(base.feat_dim) if aal.region is not None else None
+        self.on_map = attaches_on_map(base)
+        # official ``region.bottleneck``; without the region branch the base's own neck is used. A map
+        # base necks its own features; PAE's input vector gets PAENet's ``input_neck`` instead (the role
+        # the base's BNNeck plays for a PAENetBase), so no base neck sees two distributions.
+        self.identity_neck = BNNeck(base.feat_dim) if aal.region is not None and not self.on_map else None
+        self.input_neck = BNNeck(base.map_channels) if self.on_map else None
+        self.TRAINING_ONLY_PREFIXES = training_only_prefixes(base, type(self).TRAINING_ONLY_PREFIXES)
         self.recognizer_balance = (AttributeBalance(num_attributes) if recognizer is not None and recognizer_class_balance
                                    else None)
         self.num_attributes = num_attributes
@@ -154,11 +147,8 @@ class PAENet(nn.Module):
             raise UserError("TEST.ATTRIBUTE_SOURCES asks for 'predicted' but the model has no attribute recognizer: "
                             "set PAENET.RECOGNIZER.ENABLED True (or drop 'predicted').")
         base = META_ARCH_REGISTRY.build(p.BASE_ARCHITECTURE, cfg)
-        missing = [m for m in BASE_MEMBERS if not hasattr(base, m)]
-        if missing:
-            raise UserError(f"PAENET.BASE_ARCHITECTURE '{p.BASE_ARCHITECTURE}' lacks {missing}; PAENet needs a base "
-                            f"with {list(BASE_MEMBERS)} (see PAENetBase).")
-        dim = base.feat_dim
+        check_base(base, f"'{p.BASE_ARCHITECTURE}'")
+        dim = pae_width(base)
         on = p.PAE.ENABLED  # PAE off = every embedding off: no attribute input anywhere
         if p.VARIANT == "reference":
             pae = ReferencePAE(dim, n, embedding_i=on and p.PAE.EMBEDDING_I, embedding_iii=on and p.PAE.EMBEDDING_III)
@@ -225,6 +215,12 @@ class PAENet(nn.Module):
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         batch = self.base.preprocess(batch)
+        if self.training and "targets" not in batch:
+            raise UserError(f"PAENet on {type(self.base).__name__} (PAENET.BASE_ARCHITECTURE): the training forward "
+                            f"needs the batch labels ('targets') for the base's losses and this batch has none; "
+                            f"features come from the model in eval mode (model.eval()), which needs no labels.")
+        if self.on_map:
+            return self._forward_on_map(batch)
         feats = self.base.extract(batch["images"], batch["modality"])
         fmap, pooled, f = feats["MAP"], feats["POOL"], feats["FC"]
         rec_logits = self.recognizer(batch["images"], pooled) if self.recognizer is not None else None
@@ -232,11 +228,31 @@ class PAENet(nn.Module):
             return self._losses(fmap, pooled, f, batch, rec_logits)
         return self._inference(fmap, pooled, f, batch, rec_logits)
 
-    def _losses(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
-        b = f.shape[0]
+    def _forward_on_map(self, batch: dict) -> dict[str, torch.Tensor]:
+        """PAENetMapBase: PAE reads the backbone's map and PAENet's neck of its pooled vector; the base's
+        own heads run on the map the region branch re-weighted (the raw map without the region
+        branch), its own losses (train) or test features (eval) come out, PAENet's terms are added."""
+        fmap = self.base.backbone_map(batch["images"], batch["modality"])
+        pooled = self.base.pool(fmap)
+        f = self.input_neck(pooled)
+        rec_logits = self.recognizer(batch["images"], pooled) if self.recognizer is not None else None
+        if self.training:
+            gt, a = self._training_attributes(batch, f, rec_logits)
+        else:
+            a, rec_probs = self._test_attributes(batch, f, rec_logits)
+        gates = self.pae(fmap, f, a)
+        feats = self.base.features_from_map(self.aal.identity_map(fmap, gates) if self.aal.region is not None else fmap)
+        attr_logits = self.aal.attribute_logits(gates, pooled)
+        if self.training:
+            return self._add_attribute_losses(dict(self.base.training_losses(feats, batch)), attr_logits, rec_logits,
+                                              gt, batch)
+        return self._add_attribute_outputs(dict(self.base.inference(feats)), rec_probs, attr_logits)
+
+    def _training_attributes(self, batch, like, rec_logits) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(the annotations where a term needs them, PAE's training input per TRAIN_ATTRIBUTE_INPUT)."""
         needs_gt = (self.recognizer is not None or (self.aal.heads is not None and self.attribute_loss_weight != 0)
                     or (self.pae.uses_attributes and self.train_attribute_input != "predicted"))
-        gt = self._gt_attributes(batch, b, f) if needs_gt else None
+        gt = self._gt_attributes(batch, like.shape[0], like) if needs_gt else None
         a = None
         if self.pae.uses_attributes:
             a = gt
@@ -244,9 +260,16 @@ class PAENet(nn.Module):
                 predicted = self._predicted(torch.sigmoid(rec_logits))
                 a = predicted if self.train_attribute_input == "predicted" else mix_attributes(
                     gt, predicted, self.train_predicted_prob)
+        return gt, a
+
+    def _losses(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
+        gt, a = self._training_attributes(batch, f, rec_logits)
         f_id, f_bn, attr_logits = self.head(fmap, pooled, f, a)
         classifier = self.base.classifier
         losses = dict(self.base.losses(f_id, classifier(f_bn) if classifier is not None else None, batch))
+        return self._add_attribute_losses(losses, attr_logits, rec_logits, gt, batch)
+
+    def _add_attribute_losses(self, losses, attr_logits, rec_logits, gt, batch) -> dict[str, torch.Tensor]:
         mask = batch.get("attribute_mask")
         if attr_logits is not None and self.attribute_loss_weight != 0:
             losses["loss_attr"] = self.attribute_loss_weight * masked_attribute_bce(
@@ -260,7 +283,8 @@ class PAENet(nn.Module):
                 rec_logits, gt, mask, self.attribute_loss_reduction, weights)
         return losses
 
-    def _inference(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
+    def _test_attributes(self, batch, like, rec_logits) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(PAE's input from the batch's attribute source, the recognizer's probabilities or None)."""
         source = batch.get("attribute_source") or self.default_attribute_source
         if not source:
             if self.pae.uses_attributes:  # never fall back to the test annotations (label leakage)
@@ -278,13 +302,20 @@ class PAENet(nn.Module):
         a = None
         if self.pae.uses_attributes:
             if source == "gt":
-                a = self._gt_attributes(batch, f.shape[0], f)
+                a = self._gt_attributes(batch, like.shape[0], like)
             elif source == "predicted":
                 a = self._predicted(rec_probs)
             else:
-                a = f.new_zeros(f.shape[0], self.num_attributes)
+                a = like.new_zeros(like.shape[0], self.num_attributes)
+        return a, rec_probs
+
+    def _inference(self, fmap, pooled, f, batch, rec_logits) -> dict[str, torch.Tensor]:
+        a, rec_probs = self._test_attributes(batch, f, rec_logits)
         f_id, f_bn, attr_logits = self.head(fmap, pooled, f, a)
-        out = {"FC": f_bn, "POOL": f_id}
+        return self._add_attribute_outputs({"FC": f_bn, "POOL": f_id}, rec_probs, attr_logits)
+
+    @staticmethod
+    def _add_attribute_outputs(out, rec_probs, attr_logits) -> dict[str, torch.Tensor]:
         if rec_probs is not None:
             out["attribute_probs"] = rec_probs
         elif attr_logits is not None:
