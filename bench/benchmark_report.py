@@ -81,7 +81,7 @@ def summarize(row, seed: int, run_dir: str, record: dict, task: str, curve_patte
         results = json.load(f)["results"]
     metrics_path = os.path.join(run_dir, "metrics.json")
     summary = {"row": row.key, "label": row.label, "config": row.config, "overrides": list(row.overrides),
-               "seed": int(seed), "task": task, "final": final_metrics(results, task),
+               "seed": int(seed), "task": task, "final": final_metrics(results, task, row.feature),
                "curves": {m: run_curves(metrics_path, m, curve_pattern) for m in ("Rank-1", "mAP")}, "run": record}
     if reused_despite:
         summary["reused_despite"] = list(reused_despite)

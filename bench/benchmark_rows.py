@@ -17,13 +17,18 @@ SEEDS_OTHER = 3
 
 
 class Row(NamedTuple):
-    """One model of a comparison: its folder name, its label, its config, overrides and seed count."""
+    """One model of a comparison: its folder name, its label, its config, overrides and seed count.
+    ``after_budget``: KEY VALUE pairs applied after the shared budget, for a model that cannot run
+    under it as it is (each use says why; the rows it is compared with get the same). ``feature``: the
+    test feature its tables read (the model's own test feature)."""
 
     key: str
     label: str
     config: str
     overrides: tuple = ()
     seeds: int = SEEDS_OTHER
+    after_budget: tuple = ()
+    feature: str = "FC"
 
 
 class Comparison(NamedTuple):
@@ -44,6 +49,11 @@ _PAE_OFF = ("PAENET.PAE.ENABLED", OFF, "TEST.ATTRIBUTE_SOURCES", '["zeros"]')
 _ON_ANNOTATIONS = ("PAENET.RECOGNIZER.ENABLED", OFF, "PAENET.TRAIN_ATTRIBUTE_INPUT", "gt",
                    "PAENET.DEFAULT_ATTRIBUTE_SOURCE", "", "DATASETS.ATTRIBUTES.FALLBACK", "as_is") + _OFFICIAL_INPUTS
 PAENET = "configs/PAENet/sysu.yml"
+# The published HCT cuts the layer4 map into 6 horizontal stripes: at the budget's 64x32 the map has
+# 4 rows, so the PCB rows (base and + PAE/AAL alike) run at 96x32 (a 6x2 map).
+_PCB_INPUT = ("INPUT.SIZE_TRAIN", "[96, 32]", "INPUT.SIZE_TEST", "[96, 32]")
+# MPANet's test feature is BN (the neck of its parts and global feature); it has no FC output.
+_MPANET_FEATURE = ("TEST.FEATURES", '["BN"]')
 
 SUITES = {
     # Which part of PAENet does what: the same data, budget and seeds for each setup.
@@ -80,6 +90,20 @@ SUITES = {
         Row("paenet_reference_labelfree", "MMD + PAE/AAL, label-free", "configs/PAENet/sysu_labelfree.yml",
             seeds=SEEDS_COMPARED),
         Row("paenet_reference_gt", "MMD + PAE/AAL, trained on annotations (PAENet official)", PAENET, _OFFICIAL_INPUTS),
+        Row("ddag", "DDAG", "configs/DDAG/sysu.yml", seeds=SEEDS_COMPARED),
+        Row("ddag_paenet_labelfree", "DDAG + PAE/AAL, label-free", "configs/PAENet/ddag_sysu.yml", seeds=SEEDS_COMPARED),
+        Row("ddag_paenet_gt", "DDAG + PAE/AAL, trained on annotations", "configs/PAENet/ddag_sysu.yml", _ON_ANNOTATIONS),
+        Row("mpanet", "MPANet", "configs/MPANet/sysu.yml", seeds=SEEDS_COMPARED, after_budget=_MPANET_FEATURE,
+            feature="BN"),
+        Row("mpanet_paenet_labelfree", "MPANet + PAE/AAL, label-free", "configs/PAENet/mpanet_sysu.yml",
+            seeds=SEEDS_COMPARED, after_budget=_MPANET_FEATURE, feature="BN"),
+        Row("mpanet_paenet_gt", "MPANet + PAE/AAL, trained on annotations", "configs/PAENet/mpanet_sysu.yml",
+            _ON_ANNOTATIONS, after_budget=_MPANET_FEATURE, feature="BN"),
+        Row("hct_pcb", "HCT (PCB)", "configs/HCT/sysu_pcb.yml", seeds=SEEDS_COMPARED, after_budget=_PCB_INPUT),
+        Row("hct_pcb_paenet_labelfree", "HCT (PCB) + PAE/AAL, label-free", "configs/PAENet/hct_pcb_sysu.yml",
+            seeds=SEEDS_COMPARED, after_budget=_PCB_INPUT),
+        Row("hct_pcb_paenet_gt", "HCT (PCB) + PAE/AAL, trained on annotations", "configs/PAENet/hct_pcb_sysu.yml",
+            _ON_ANNOTATIONS, after_budget=_PCB_INPUT),
     ],
 }
 
@@ -110,5 +134,8 @@ COMPARISONS = {
         Comparison("AGW + PAE/AAL label-free vs AGW", ("agw", ""), ("agw_paenet_labelfree", _LF)),
         Comparison("HCT (global) + PAE/AAL label-free vs HCT (global)", ("hct", ""), ("hct_paenet_labelfree", _LF)),
         Comparison("MMD + PAE/AAL label-free vs MMD", ("baseline", ""), ("paenet_reference_labelfree", _LF)),
+        Comparison("DDAG + PAE/AAL label-free vs DDAG", ("ddag", ""), ("ddag_paenet_labelfree", _LF)),
+        Comparison("MPANet + PAE/AAL label-free vs MPANet", ("mpanet", ""), ("mpanet_paenet_labelfree", _LF)),
+        Comparison("HCT (PCB) + PAE/AAL label-free vs HCT (PCB)", ("hct_pcb", ""), ("hct_pcb_paenet_labelfree", _LF)),
     ],
 }

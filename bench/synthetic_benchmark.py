@@ -64,8 +64,8 @@ def budget_overrides(path: str = BUDGET) -> list[str]:
 def run_opts(row: Row, seed: int, out: str, data_root: str, budget: list[str], opts: list[str], threads: int) -> list[str]:
     """The ``KEY VALUE`` list after ``--config-file`` (the same for training and for the config hash);
     ``NUM_THREADS`` last, so the run uses the thread count its record names."""
-    return [*row.overrides, *budget, "DATASETS.ROOT", data_root, "OUTPUT_DIR", out, "SEED", str(seed), *opts,
-            "NUM_THREADS", str(threads)]
+    return [*row.overrides, *budget, *row.after_budget, "DATASETS.ROOT", data_root, "OUTPUT_DIR", out, "SEED",
+            str(seed), *opts, "NUM_THREADS", str(threads)]
 
 
 def current_record(row: Row, seed: int, out: str, data_root: str, budget: list[str], opts: list[str], threads: int,

@@ -33,8 +33,12 @@ def test_budget_flattens_to_overrides(bench):
     assert bench.flatten({"A": {"B": [64, 32], "C": False, "D": ""}}) == ["A.B", "[64, 32]", "A.C", "False", "A.D", ""]
     budget = bench.budget_overrides()
     for row in bench.SUITES["paenet"] + bench.SUITES["plugin"]:
-        cfg = load_config(str(bench.REPO + "/" + row.config), [*row.overrides, *budget])
-        assert (cfg.SOLVER.OPTIMIZER, cfg.MODEL.BACKBONE.DEPTH, list(cfg.INPUT.SIZE_TRAIN)) == ("Adam", 18, [64, 32])
+        cfg = load_config(str(bench.REPO + "/" + row.config), [*row.overrides, *budget, *row.after_budget])
+        size = [96, 32] if row.key.startswith("hct_pcb") else [64, 32]  # 6 stripes need 6 map rows
+        assert (cfg.SOLVER.OPTIMIZER, cfg.MODEL.BACKBONE.DEPTH, list(cfg.INPUT.SIZE_TRAIN)) == ("Adam", 18, size), row.key
+        assert list(cfg.INPUT.SIZE_TEST) == size, row.key
+        assert bench.run_opts(row, 0, "o", "d", budget, [], 1)[:len(row.overrides) + len(budget) + len(row.after_budget)] \
+            == [*row.overrides, *budget, *row.after_budget]
         assert cfg.MODEL.BACKBONE.LAST_STRIDE == 1
         assert list(cfg.DATASETS.VAL) == ["SYSU_MM01_val"] and cfg.DATASETS.SYSU.HOLD_OUT_VAL
         if row.key.endswith(("_gt", "_gt_paper_recipe")):  # the paper's setting: annotations in, no recognizer
