@@ -6,10 +6,12 @@ interpreter running the suite and which holds the state `make demo` leaves (``da
 ``output/paenet/demo``), made cheaply: the demo's own command with fewer identities and iterations.
 The few commands that cannot run here are in ``CANNOT_RUN`` with the reason, and each is still checked
 as far as it can be (a full recipe without its dataset must stop at once with the one-line error that
-names the dataset folder and datasets/README.md, so its config, imports and keys resolved as written).
+names the dataset folder and datasets/README.md, so its config, imports and keys resolved as written;
+those fail-fast commands share one interpreter, each script run as __main__ with its verbatim argv).
 """
 import concurrent.futures
 import configparser
+import json
 import os
 import pathlib
 import shlex
@@ -26,11 +28,12 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # the README's extension example: (language, first line naming the file the reader writes)
 EXTENSION_FILES = (("python", "# ../research/mypkg/__init__.py"), ("yaml", "# ../research/my.yml, beside mypkg/ (any folder)"))
 # `make demo`'s command (checked against the Makefile below) and what the fixture adds to make it cheap:
-# the same folders and keys, 24 instead of 160 identities, 2 iterations instead of 240
+# the same folders and keys, 24 instead of 160 identities, 2 iterations instead of 240, 2 instead of 10 trials
 DEMO_COMMAND = ".venv/bin/python tools/train_net.py --config-file configs/PAENet/demo.yml"
 DEMO_SHRINK = ["DATASETS.SYNTHETIC.NUM_IDS", "24", "SOLVER.MAX_EPOCH", "1", "SOLVER.STEPS", "[]",
-               "SOLVER.WARMUP_EPOCHS", "0", "DATALOADER.ITERS_PER_EPOCH", "2"]
+               "SOLVER.WARMUP_EPOCHS", "0", "DATALOADER.ITERS_PER_EPOCH", "2", "TEST.SYSU.NUM_TRIALS", "2"]
 
+DEMO_RUN = "output/paenet/demo/"  # where the demo config writes its run
 SYSU_MISSING = ("SYSU-MM01 not found", "datasets/SYSU-MM01", "datasets/README.md")
 REGDB_MISSING = ("RegDB not found", "datasets/RegDB", "datasets/README.md")
 FULL_RECIPE = "a full recipe (ResNet-50, 288x144, 61 epochs) on real data, which the suite does not have"
@@ -78,6 +81,10 @@ CANNOT_RUN = {
     ".venv/bin/python tools/train_net.py --config-file configs/PAENet/sysu_paper.yml": (FULL_RECIPE, ("exit2", SYSU_MISSING)),
     ".venv/bin/python tools/train_net.py --config-file configs/PAENet/sysu.yml --eval-only MODEL.WEIGHTS margin_mmd1.40_sysu_..._best.t MODEL.HEADS.NUM_CLASSES 395":
         ("the official checkpoint is the reader's download", ("exit2", ("MODEL.WEIGHTS", "margin_mmd1.40_sysu_..._best.t", "does not exist"))),
+    '.venv/bin/python tools/repeat.py --config-file configs/PAENet/sysu.yml --seeds 0-2 --metrics "Rank-1$|mAP$"':
+        ("three full recipes", ("exit2", SYSU_MISSING)),
+    "PYTHONPATH=$PWD:$PWD/projects/PAENet python bench/gpu_check.py --speed-only":
+        ("a CUDA device (a lent GPU machine with its own python); tests/engine/test_gpu_check_cpu.py runs its CPU path", None),
 }
 
 
@@ -148,18 +155,48 @@ def test_docs_commands_are_found_and_every_table_entry_is_still_in_the_docs():
     assert not hidden, "commands outside ```bash fences (tag the fence so they are tested):\n" + "\n".join(hidden)
 
 
+# Runs `python SCRIPT ARGS...` for several commands in one interpreter (one import of torch instead of one
+# per command): each script as __main__ with its own argv and sys.path[0], as `python SCRIPT` sets them;
+# prints [exit code, output] per command as JSON.
+SCRIPTS_IN_ONE_PROCESS = r"""
+import contextlib, io, json, os, runpy, sys
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, code = io.StringIO(), 0
+    sys.argv, sys.path[0] = argv, os.path.dirname(os.path.abspath(argv[0]))
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            runpy.run_path(argv[0], run_name="__main__")
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except BaseException as e:  # a traceback where one line was expected
+            code, _ = f"{type(e).__name__}: {e}", out.write(f"Traceback: {e!r}")
+    results.append([code, out.getvalue()])
+print(json.dumps(results))
+"""
+
+
+def _check_exit2(clone, texts) -> list:
+    """The fail-fast commands, argv verbatim, through the environment's interpreter; one process for all."""
+    argvs = [shlex.split(t)[1:] for t in texts]
+    assert all(shlex.split(t)[0] == ".venv/bin/python" for t in texts)
+    p, took = _run(clone, shlex.join([".venv/bin/python", "-c", SCRIPTS_IN_ONE_PROCESS, json.dumps(argvs)]))
+    assert p.returncode == 0, p.stderr[-3000:]
+    checked = []
+    for text, (code, output) in zip(texts, json.loads(p.stdout.strip().splitlines()[-1])):
+        lines = output.strip().splitlines()
+        last = lines[-1] if lines else ""
+        ok = code == 2 and last.startswith("error") and all(s in last for s in CANNOT_RUN[text][1][1]) and "Traceback" not in output
+        checked.append((text, None if ok else f"exit {code}, last line {last!r}", took / len(texts)))
+    return checked
+
+
 def _check_cannot_run(clone, text):
-    """What can be checked of a command the suite cannot run; returns (text, failure or None, seconds)."""
+    """What can be checked of a command the suite cannot run (but exit2); returns (text, failure or None, seconds)."""
     _, check = CANNOT_RUN[text]
     if check is None:
         return text, None, 0.0
     kind, arg = check
-    if kind == "exit2":
-        p, took = _run(clone, text)
-        lines = (p.stdout + p.stderr).strip().splitlines()
-        last = lines[-1] if lines else ""
-        ok = p.returncode == 2 and last.startswith("error") and all(s in last for s in arg) and "Traceback" not in p.stderr
-        return text, None if ok else f"exit {p.returncode}, last line {last!r}", took
     if kind == "make":
         target = shlex.split(text)[1]
         p, took = _run(clone, f"make -n {target}")
@@ -192,18 +229,23 @@ def test_every_docs_command_runs_verbatim_after_make_demo(demo_clone):
     commands = list(dict.fromkeys(c.text for c in doc_commands(clone)))  # each distinct command once, in doc order
     where = {c.text: c.where() for c in reversed(doc_commands(clone))}
     # first what cannot run (before the runnable lines generate data where the real datasets go)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        checked = list(pool.map(lambda t: _check_cannot_run(clone, t), [t for t in commands if t in CANNOT_RUN]))
+    exit2 = [t for t in commands if t in CANNOT_RUN and CANNOT_RUN[t][1] and CANNOT_RUN[t][1][0] == "exit2"]
+    checked = _check_exit2(clone, exit2)
+    checked += [_check_cannot_run(clone, t) for t in commands if t in CANNOT_RUN and t not in exit2]
     failures = [f"{where[t]}: {t}\n    {why}" for t, why, _ in checked if why]
     timings = [(took, t) for t, _, took in checked]
-    for text in (t for t in commands if t not in CANNOT_RUN):
-        p, took = _run(clone, text)
-        timings.append((took, text))
-        if p.returncode != 0 or "Traceback" in p.stderr:
-            failures.append(f"{where[text]}: {text}\n    exit {p.returncode}: {(p.stdout + p.stderr).strip()[-1500:]}")
-            continue
-        missing = [o for o in _outputs(text) if not (clone / o).exists()]
-        if missing:
-            failures.append(f"{where[text]}: {text}\n    wrote no {missing}")
+    # then the rest verbatim through bash, in doc order, in two lanes: what reads the demo's run beside the rest
+    runnable = [t for t in commands if t not in CANNOT_RUN]
+    lanes = [[t for t in runnable if DEMO_RUN in t], [t for t in runnable if DEMO_RUN not in t]]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        for lane in pool.map(lambda lane: [(t, *_run(clone, t)) for t in lane], lanes):
+            for text, p, took in lane:
+                timings.append((took, text))
+                if p.returncode != 0 or "Traceback" in p.stderr:
+                    failures.append(f"{where[text]}: {text}\n    exit {p.returncode}: {(p.stdout + p.stderr).strip()[-1500:]}")
+                    continue
+                missing = [o for o in _outputs(text) if not (clone / o).exists()]
+                if missing:
+                    failures.append(f"{where[text]}: {text}\n    wrote no {missing}")
     print("\n".join(f"{s:6.1f} s  {t}" for s, t in sorted(timings, reverse=True)))
     assert not failures, "docs commands that do not run as written:\n" + "\n".join(failures)

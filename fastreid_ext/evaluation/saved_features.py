@@ -27,6 +27,11 @@ def save_features(path: str, query: FeatureSet, gallery: FeatureSet, names, data
 
 def load_features(path: str) -> tuple[FeatureSet, FeatureSet, dict]:
     """(query set, gallery set, meta) from a file written by :func:`save_features`."""
+    if not os.path.isfile(path):
+        from ..utils.errors import UserFileNotFoundError
+
+        raise UserFileNotFoundError(f"{path}: no such features file (TEST.SAVE_FEATURES True writes "
+                                    "OUTPUT_DIR/features.npz, or OUTPUT_DIR/features-<source>.npz per test-time attribute source).")
     with np.load(path, allow_pickle=False) as z:
         data = {k: z[k] for k in z.files}
     sets = []

@@ -109,3 +109,9 @@ def test_several_queries_per_image(repo_root, saved_features, tmp_path):
     assert two.shape[0] == 2 * one.shape[0] + 8 and two.shape[1] == one.shape[1]  # stacked, an 8-px gap between
     with pytest.raises(UserError, match="--per-image 0"):
         tool.main(["--features", str(saved_features), "--per-image", "0", "--output", str(tmp_path)])
+
+
+def test_a_missing_features_file_is_one_user_error_naming_it_and_the_per_source_names(repo_root, tmp_path):
+    missing = tmp_path / "features.npz"
+    with pytest.raises(UserError, match=r"features\.npz: no such features file .*features-<source>\.npz"):
+        load_tool(repo_root).main(["--features", str(missing), "--output", str(tmp_path)])
