@@ -8,7 +8,6 @@ cannot hide from tests/test_docs_commands.py by its formatting.
 import dataclasses
 import pathlib
 import re
-import shlex
 
 SHELL_FENCES = {"bash", "sh", "shell", "console"}
 # where the docs live, relative to the repository root
@@ -44,31 +43,17 @@ def doc_files(root: pathlib.Path) -> list:
 
 
 def strip_comment(line: str) -> str:
-    """The line without a trailing ``# comment`` (a ``#`` that starts a shell word, outside quotes)."""
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=False)
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    try:
-        words = list(lexer)
-    except ValueError:  # unbalanced quotes: leave the line to fail when run
-        return line.rstrip()
-    if not words:
-        return ""
-    # cut the original text where the comment starts, so quoting is kept verbatim
-    cut = len(line)
-    for match in re.finditer(r"(?:^|\s)#", line):
-        candidate = line[: match.start()].rstrip()
-        if _split_or_none(candidate) == words:
-            cut = match.start()
-            break
-    return line[:cut].rstrip()
-
-
-def _split_or_none(text):
-    try:
-        return shlex.split(text)
-    except ValueError:
-        return None
+    """The line without a trailing ``# comment``: a ``#`` that starts a shell word outside quotes."""
+    quote, previous = None, " "
+    for i, ch in enumerate(line):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and previous.isspace():
+            return line[:i].rstrip()
+        previous = ch
+    return line.rstrip()
 
 
 def code_blocks(root: pathlib.Path, path: pathlib.Path) -> list:

@@ -14,6 +14,7 @@ import configparser
 import json
 import os
 import pathlib
+import resource
 import shlex
 import shutil
 import subprocess
@@ -116,6 +117,12 @@ def _env(clone: pathlib.Path) -> dict:
     return env
 
 
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (a load-independent measure of the test's cost)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _run(clone, text, timeout=300):
     start = time.monotonic()
     p = subprocess.run(text, shell=True, executable="/bin/bash", cwd=clone, env=_env(clone), capture_output=True,
@@ -136,7 +143,9 @@ def demo_clone(tmp_path_factory):
         target = (clone / first_line[2:].split(",")[0].strip()).resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(fenced_text(REPO, "README.md", lang, first_line))
-    p, _ = _run(clone, shlex.join(shlex.split(DEMO_COMMAND) + DEMO_SHRINK), timeout=600)
+    cpu = _children_cpu()
+    p, took = _run(clone, shlex.join(shlex.split(DEMO_COMMAND) + DEMO_SHRINK), timeout=600)
+    print(f"demo state: {took:.0f} s, CPU {_children_cpu() - cpu:.0f} s")
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
     assert (clone / "output/paenet/demo/model_final.pth").is_file()
     assert (clone / "datasets/demo/SYSU-MM01/exp/test_id.txt").is_file()
@@ -174,6 +183,16 @@ for argv in json.loads(sys.argv[1]):
     results.append([code, out.getvalue()])
 print(json.dumps(results))
 """
+
+
+def test_parser_joins_continuations_drops_comments_reads_console_prompts_and_finds_hidden_commands(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "x.md").write_text(
+        "```bash\n# a comment line\n.venv/bin/python tools/a.py --x 1 \\\n    --y '# kept'   # dropped\n```\n\n"
+        "```console\n$ make demo\noutput line\n```\n\n```\ntools/b.py --hidden\n```\n\ntext\n\n    bench/c.py --indented\n")
+    found = [(c.where(), c.text) for c in doc_commands(tmp_path)]
+    assert found == [("docs/x.md:3", ".venv/bin/python tools/a.py --x 1 --y '# kept'"), ("docs/x.md:8", "make demo")]
+    assert commands_outside_shell_fences(tmp_path) == ["docs/x.md:13: tools/b.py --hidden", "docs/x.md:18: bench/c.py --indented"]
 
 
 def _check_exit2(clone, texts) -> list:
@@ -225,7 +244,7 @@ def _outputs(text) -> list:
 
 @pytest.mark.slow
 def test_every_docs_command_runs_verbatim_after_make_demo(demo_clone):
-    clone = demo_clone
+    clone, cpu = demo_clone, _children_cpu()
     commands = list(dict.fromkeys(c.text for c in doc_commands(clone)))  # each distinct command once, in doc order
     where = {c.text: c.where() for c in reversed(doc_commands(clone))}
     # first what cannot run (before the runnable lines generate data where the real datasets go)
@@ -248,4 +267,5 @@ def test_every_docs_command_runs_verbatim_after_make_demo(demo_clone):
                 if missing:
                     failures.append(f"{where[text]}: {text}\n    wrote no {missing}")
     print("\n".join(f"{s:6.1f} s  {t}" for s, t in sorted(timings, reverse=True)))
+    print(f"commands' CPU time: {_children_cpu() - cpu:.0f} s")
     assert not failures, "docs commands that do not run as written:\n" + "\n".join(failures)
