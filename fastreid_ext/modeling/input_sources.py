@@ -9,6 +9,7 @@ the user names none (``None``: the user must choose).
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from ..utils.errors import UserError
@@ -65,6 +66,8 @@ def resolve_input_source(model, requested: str | None, flag: str = "--attribute-
         default = default_input_source(model)
         if default is None:
             raise UserError(f"{arch} takes a test-time input source: pass {flag} with one of {choices}.")
+        logging.getLogger(__name__).info("%s: no %s given, using the model's default source '%s' (choices: %s)",
+                                         arch, flag, default, choices)
         requested = default
     if requested not in sources:
         raise UserError(f"{flag} {requested}: {arch} declares the sources {choices}.")

@@ -14,10 +14,12 @@ def _model(repo_root, config, extra=()):
     return build_model(paenet_cfg(repo_root, config, small_opts(extra=extra)))
 
 
-def test_label_free_model_declares_predicted_and_defaults_to_it(repo_root):
+def test_label_free_model_declares_predicted_and_defaults_to_it(repo_root, caplog):
     model = _model(repo_root, "configs/PAENet/sysu_labelfree.yml")
     assert list(declared_input_sources(model)) == ["gt", "predicted", "zeros"] and leaking_sources(model) == ["gt"]
-    assert resolve_input_source(model, None) == "predicted"
+    with caplog.at_level("INFO", logger="fastreid_ext.modeling.input_sources"):
+        assert resolve_input_source(model, None) == "predicted"
+    assert "no --attribute-source given, using the model's default source 'predicted'" in caplog.text  # says so
     assert resolve_input_source(model, "zeros") == "zeros"
     with pytest.raises(UserError, match="needs the images' annotations"):
         resolve_input_source(model, "gt", have_annotations=False)
