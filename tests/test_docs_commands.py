@@ -164,6 +164,16 @@ def test_docs_commands_are_found_and_every_table_entry_is_still_in_the_docs():
     assert not hidden, "commands outside ```bash fences (tag the fence so they are tested):\n" + "\n".join(hidden)
 
 
+def test_parser_joins_continuations_drops_comments_reads_console_prompts_and_finds_hidden_commands(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "x.md").write_text(
+        "```bash\n# a comment line\n.venv/bin/python tools/a.py --x 1 \\\n    --y '# kept'   # dropped\n```\n\n"
+        "```console\n$ make demo\noutput line\n```\n\n```\ntools/b.py --hidden\n```\n\ntext\n\n    bench/c.py --indented\n")
+    found = [(c.where(), c.text) for c in doc_commands(tmp_path)]
+    assert found == [("docs/x.md:3", ".venv/bin/python tools/a.py --x 1 --y '# kept'"), ("docs/x.md:8", "make demo")]
+    assert commands_outside_shell_fences(tmp_path) == ["docs/x.md:13: tools/b.py --hidden", "docs/x.md:18: bench/c.py --indented"]
+
+
 # Runs `python SCRIPT ARGS...` for several commands in one interpreter (one import of torch instead of one
 # per command): each script as __main__ with its own argv and sys.path[0], as `python SCRIPT` sets them;
 # prints [exit code, output] per command as JSON.
@@ -179,20 +189,11 @@ for argv in json.loads(sys.argv[1]):
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
         except BaseException as e:  # a traceback where one line was expected
-            code, _ = f"{type(e).__name__}: {e}", out.write(f"Traceback: {e!r}")
+            code = f"{type(e).__name__}: {e}"
+            out.write(f"Traceback: {e!r}")
     results.append([code, out.getvalue()])
 print(json.dumps(results))
 """
-
-
-def test_parser_joins_continuations_drops_comments_reads_console_prompts_and_finds_hidden_commands(tmp_path):
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "x.md").write_text(
-        "```bash\n# a comment line\n.venv/bin/python tools/a.py --x 1 \\\n    --y '# kept'   # dropped\n```\n\n"
-        "```console\n$ make demo\noutput line\n```\n\n```\ntools/b.py --hidden\n```\n\ntext\n\n    bench/c.py --indented\n")
-    found = [(c.where(), c.text) for c in doc_commands(tmp_path)]
-    assert found == [("docs/x.md:3", ".venv/bin/python tools/a.py --x 1 --y '# kept'"), ("docs/x.md:8", "make demo")]
-    assert commands_outside_shell_fences(tmp_path) == ["docs/x.md:13: tools/b.py --hidden", "docs/x.md:18: bench/c.py --indented"]
 
 
 def _check_exit2(clone, texts) -> list:
