@@ -32,12 +32,12 @@ from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_i
 from fastreid_ext.evaluation.types import RankingOptions  # noqa: E402
 
 
-def sysu_multi():
+def sysu_multi(kernel_threads: int = 0):
     query, gallery = sysu_feature_sets()
     qf, gf = query.features["f"], gallery.features["f"]
     groups = group_gallery_images(gallery.pids, gallery.camids, gallery.paths)
     cols = torch.as_tensor(np.unique(np.concatenate([draw_sysu_gallery(groups, "all", "multi", t, 10) for t in range(10)])))
-    opts = RankingOptions(backend="torch")
+    opts = RankingOptions(backend="torch", kernel_threads=kernel_threads)
 
     def floor():
         torch.mm(qf, gf.index_select(0, cols).t())
@@ -49,7 +49,7 @@ def sysu_multi():
     return f"SYSU all-search multi-shot, 10 trials: {len(qf)} x {len(cols)} drawn columns", floor, evaluate
 
 
-def large(nq=2500, ng=100000, dim=2048, nid=2000):
+def large(kernel_threads: int = 0, nq=2500, ng=100000, dim=2048, nid=2000):
     gen, rng = torch.Generator().manual_seed(1), np.random.default_rng(1)
     centres = torch.randn(nid, dim, generator=gen)
     qp, gp = rng.integers(0, nid, nq), rng.integers(0, nid, ng)
@@ -62,7 +62,8 @@ def large(nq=2500, ng=100000, dim=2048, nid=2000):
             torch.mm(qf[i0 : i0 + rows], gf.t())
 
     def evaluate():
-        m = compute_metrics(FeatureSource(qf, gf, prepared=True), qp, gp, qc, gc, SYSU_REMOVAL)
+        m = compute_metrics(FeatureSource(qf, gf, prepared=True), qp, gp, qc, gc, SYSU_REMOVAL,
+                            kernel_threads=kernel_threads)
         return m.mAP + float(m.cmc.sum())
 
     return f"{nq} x {ng} from features (chunks of {rows} rows)", floor, evaluate
@@ -73,11 +74,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--cases", nargs="+", choices=["sysu-multi", "large"], default=["sysu-multi", "large"])
+    p.add_argument("--kernel-threads", type=int, default=0, help="TEST.RANKING.KERNEL_THREADS (0: auto, the default)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, kernel threads {args.kernel_threads}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     for name in args.cases:
-        label, floor, evaluate = {"sysu-multi": sysu_multi, "large": large}[name]()
+        label, floor, evaluate = {"sysu-multi": sysu_multi, "large": large}[name](args.kernel_threads)
         evaluate()  # warm-up: allocations, first-touch pages
         t_floor, t_eval = [], []
         for _ in range(args.repeats):

@@ -10,9 +10,9 @@ subprocess spins on one core (``while True: pass``), interleaved kernel by kerne
 about 2x at most) and ``busy/1-thread solo`` (issue 25, item 1: at most 2.5x). "auto" is
 ``fastreid_ext.utils.threads.choose_threads()`` (affinity and cgroup quota, as NUM_THREADS 0 does
 at run setup). ``--kernel-threads`` is TEST.RANKING.KERNEL_THREADS: the intra-op threads the metric
-kernel and re-ranking run on inside a run with those threads (1, the default, as the engine does;
-0: the run's threads, the behaviour before the key). Numbers depend on everything else the machine
-runs: report its load with them.
+kernel and re-ranking run on inside a run with those threads (0, the default: auto, one probe per
+timed kernel call so every repeat probes again; n: n threads; the run's count: the behaviour before
+the key). Numbers depend on everything else the machine runs: report its load with them.
 """
 from __future__ import annotations
 
@@ -96,8 +96,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rerank-gallery", type=int, default=800)
     ap.add_argument("--rerank-dim", type=int, default=2048)
     ap.add_argument("--threads", nargs="+", default=["1", "2", "auto"], help="thread counts; 'auto' = choose_threads()")
-    ap.add_argument("--kernel-threads", type=int, default=1,
-                    help="TEST.RANKING.KERNEL_THREADS: 1 (the default) or 0 (the run's threads, as before the key)")
+    ap.add_argument("--kernel-threads", type=int, default=0,
+                    help="TEST.RANKING.KERNEL_THREADS: 0 (auto, the default), 1, or the run's count (as before the key)")
     ap.add_argument("--json", default="", help="also write the rows here")
     a = ap.parse_args(argv)
     auto = choose_threads()

@@ -286,10 +286,11 @@ _C.TEST.RANKING = CN()
 _C.TEST.RANKING.BACKEND = "auto"  # auto | faiss | torch
 _C.TEST.RANKING.DISTANCE = "cosine"  # cosine (inner product of L2-normalised) | euclidean
 _C.TEST.RANKING.QUERY_CHUNK = 1024
-# Intra-op threads of the metric kernel and of re-ranking (the matrix products keep NUM_THREADS'):
-# memory-bound passes that gain little from more threads and collapse beside busy processes.
-# 0 = the run's threads.
-_C.TEST.RANKING.KERNEL_THREADS = 1
+# Intra-op threads of the metric kernel and of re-ranking on CPU (the matrix products keep
+# NUM_THREADS'): memory-bound passes that gain from a second thread on an idle machine and collapse
+# beside busy processes. 0 = auto: the faster of the run's threads and one, tried on the first blocks
+# of each evaluation (utils.threads.ThreadProbe); n > 0: n threads.
+_C.TEST.RANKING.KERNEL_THREADS = 0
 # Test-time options, fast-reid's keys and defaults. Results computed with them name them in the
 # feature label (e.g. "FC+flip+aqe+rerank"), in results.json ("test_time") and in the tables.
 _C.TEST.FLIP = CN()

@@ -179,10 +179,13 @@ def distance_sources(q: torch.Tensor, g: torch.Tensor, galleries: list[np.ndarra
     * torch, several trial galleries whose drawn columns fit: one shared :class:`DistanceMatrix`;
     * torch otherwise: distance blocks from the features (:class:`FeatureSource`)."""
     if options.test_time.changes_distances:
+        from ..utils.threads import ThreadProbe  # noqa: PLC0415
         from .postprocess import test_time_source  # noqa: PLC0415 - postprocess builds on this module
 
+        threads = ThreadProbe(options.kernel_threads)  # one choice for the run's trial galleries
         for idx in [None] if galleries is None else galleries:
-            yield test_time_source(q, g if idx is None else g.index_select(0, torch.as_tensor(idx, device=g.device)), options)
+            yield test_time_source(q, g if idx is None else g.index_select(0, torch.as_tensor(idx, device=g.device)), options,
+                                   threads)
         return
     if options.backend == "torch":
         if galleries is None:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..utils.threads import ThreadProbe
+
 __all__ = ["GalleryLayout", "Workspace", "ChunkStats", "bucket_chunk_stats", "stats_from_positions", "default_buckets"]
 
 
@@ -85,6 +87,13 @@ class Workspace:
 
     def __init__(self) -> None:
         self._buffers: dict[tuple, torch.Tensor] = {}
+        self._probes: dict[int, ThreadProbe] = {}
+
+    def thread_probe(self, setting: int) -> ThreadProbe:
+        """The kernel's thread choice for this workspace's run (TEST.RANKING.KERNEL_THREADS)."""
+        if setting not in self._probes:
+            self._probes[setting] = ThreadProbe(setting)
+        return self._probes[setting]
 
     def buffer(self, name: str, numel: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         key = (name, dtype, torch.device(device))

@@ -16,10 +16,11 @@ rows (bounded memory), on the device of the inputs. Deliberate differences, all 
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import torch
 
-from ..utils.threads import intra_op_threads
 from .camera_rules import as_camera_rule
 from .distances import MatrixSource, rows_per_chunk
 from .match_positions import GalleryLayout, Workspace, bucket_chunk_stats
@@ -60,14 +61,15 @@ def compute_metrics(
     identity_cmc: bool = True,
     max_rows: int = 0,
     workspace: Workspace | None = None,
-    kernel_threads: int = 1,
+    kernel_threads: int = 0,
 ) -> RetrievalMetrics:
     """Metrics of one gallery from any :class:`~.types.DistanceSource`; ``removal``: the protocol's
     :class:`~.camera_rules.CameraRule` (or a ``(qcam, gcam)`` pair: queries of camera qcam ignore
     gallery items of camera gcam, SYSU's ``SYSU_REMOVAL``). The work
     buffers belong to this call, or to the caller's ``workspace`` (reused across a run's trials).
-    ``kernel_threads``: torch intra-op threads of the kernel (0: the caller's), the distance blocks
-    keep the caller's (see :func:`~fastreid_ext.utils.threads.intra_op_threads`)."""
+    ``kernel_threads``: torch intra-op threads of the kernel on CPU (0: the faster of the caller's and
+    one, probed on the first blocks of the workspace's run: :class:`~fastreid_ext.utils.threads.ThreadProbe`);
+    the distance blocks keep the caller's."""
     nq, ng = source.num_query, source.num_gallery
     _check_sizes(nq, ng, {"q_pids": (q_pids, nq), "g_pids": (g_pids, ng), "q_camids": (q_camids, nq), "g_camids": (g_camids, ng)})
     if max_rank < 1:
@@ -92,7 +94,8 @@ def compute_metrics(
         i1 = min(nq, i0 + rows)
         qr = None if q_res_t is None else q_res_t[i0:i1]
         block = source.regrouped(i0, i1, workspace)
-        with intra_op_threads(kernel_threads if block.device.type == "cpu" else 0):
+        threads = workspace.thread_probe(kernel_threads).run(block.numel()) if block.device.type == "cpu" else nullcontext()
+        with threads:
             s = bucket_chunk_stats(block, q_index[i0:i1], qr, layout, identity_cmc, workspace=workspace,
                                    q_cams=None if q_cam_t is None else q_cam_t[i0:i1])
         valid = s.num_matches > 0

@@ -14,11 +14,13 @@ and without test-time tricks are never mixed up.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..utils.threads import intra_op_threads
+from ..utils.threads import ThreadProbe
 from .distances import FeatureSource, MatrixSource, normalize_features
 from .reranking import k_reciprocal_distance
 from .types import DistanceSource, RankingOptions, TestTimeOptions
@@ -62,16 +64,19 @@ def average_query_expansion(query: torch.Tensor, gallery: torch.Tensor, qe_times
     return feats[:nq], feats[nq:]
 
 
-def test_time_source(q: torch.Tensor, g: torch.Tensor, options: RankingOptions) -> DistanceSource:
+def test_time_source(q: torch.Tensor, g: torch.Tensor, options: RankingOptions,
+                     threads: ThreadProbe | None = None) -> DistanceSource:
     """The distance source of one trial gallery with AQE and/or re-ranking (``options.test_time``).
     ``q``, ``g``: from :func:`.distances.prepare_features`. Both steps mix the features of the query
     set and of *this* gallery, so they run per trial gallery (never once on a whole SYSU gallery set);
-    the SYSU shared distance matrix is therefore not used with them."""
+    the SYSU shared distance matrix is therefore not used with them. Re-ranking runs on ``threads``'
+    choice (one probe for a run's trial galleries; TEST.RANKING.KERNEL_THREADS)."""
     tt = options.test_time
     if tt.aqe:
         q, g = average_query_expansion(q, g, tt.aqe_times, tt.aqe_k, tt.aqe_alpha)
     if tt.rerank:
-        with intra_op_threads(options.kernel_threads if q.device.type == "cpu" else 0):
+        threads = threads or ThreadProbe(options.kernel_threads)
+        with threads.run(q.shape[0] * g.shape[0]) if q.device.type == "cpu" else nullcontext():
             return MatrixSource(k_reciprocal_distance(q, g, tt.rerank_k1, tt.rerank_k2, tt.rerank_lambda,
                                                       distance=options.distance, backend=options.backend))
     # AQE averages normalised features: re-normalise for cosine

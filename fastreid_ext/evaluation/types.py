@@ -112,7 +112,7 @@ class RankingOptions:
     max_rank: int = 20
     max_rows: int = 0
     test_time: TestTimeOptions = field(default_factory=TestTimeOptions)  # flip / AQE / re-ranking
-    kernel_threads: int = 1  # intra-op threads of the metric kernel and re-ranking (0: the run's)
+    kernel_threads: int = 0  # intra-op threads of the metric kernel and re-ranking on CPU (0: auto, ThreadProbe)
 
     @classmethod
     def from_config(cls, cfg) -> "RankingOptions":

@@ -15,9 +15,11 @@ import contextlib
 import logging
 import math
 import os
+import time
 from dataclasses import dataclass, field
 
-__all__ = ["ThreadChoice", "affinity_cpus", "cgroup_cpu_limit", "choose_threads", "apply_num_threads", "intra_op_threads"]
+__all__ = ["ThreadChoice", "affinity_cpus", "cgroup_cpu_limit", "choose_threads", "apply_num_threads", "intra_op_threads",
+           "ThreadProbe"]
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +150,7 @@ def apply_num_threads(override: int = 0, local_processes: int | None = None, cgr
 @contextlib.contextmanager
 def intra_op_threads(threads: int):
     """torch's intra-op threads set to ``threads`` inside the block and restored after it (0: left as
-    they are). For memory-bound kernels made of many short parallel passes (the metric kernel,
-    re-ranking's sparse steps): they gain little from a second thread on an idle machine and wait at
-    every barrier for a descheduled thread on a busy one (the SYSU metric kernel: 4.8x slower with two
-    threads than with one beside busy processes), while the matrix products around them keep the
-    run's threads."""
+    they are)."""
     import torch
 
     before = torch.get_num_threads()
@@ -164,3 +162,49 @@ def intra_op_threads(threads: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+class ThreadProbe:
+    """Intra-op threads for a kernel that one evaluation runs many times (the metric kernel once per
+    query chunk and trial, re-ranking once per trial gallery). A positive ``setting`` is used as it
+    is. ``0`` (auto) runs the first call on the run's threads (a warm-up: it pays the buffers' first
+    touch), tries the run's threads and one thread on the next two and keeps the faster per unit of
+    work: kernels made of many short memory-bound passes gain from a second thread
+    on an idle machine (SYSU multi-shot evaluation 1.53x instead of 1.95x its matrix product) and wait
+    at every barrier for a descheduled thread on a busy one (4.8x slower than one thread beside other
+    jobs), which no quota or affinity shows beforehand. One probe per evaluation run, so the choice
+    follows the load of that run."""
+
+    def __init__(self, setting: int = 0, run_threads: int | None = None):
+        import torch
+
+        self.setting = int(setting)
+        run = torch.get_num_threads() if run_threads is None else int(run_threads)
+        self._candidates = [run, 1] if run > 1 else [1]
+        self._seconds_per_work: dict[int, float] = {}
+        self._warm = False
+
+    def choose(self) -> int:
+        if self.setting > 0:
+            return self.setting
+        for n in self._candidates:
+            if n not in self._seconds_per_work:
+                return n
+        return min(self._seconds_per_work, key=self._seconds_per_work.get)
+
+    def record(self, threads: int, seconds: float, work: float) -> None:
+        if self.setting > 0 or threads in self._seconds_per_work:
+            return
+        if not self._warm:
+            self._warm = True
+            return
+        self._seconds_per_work[threads] = seconds / max(float(work), 1.0)
+
+    @contextlib.contextmanager
+    def run(self, work: float):
+        """Run the block on :meth:`choose`'s threads and record its time per unit of ``work``."""
+        n = self.choose()
+        t0 = time.perf_counter()
+        with intra_op_threads(n):
+            yield n
+        self.record(n, time.perf_counter() - t0, work)

@@ -147,9 +147,34 @@ def test_intra_op_threads_is_scoped_and_restored_on_error(keep_threads):
         assert torch.get_num_threads() == 2
 
 
+def test_thread_probe_keeps_the_faster_choice_per_unit_of_work():
+    """auto (0): a warm-up call and a timed one on the run's threads, then one thread, then whichever
+    took less time per unit of work; a positive setting is used as it is and never probed."""
+    from fastreid_ext.utils.threads import ThreadProbe
+
+    busy = ThreadProbe(0, run_threads=2)
+    assert busy.choose() == 2
+    busy.record(2, seconds=100.0, work=1)  # warm-up: not compared
+    assert busy.choose() == 2
+    busy.record(2, seconds=4.0, work=1000)
+    assert busy.choose() == 1
+    busy.record(1, seconds=1.0, work=500)  # 2 ms per unit against 4 ms: one thread wins
+    assert [busy.choose() for _ in range(3)] == [1, 1, 1]
+    idle = ThreadProbe(0, run_threads=2)
+    idle.record(2, seconds=0.1, work=1000)
+    idle.record(2, seconds=1.0, work=1000)
+    idle.record(1, seconds=1.8, work=1000)
+    assert idle.choose() == 2
+    assert ThreadProbe(0, run_threads=1).choose() == 1
+    fixed = ThreadProbe(3, run_threads=2)
+    fixed.record(3, seconds=9.0, work=1)
+    assert fixed.choose() == 3
+
+
 def test_metric_kernel_runs_on_the_kernel_threads_with_the_same_numbers(keep_threads, monkeypatch):
-    """TEST.RANKING.KERNEL_THREADS reaches the kernel through RankingOptions (1 by default), the
-    distance blocks keep the run's threads, and the metrics do not depend on it."""
+    """TEST.RANKING.KERNEL_THREADS reaches the kernel through RankingOptions (0 = auto by default:
+    the run's threads on the first block, one on the second, then the faster), the distance blocks
+    keep the run's threads, and the metrics do not depend on it."""
     import numpy as np
 
     from fastreid_ext.evaluation import match_positions, metrics
@@ -157,15 +182,18 @@ def test_metric_kernel_runs_on_the_kernel_threads_with_the_same_numbers(keep_thr
     from fastreid_ext.evaluation.types import RankingOptions
 
     cfg = get_cfg()
-    assert RankingOptions.from_config(cfg).kernel_threads == cfg.TEST.RANKING.KERNEL_THREADS == 1
+    assert RankingOptions.from_config(cfg).kernel_threads == cfg.TEST.RANKING.KERNEL_THREADS == 0
     seen = []
     kernel = match_positions.bucket_chunk_stats
     monkeypatch.setattr(metrics, "bucket_chunk_stats", lambda *a, **k: seen.append(torch.get_num_threads()) or kernel(*a, **k))
     torch.set_num_threads(2)
     rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
-    qp, gp = rng.integers(0, 20, 60), rng.integers(0, 20, 300)
-    qf, gf = torch.randn(60, 16, generator=gen), torch.randn(300, 16, generator=gen)
+    qp, gp = rng.integers(0, 20, 75), rng.integers(0, 20, 300)
+    qf, gf = torch.randn(75, 16, generator=gen), torch.randn(300, 16, generator=gen)
     one = metrics.compute_metrics(FeatureSource(qf, gf), qp, gp, max_rows=25, kernel_threads=1)
-    both = metrics.compute_metrics(FeatureSource(qf, gf), qp, gp, max_rows=25, kernel_threads=0)
-    assert seen == [1, 1, 1, 2, 2, 2] and torch.get_num_threads() == 2
-    assert (one.mAP, one.mINP, one.cmc.tolist()) == (both.mAP, both.mINP, both.cmc.tolist())
+    two = metrics.compute_metrics(FeatureSource(qf, gf), qp, gp, max_rows=25, kernel_threads=2)
+    auto = metrics.compute_metrics(FeatureSource(qf, gf), qp, gp, max_rows=25, kernel_threads=0)
+    assert seen[:6] == [1, 1, 1, 2, 2, 2] and seen[6:9] == [2, 2, 1]
+    assert torch.get_num_threads() == 2
+    for m in (two, auto):
+        assert (one.mAP, one.mINP, one.cmc.tolist()) == (m.mAP, m.mINP, m.cmc.tolist())
