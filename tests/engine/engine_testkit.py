@@ -1,11 +1,13 @@
 """Shared pieces of the engine tests: the tiny plugin (copied to a temp folder, imported through
-IMPORTS-style paths), a fake infinite train loader, and a small config."""
+IMPORTS-style paths), a fake infinite train loader, a small config, and for the tests that run
+tools/train_net.py as a process: its YAML and environment."""
 from __future__ import annotations
 
 import os
 import shutil
 
 import torch
+import yaml
 from torch.utils.data import DataLoader, Dataset
 
 from fastreid_ext.config import get_cfg
@@ -13,6 +15,8 @@ from fastreid_ext.engine import DefaultTrainer
 from fastreid_ext.utils.plugins import import_plugins
 
 PLUGIN_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugin_src", "tinyreid")
+TRAIN_NET = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools",
+                         "train_net.py")
 _IMPORTED: dict[str, str] = {}
 
 
@@ -116,3 +120,33 @@ def tiny_cfg(tmp_path, **overrides):
             node = node[p]
         node[leaf] = v
     return cfg
+
+
+def tiny_cli_yml(tmp_path, plugin: str, out: str, name: str = "", **sections) -> str:
+    """A tools/train_net.py YAML of the tiny plugin (one epoch, no periodic evaluation), written to
+    ``tmp_path/name`` (default: ``<basename of out>.yml``). Each of ``sections`` updates the top-level
+    key of that name: a dict is merged into that section, any other value replaces it."""
+    cfg = {
+        "OUTPUT_DIR": out, "SEED": 5, "IMPORTS": [plugin],
+        "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
+        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
+                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
+        "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
+        "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
+        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 1, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
+                   "LOG_PERIOD": 1},
+        "TEST": {"EVAL_PERIOD": 0, "SELECT_ON_TEST": True},
+    }
+    for key, value in sections.items():
+        cfg[key] = {**cfg[key], **value} if isinstance(value, dict) and isinstance(cfg.get(key), dict) else value
+    path = tmp_path / (name or f"{os.path.basename(out)}.yml")
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def cli_env() -> dict:
+    """The environment of a train_net.py child: no inherited distributed variables, one thread each."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env

@@ -11,11 +11,9 @@ import pytest
 import torch
 import yaml
 
-from engine_testkit import copy_plugin
+from engine_testkit import TRAIN_NET, cli_env, copy_plugin, tiny_cli_yml
 from fastreid_ext.engine import HookBase
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN_NET = os.path.join(REPO, "tools", "train_net.py")
 
 
 class _SeenMetrics(HookBase):
@@ -118,28 +116,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env():
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
-
-
-def _tiny_yml(tmp_path, plugin: str, out: str) -> str:
-    cfg = {
-        "OUTPUT_DIR": out, "SEED": 5, "IMPORTS": [plugin],
-        "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
-                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
-        "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
-        "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
-        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 1, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
-                   "LOG_PERIOD": 1},
-        "TEST": {"EVAL_PERIOD": 0, "SELECT_ON_TEST": True},
-    }
-    path = tmp_path / f"{os.path.basename(out)}.yml"
-    path.write_text(yaml.safe_dump(cfg))
-    return str(path)
 
 
 def _wait(procs, timeout=240):
@@ -157,7 +133,7 @@ def _wait(procs, timeout=240):
 
 
 def _popen(args, cwd):
-    return subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd, env=_env(), stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, *map(str, args)], cwd=cwd, env=cli_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -170,7 +146,7 @@ def _final(out):
 def test_two_process_gloo_job_and_two_machines_and_torchrun_train_the_same(tmp_path):
     plugin = copy_plugin(tmp_path / "p")
     outs = {k: str(tmp_path / k) for k in ("gpus", "machines", "torchrun")}
-    stdout, = _wait([_popen([TRAIN_NET, "--config-file", _tiny_yml(tmp_path, plugin, outs["gpus"]), "--num-gpus", 2],
+    stdout, = _wait([_popen([TRAIN_NET, "--config-file", tiny_cli_yml(tmp_path, plugin, outs["gpus"]), "--num-gpus", 2],
                             tmp_path)])
     # the --num-gpus 2 job itself
     out = outs["gpus"]
@@ -184,11 +160,11 @@ def test_two_process_gloo_job_and_two_machines_and_torchrun_train_the_same(tmp_p
     assert not any(f.startswith("model_") and f.endswith(".pth.rank1") for f in os.listdir(out))
     assert os.path.isfile(os.path.join(out, "model_best.pth"))  # selected on TinyData: asked by SELECT_ON_TEST
     url = f"tcp://127.0.0.1:{_free_port()}"
-    yml = _tiny_yml(tmp_path, plugin, outs["machines"])
+    yml = tiny_cli_yml(tmp_path, plugin, outs["machines"])
     _wait([_popen([TRAIN_NET, "--config-file", yml, "--num-gpus", 1, "--num-machines", 2, "--machine-rank", r,
                    "--dist-url", url], tmp_path) for r in (0, 1)])
     _wait([_popen(["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", 2, TRAIN_NET,
-                   "--config-file", _tiny_yml(tmp_path, plugin, outs["torchrun"])], tmp_path)])
+                   "--config-file", tiny_cli_yml(tmp_path, plugin, outs["torchrun"])], tmp_path)])
 
     ref, ref_iter = _final(outs["gpus"])
     ref_results = yaml.safe_load(open(os.path.join(outs["gpus"], "results.json")))

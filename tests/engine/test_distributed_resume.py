@@ -7,36 +7,18 @@ import sys
 
 import pytest
 import torch
-import yaml
 
-from engine_testkit import copy_plugin
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN_NET = os.path.join(REPO, "tools", "train_net.py")
+from engine_testkit import TRAIN_NET, cli_env, copy_plugin, tiny_cli_yml
 
 
 def _yml(tmp_path, plugin, out):
-    cfg = {
-        "OUTPUT_DIR": out, "SEED": 5, "IMPORTS": [plugin],
-        "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
-                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
-        "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
-        "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
-        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 3, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
-                   "LOG_PERIOD": 1},
-        "TEST": {"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0, "SELECT_ON_TEST": True},
-        "TRAIN": {"HOOKS": ["KillAtIter"]},
-    }
-    path = tmp_path / f"{os.path.basename(out)}.yml"
-    path.write_text(yaml.safe_dump(cfg))
-    return str(path)
+    """Three epochs evaluated every epoch, and the hook that kills the run at an iteration."""
+    return tiny_cli_yml(tmp_path, plugin, out, SOLVER={"MAX_EPOCH": 3},
+                        TEST={"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0}, TRAIN={"HOOKS": ["KillAtIter"]})
 
 
 def _run(tmp_path, *args, ok=True):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = cli_env()
     p = subprocess.run([sys.executable, TRAIN_NET, *map(str, args), "--num-gpus", "2"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=300)
     assert (p.returncode == 0) == ok, f"rc={p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}"

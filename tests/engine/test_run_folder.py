@@ -11,40 +11,16 @@ import time
 import pytest
 import yaml
 
-from engine_testkit import copy_plugin
+from engine_testkit import TRAIN_NET, cli_env, copy_plugin, tiny_cli_yml
 from fastreid_ext.engine.run_folder import RUN_LOCK, eval_folder_name
 from fastreid_ext.utils.file_lock import FileLock
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN_NET = os.path.join(REPO, "tools", "train_net.py")
 
 
-def _yml(tmp_path, plugin, out, name="cfg.yml", **extra):
-    cfg = {
-        "OUTPUT_DIR": out, "SEED": 5, "IMPORTS": [plugin],
-        "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
-                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
-        "DATALOADER": {"NUM_WORKERS": 0, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
-        "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
-        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 1, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
-                   "LOG_PERIOD": 1},
-        "TEST": {"EVAL_PERIOD": 0, "SELECT_ON_TEST": True},
-        **extra,
-    }
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(cfg))
-    return str(path)
-
-
-def _env():
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return env
 
 
 def _popen(cwd, *args):
-    return subprocess.Popen([sys.executable, TRAIN_NET, *map(str, args)], cwd=cwd, env=_env(), text=True,
+    return subprocess.Popen([sys.executable, TRAIN_NET, *map(str, args)], cwd=cwd, env=cli_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -60,7 +36,7 @@ def test_second_run_into_a_live_runs_folder_stops_and_a_dead_holder_is_taken_ove
     plugin = copy_plugin(tmp_path / "p")
     out = str(tmp_path / "out")
     pause = str(tmp_path / "go")
-    first = _popen(tmp_path, "--config-file", _yml(tmp_path, plugin, out), "TRAIN.HOOKS", '["PauseUntilFile"]',
+    first = _popen(tmp_path, "--config-file", tiny_cli_yml(tmp_path, plugin, out, "cfg.yml"), "TRAIN.HOOKS", '["PauseUntilFile"]',
                    "TINY.PAUSE_FILE", pause)
     try:
         deadline = time.time() + 180
@@ -68,7 +44,7 @@ def test_second_run_into_a_live_runs_folder_stops_and_a_dead_holder_is_taken_ove
             assert first.poll() is None and time.time() < deadline, first.communicate()
             time.sleep(0.1)
         # the first run is alive, mid-training: a second run (another seed) into the same folder
-        _, err = _run(tmp_path, "--config-file", _yml(tmp_path, plugin, out, "other.yml", SEED=6), rc=2)
+        _, err = _run(tmp_path, "--config-file", tiny_cli_yml(tmp_path, plugin, out, "other.yml", SEED=6), rc=2)
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert len(lines) == 1 and "Traceback" not in err, err
         assert f"OUTPUT_DIR '{out}' is in use by a live run: host {socket.gethostname()} pid {first.pid}" in lines[0]
@@ -84,7 +60,7 @@ def test_second_run_into_a_live_runs_folder_stops_and_a_dead_holder_is_taken_ove
     dead.wait()
     with open(os.path.join(out, RUN_LOCK), "w") as f:
         json.dump({"host": socket.gethostname(), "pid": dead.pid, "since": "earlier"}, f)
-    _run(tmp_path, "--config-file", _yml(tmp_path, plugin, out, "again.yml", SEED=7))
+    _run(tmp_path, "--config-file", tiny_cli_yml(tmp_path, plugin, out, "again.yml", SEED=7))
     log = open(os.path.join(out, "log.txt")).read()
     assert f"was held by host {socket.gethostname()} pid {dead.pid}, which is no longer running" in log
     assert yaml.safe_load(open(os.path.join(out, "config.yaml")))["SEED"] == 7
@@ -94,7 +70,7 @@ def test_second_run_into_a_live_runs_folder_stops_and_a_dead_holder_is_taken_ove
 def test_eval_only_twice_never_rewrites_the_training_record(tmp_path):
     plugin = copy_plugin(tmp_path / "p")
     out = str(tmp_path / "out")
-    _run(tmp_path, "--config-file", _yml(tmp_path, plugin, out))
+    _run(tmp_path, "--config-file", tiny_cli_yml(tmp_path, plugin, out, "cfg.yml"))
     record = {f: open(os.path.join(out, f), "rb").read() for f in ("config.yaml", "results.json", "metrics.json")}
     assert "model_selection" in json.loads(record["results.json"])
     weights = os.path.join(out, "model_final.pth")
