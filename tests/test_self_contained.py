@@ -4,7 +4,7 @@ import os
 import re
 
 SKIP_DIRS = {".git", ".venv", "__pycache__", ".pytest_cache", "datasets", "output", ".whl", ".gl", "results"}
-OPTIONAL_LOADER = os.path.join("tests", "conftest.py")
+OPTIONAL_LOADER = "conftest.py"
 ALLOWED = {OPTIONAL_LOADER, os.path.join(".ci", "run")}  # the loader, and CI unsetting its variable
 # a path to a reference-data folder beside the checkout, the variable that overrides it, or a join
 # that builds such a path

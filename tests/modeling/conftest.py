@@ -6,11 +6,8 @@ from fastreid_ext.config import get_cfg
 
 
 @pytest.fixture(autouse=True)
-def _few_threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(old)
+def _few_threads(two_intra_op_threads):
+    """Every test of this folder on two intra-op threads (the repository conftest's fixture)."""
 
 
 def _make_cfg(depth=18, num_classes=6, **overrides):

@@ -5,8 +5,6 @@ import pathlib
 
 import pytest
 
-REPO = pathlib.Path(__file__).resolve().parents[3]
-
 
 @pytest.fixture(scope="session")
 def llcm_root(tmp_path_factory) -> pathlib.Path:
@@ -16,8 +14,3 @@ def llcm_root(tmp_path_factory) -> pathlib.Path:
     root = tmp_path_factory.mktemp("datasets_llcm")
     generate_llcm(str(root / "LLCM"), seed=0, num_ids=12, images_per_camera=2, height=48, width=24, progress=False)
     return root
-
-
-@pytest.fixture(scope="session")
-def repo_root() -> pathlib.Path:
-    return REPO

@@ -1,31 +1,13 @@
 """PAENet test fixtures: the deterministic official-format weight fill, golden data, small models.
 
-The suite-wide fixtures (``repo_root``, ``shared_data_dir``, ``sysu_root``) are defined once in the
-repository's tests/conftest.py; this folder is not below it, so they are re-exported from there.
+The suite-wide fixtures (``repo_root``, ``shared_data_dir``, ``sysu_root``) come from the repository's
+conftest.py.
 """
 from __future__ import annotations
-
-import importlib.util
-import pathlib
 
 import pytest
 import torch
 from paenet_testkit import official_state_dict, paenet_cfg, small_opts
-
-
-def _suite_conftest():
-    path = pathlib.Path(__file__).resolve().parents[3] / "tests" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("fastreid_ext_suite_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_suite = _suite_conftest()
-repo_root = _suite.repo_root
-reference_data_dir = _suite.reference_data_dir
-shared_data_dir = _suite.shared_data_dir
-sysu_root = _suite.sysu_root
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Shared fixtures.
+"""Fixtures shared by every test folder (tests/ and projects/*/tests/: this file is at the
+repository root, above all of them).
 
 Reference files (released attribute files, official state-dict key list, golden outputs) are
 vendored under tests/assets/ (see its README). ``FASTREID_EXT_SHARED`` may point to another copy
@@ -9,7 +10,7 @@ import pathlib
 
 import pytest
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+REPO_ROOT = pathlib.Path(__file__).resolve().parent
 ASSETS_DIR = REPO_ROOT / "tests" / "assets"
 
 
@@ -60,3 +61,15 @@ def regdb_root(tmp_path_factory) -> pathlib.Path:
     root = tmp_path_factory.mktemp("datasets_regdb")
     generate_regdb(str(root / "RegDB"), seed=0, num_ids=20, images_per_id=4, height=64, width=32, progress=False)
     return root
+
+
+@pytest.fixture
+def two_intra_op_threads():
+    """Two torch intra-op threads for the test, restored after it (model tests' folders use it for all
+    their tests, so their timing does not depend on the machine's core count)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(old)
