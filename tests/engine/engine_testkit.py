@@ -84,6 +84,26 @@ class FakeLoaderTrainer(DefaultTrainer):
         return fake_loader(cls.ITERS_PER_EPOCH, seed=cfg.SEED)
 
 
+def train_fake(cfg, resume: bool = False, crash_at: int | None = None) -> FakeLoaderTrainer:
+    """Seed, build a FakeLoaderTrainer, resume or load, and train; with ``crash_at`` the run is killed
+    (a KeyboardInterrupt, test_trainer's ``_Crash`` hook) after that iteration."""
+    from fastreid_ext.utils.env import seed_all_rng  # noqa: PLC0415
+
+    seed_all_rng(cfg.SEED)
+    t = FakeLoaderTrainer(cfg)
+    t.resume_or_load(resume=resume)
+    if crash_at is not None:
+        from test_trainer import _Crash  # noqa: PLC0415
+
+        t.register_hooks([_Crash(crash_at)])
+        try:
+            t.train()
+        except KeyboardInterrupt:
+            pass
+        return t
+    t.train()
+    return t
+
 def tiny_cfg(tmp_path, **overrides):
     """A config of the tiny plugin; its data are written first (as the data-preparation step would)."""
     from tinyreid.data import write_tiny_data  # noqa: PLC0415 - the plugin is imported by the fixture

@@ -8,27 +8,10 @@ import sys
 
 import torch
 
-from engine_testkit import FakeLoaderTrainer, tiny_cfg
+from engine_testkit import FakeLoaderTrainer, tiny_cfg, train_fake
 from fastreid_ext.checkpoint import ReidCheckpointer
 from fastreid_ext.engine.defaults import save_config
 from fastreid_ext.utils.env import seed_all_rng
-
-
-def _train(cfg, resume=False, crash_at=None):
-    seed_all_rng(cfg.SEED)
-    t = FakeLoaderTrainer(cfg)
-    t.resume_or_load(resume=resume)
-    if crash_at is not None:
-        from test_trainer import _Crash
-
-        t.register_hooks([_Crash(crash_at)])
-        try:
-            t.train()
-        except KeyboardInterrupt:
-            pass
-        return t
-    t.train()
-    return t
 
 
 def _hook(trainer, name):
@@ -36,9 +19,9 @@ def _hook(trainer, name):
 
 
 def test_extending_a_finished_run_continues_with_the_next_iteration(tiny_plugin, tmp_path):
-    ref = _train(tiny_cfg(tmp_path / "ref", SOLVER__MAX_EPOCH=3, TRAIN__HOOKS=["StepCounter"], TEST__EVAL_PERIOD=0))
+    ref = train_fake(tiny_cfg(tmp_path / "ref", SOLVER__MAX_EPOCH=3, TRAIN__HOOKS=["StepCounter"], TEST__EVAL_PERIOD=0))
     cfg = tiny_cfg(tmp_path / "ext", SOLVER__MAX_EPOCH=2, TRAIN__HOOKS=["StepCounter"], TEST__EVAL_PERIOD=0)
-    first = _train(cfg)
+    first = train_fake(cfg)
     assert first.iter == 6 and open(os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")).read() == "model_final.pth"
     cfg.SOLVER.MAX_EPOCH = 3
     ext = FakeLoaderTrainer(cfg)
@@ -54,10 +37,10 @@ def test_extending_a_finished_run_continues_with_the_next_iteration(tiny_plugin,
 
 def test_max_to_keep_holds_across_resume(tiny_plugin, tmp_path):
     cfg = tiny_cfg(tmp_path, SOLVER__MAX_TO_KEEP=2, TEST__EVAL_PERIOD=0)
-    _train(cfg, crash_at=7)  # periodic files at iterations 2 and 5
+    train_fake(cfg, crash_at=7)  # periodic files at iterations 2 and 5
     out = cfg.OUTPUT_DIR
     assert sorted(f for f in os.listdir(out) if f.startswith("model_0")) == ["model_0000002.pth", "model_0000005.pth"]
-    _train(cfg, resume=True)  # writes 8 and 11: the two from before the resume must go
+    train_fake(cfg, resume=True)  # writes 8 and 11: the two from before the resume must go
     assert sorted(f for f in os.listdir(out) if f.startswith("model_0")) == ["model_0000008.pth", "model_0000011.pth"]
 
 

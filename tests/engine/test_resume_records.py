@@ -7,27 +7,9 @@ import sys
 
 import torch
 
-from engine_testkit import FakeLoaderTrainer, tiny_cfg
-from fastreid_ext.utils.env import seed_all_rng
+from engine_testkit import tiny_cfg, train_fake
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def _train(cfg, resume=False, crash_at=None):
-    seed_all_rng(cfg.SEED)
-    t = FakeLoaderTrainer(cfg)
-    t.resume_or_load(resume=resume)
-    if crash_at is not None:
-        from test_trainer import _Crash
-
-        t.register_hooks([_Crash(crash_at)])
-        try:
-            t.train()
-        except KeyboardInterrupt:
-            pass
-        return t
-    t.train()
-    return t
 
 
 def _stored_iteration(out):
@@ -36,11 +18,11 @@ def _stored_iteration(out):
 
 def test_resuming_a_finished_run_keeps_its_iteration(tiny_plugin, tmp_path, caplog):
     cfg = tiny_cfg(tmp_path, SOLVER__MAX_EPOCH=2, TEST__EVAL_PERIOD=0)
-    _train(cfg)
+    train_fake(cfg)
     assert _stored_iteration(cfg.OUTPUT_DIR) == 5
     for _ in range(2):
         with caplog.at_level("INFO"):
-            t = _train(cfg, resume=True)
+            t = train_fake(cfg, resume=True)
         assert t.start_iter == 6 and t.iter == 6
         assert _stored_iteration(cfg.OUTPUT_DIR) == 5  # not 6, then 7
     assert "Starting training from iteration 7" not in caplog.text
@@ -49,17 +31,17 @@ def test_resuming_a_finished_run_keeps_its_iteration(tiny_plugin, tmp_path, capl
 
 def test_metrics_json_never_runs_backwards_after_a_resume(tiny_plugin, tmp_path):
     cfg = tiny_cfg(tmp_path, TEST__EVAL_PERIOD=0)
-    _train(cfg, crash_at=7)  # checkpoint after iteration 5; rows 6 and 7 are written, then the run dies
+    train_fake(cfg, crash_at=7)  # checkpoint after iteration 5; rows 6 and 7 are written, then the run dies
     path = os.path.join(cfg.OUTPUT_DIR, "metrics.json")
     with open(path, "a") as f:
         f.write('{"iteration": 8, "total_lo')  # a line cut by the kill
-    _train(cfg, resume=True)  # resumes at 6: its rows 6.. replace the killed run's
+    train_fake(cfg, resume=True)  # resumes at 6: its rows 6.. replace the killed run's
     rows = [json.loads(line) for line in open(path)]
     iters = [r["iteration"] for r in rows]
     assert iters == sorted(iters) and len(iters) == len(set(iters)), iters
     assert iters[0] == 0 and set(range(12)) <= set(iters)
     ref = tiny_cfg(tmp_path / "ref", TEST__EVAL_PERIOD=0)
-    _train(ref)
+    train_fake(ref)
     ref_rows = [json.loads(line) for line in open(os.path.join(ref.OUTPUT_DIR, "metrics.json"))]
     assert iters == [r["iteration"] for r in ref_rows]  # the rows of an uninterrupted run, once each
 
