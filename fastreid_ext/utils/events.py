@@ -154,17 +154,27 @@ def tensorboard_tag(key: str, val_datasets=(), test_datasets=()) -> str:
 
 class TensorboardWriter(EventWriter):
     """Scalars to tensorboard under grouped tags (:func:`tensorboard_tag`; the storage keys that hooks read
-    stay as they are); ``torch.utils.tensorboard`` is imported only when this writer is built."""
+    stay as they are). The ``SummaryWriter`` (and ``torch.utils.tensorboard``) is opened on the first
+    write: a trainer that is built but never trains, or whose start-of-run check fails, leaves no event
+    file and no flush thread behind."""
 
     def __init__(self, log_dir: str, window_size: int = 20, val_datasets=(), test_datasets=(), hparams=None):
-        from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
-
-        self._writer = SummaryWriter(log_dir)
+        self._log_dir = log_dir
+        self._summary_writer = None
         self._window_size = window_size
         self._last_write = -1
         self._val, self._test = tuple(val_datasets), tuple(test_datasets)
-        if hparams:
-            self.write_hparams(hparams)
+        self._hparams = dict(hparams) if hparams else None
+
+    @property
+    def _writer(self):
+        if self._summary_writer is None:
+            from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is heavy
+
+            self._summary_writer = SummaryWriter(self._log_dir)
+            if self._hparams:
+                self.write_hparams(self._hparams)
+        return self._summary_writer
 
     def write_hparams(self, hparams: dict) -> None:
         """The run's key options in tensorboard's HPARAMS tab, written into this run's own event file
@@ -185,7 +195,8 @@ class TensorboardWriter(EventWriter):
         self._last_write = new_last
 
     def close(self) -> None:
-        self._writer.close()
+        if self._summary_writer is not None:
+            self._summary_writer.close()
 
 
 class CommonMetricPrinter(EventWriter):

@@ -46,7 +46,11 @@ def test_the_run_key_options_are_hparams_of_the_same_run(tmp_path):
     hp = run_hparams(cfg)
     assert hp["SOLVER.BASE_LR"] == 0.035 and hp["DATASETS.NAMES"] == "['SYSU_MM01']"
     assert ("PAENET.VARIANT" in hp) == ("PAENET" in cfg)  # a plugin's key only when its key-adder ran
-    TensorboardWriter(str(tmp_path), hparams=hp).close()
+    writer = TensorboardWriter(str(tmp_path), hparams=hp)
+    with EventStorage(0) as storage:
+        storage.put_scalars(total_loss=1.0)
+        writer.write()
+    writer.close()
     mux = EventMultiplexer()
     mux.AddRunsFromDirectory(str(tmp_path))
     mux.Reload()
@@ -55,3 +59,21 @@ def test_the_run_key_options_are_hparams_of_the_same_run(tmp_path):
     data = plugin_data_pb2.HParamsPluginData.FromString(content)
     assert data.session_start_info.hparams["SOLVER.BASE_LR"].number_value == 0.035
     assert data.session_start_info.hparams["MODEL.META_ARCHITECTURE"].string_value == "CrossModalBaseline"
+
+
+def test_a_writer_that_never_writes_opens_nothing(tmp_path):
+    """A trainer built but never trained (or stopped by its start-of-run check) leaves no event file and
+    no flush thread that would outlive its folder."""
+    import threading
+
+    before = set(threading.enumerate())
+    writer = TensorboardWriter(str(tmp_path / "tb"), hparams={"SOLVER.BASE_LR": 0.1})
+    assert set(threading.enumerate()) == before
+    writer.close()
+    assert not (tmp_path / "tb").exists()
+    with EventStorage(0) as storage:  # the first write opens it, with the hparams
+        storage.put_scalars(total_loss=1.0)
+        writer.write()
+    assert len(set(threading.enumerate()) - before) >= 1
+    writer.close()
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").iterdir())
