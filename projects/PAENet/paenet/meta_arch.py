@@ -18,7 +18,7 @@ import os
 import torch
 from torch import nn
 
-from fastreid_ext.modeling.meta_arch.agw_checkpoint import is_agw_state_dict
+from fastreid_ext.checkpoint.formats import foreign_format
 from fastreid_ext.modeling.input_sources import InputSource
 from fastreid_ext.modeling.layers.bnneck import BNNeck
 from fastreid_ext.modeling.meta_arch.build import META_ARCH_REGISTRY
@@ -28,7 +28,7 @@ from .base_protocol import (BASE_MEMBERS, MAP_BASE_MEMBERS, PAENetBase, PAENetMa
                             pae_width, training_only_prefixes)
 from .attribute_recognition import (TRAIN_ATTRIBUTE_INPUTS, AttributeBalance, attributes_from_probs, build_recognizer,
                                     masked_attribute_bce, mix_attributes)
-from .official_checkpoint import is_official_state_dict, official_to_paenet
+from .official_checkpoint import OFFICIAL_FORMAT, is_official_state_dict, official_to_paenet
 from .paper_variant import PaperAttributeHeads, PaperPAE, PaperRegionBranch
 from .reference_variant import ReferenceAttributeHeads, ReferencePAE, ReferenceRegionBranch
 
@@ -324,40 +324,46 @@ class PAENet(nn.Module):
 
     # -------------------------------------------------------------- checkpoints
     def remap_checkpoint_keys(self, state_dict: dict) -> dict:
-        """Called by the checkpointer on every loaded state dict: official names → ours, dead keys dropped;
-        a community AGW file goes to the base (see ``_base_checkpoint``)."""
-        if is_agw_state_dict(state_dict):
-            return self._base_checkpoint(state_dict)
-        if not is_official_state_dict(state_dict):
-            return state_dict
-        if not isinstance(self.pae, ReferencePAE):
-            raise UserError("An official PAENet checkpoint can only be loaded into PAENET.VARIANT 'reference'.")
-        mapped, skipped = official_to_paenet(state_dict, self.num_attributes)
-        self.skipped_checkpoint_keys = skipped
-        logger.info("Official PAENet checkpoint: %d keys mapped, %d dead keys skipped (%s)", len(mapped),
-                    len(skipped), sorted({k.rsplit(".", 1)[0] for k in skipped}))
-        return mapped
-
-    def _base_checkpoint(self, state_dict: dict) -> dict:
-        """A file of the base's own community format (AGW's) initialises ``self.base``: the base maps
-        its names, every base key must be in the file with the model's shape (the identity classifier
-        may differ: training only), PAENet's own modules are reported as not in the file."""
-        base_name = type(self.base).__name__
+        """Called by the checkpointer on every loaded state dict: official PAENet names → ours, dead keys
+        dropped; a public file of the base's own code (AGW, DDAG, MPANet, the published HCT PCB: whatever
+        the base's ``remap_checkpoint_keys`` maps) initialises the base (see ``_base_checkpoint``); a
+        registered foreign format the base does not map gets one line naming the base that loads it."""
+        if any(k.startswith("base.") for k in state_dict):
+            return state_dict  # our own PAENet checkpoint
         remap = getattr(self.base, "remap_checkpoint_keys", None)
         mapped = remap(state_dict) if callable(remap) else state_dict
-        if is_agw_state_dict(mapped):
-            raise ValueError(f"A community AGW checkpoint (non-local keys NL_*) cannot initialise PAENet on "
-                             f"{base_name}: expected PAENET.BASE_ARCHITECTURE: AGWBaseline with "
-                             f"MODEL.BACKBONE.NAME: NonLocalTwoStreamResNet.")
+        if mapped is not state_dict:  # the base recognised a file of its own public code
+            return self._base_checkpoint(mapped)
+        fmt = foreign_format(state_dict)  # before the official check: AGW, DDAG and HCT files share its stream names
+        if fmt is not None and fmt is not OFFICIAL_FORMAT:
+            raise ValueError(f"The checkpoint is {fmt.description}; it cannot initialise PAENet on "
+                             f"{type(self.base).__name__}: expected PAENET.BASE_ARCHITECTURE set to the model that "
+                             f"loads it ({fmt.expected}).")
+        if is_official_state_dict(state_dict):
+            if not isinstance(self.pae, ReferencePAE):
+                raise UserError("An official PAENet checkpoint can only be loaded into PAENET.VARIANT 'reference'.")
+            mapped, skipped = official_to_paenet(state_dict, self.num_attributes)
+            self.skipped_checkpoint_keys = skipped
+            logger.info("Official PAENet checkpoint: %d keys mapped, %d dead keys skipped (%s)", len(mapped),
+                        len(skipped), sorted({k.rsplit(".", 1)[0] for k in skipped}))
+            return mapped
+        return state_dict
+
+    def _base_checkpoint(self, mapped: dict) -> dict:
+        """A public file of the base's code, mapped by the base, initialises ``self.base``: every base key
+        must be in it with the model's shape except the base's training-only ones (classifiers, whose
+        class count may differ); PAENet's own modules are reported as not in the file."""
+        base_name = type(self.base).__name__
+        training_only = tuple(getattr(type(self.base), "TRAINING_ONLY_PREFIXES", ()))
         ours = self.base.state_dict()
-        missing = [k for k in ours if k not in mapped]
+        missing = [k for k in ours if k not in mapped and not k.startswith(training_only)]
         shapes = [f"{k} is {tuple(mapped[k].shape)} in the file, {tuple(v.shape)} in the model" for k, v in ours.items()
-                  if k in mapped and not k.startswith("classifier.") and tuple(mapped[k].shape) != tuple(v.shape)]
+                  if k in mapped and not k.startswith(training_only) and tuple(mapped[k].shape) != tuple(v.shape)]
         if missing or shapes:
-            raise ValueError(f"The community checkpoint does not fit PAENet's base {base_name}: "
+            raise ValueError(f"The public checkpoint does not fit PAENet's base {base_name}: "
                              f"missing {missing[:10]} ({len(missing)}), wrong shape {shapes[:10]} ({len(shapes)}).")
         self.skipped_checkpoint_keys = list(getattr(self.base, "skipped_checkpoint_keys", []))
         own = sorted({k.split(".", 1)[0] for k in self.state_dict() if not k.startswith("base.")})
-        logger.info("Community %s checkpoint: initialises the base (%d keys); not in the file: PAENet's own %s",
+        logger.info("Public %s checkpoint: initialises the base (%d keys); not in the file: PAENet's own %s",
                     base_name, len(mapped), own)
         return {f"base.{k}": v for k, v in mapped.items()}

@@ -149,7 +149,7 @@ def test_community_agw_checkpoint_must_cover_the_base(make_cfg, agw_file, tmp_pa
 def test_community_agw_checkpoint_refused_by_paenet_on_another_base(make_cfg, agw_file):
     path = str(agw_file[0])
     with pytest.raises(ValueError, match=r"community AGW checkpoint.*PAENet on CrossModalBaseline.*"
-                                         r"PAENET\.BASE_ARCHITECTURE: AGWBaseline"):
+                                         r"PAENET\.BASE_ARCHITECTURE set to the model that loads it \(MODEL\.META_ARCHITECTURE: AGWBaseline"):
         ReidCheckpointer(_build(make_cfg, HCT)).load(path)
     plain = _build(make_cfg, AGW, extra=["MODEL.BACKBONE.NAME", "TwoStreamResNet"])
     with pytest.raises(ValueError, match="NonLocalTwoStreamResNet; the backbone is TwoStreamResNet"):
