@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..utils.threads import ThreadProbe
 from .faiss_search import RankingSource
 from .match_positions import GalleryLayout, Workspace
 from .types import DistanceSource, RankingOptions
@@ -179,7 +180,6 @@ def distance_sources(q: torch.Tensor, g: torch.Tensor, galleries: list[np.ndarra
     * torch, several trial galleries whose drawn columns fit: one shared :class:`DistanceMatrix`;
     * torch otherwise: distance blocks from the features (:class:`FeatureSource`)."""
     if options.test_time.changes_distances:
-        from ..utils.threads import ThreadProbe  # noqa: PLC0415
         from .postprocess import test_time_source  # noqa: PLC0415 - postprocess builds on this module
 
         threads = ThreadProbe(options.kernel_threads)  # one choice for the run's trial galleries
