@@ -6,11 +6,17 @@ the configured optimizer. Reports the median step time after warm-up and the pea
 
     .venv/bin/python bench/train_step.py --threads 2 --steps 5
     .venv/bin/python bench/train_step.py --config-file configs/PAENet/sysu.yml MODEL.NUM_ATTRIBUTES 8
+    # a model at the synthetic benchmark's budget (ResNet-18, 64x32, 8 x (4 + 4)), one thread
+    .venv/bin/python bench/train_step.py --threads 1 --budget configs/Benchmark/budget.yml \
+        --config-file configs/DDAG/sysu.yml
+
+Besides the wall time it reports the process CPU time per step, which a busy machine disturbs less.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -33,6 +39,8 @@ def parse_args(argv=None):
     p.add_argument("--instances", type=int, default=0, help="K per modality (0: DATALOADER.NUM_INSTANCES)")
     p.add_argument("--num-classes", type=int, default=395, help="identity classes (SYSU-MM01 train: 395)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--budget", default="", help="a yaml of keys applied after the config (bench/synthetic_benchmark.py's "
+                                               "budget, configs/Benchmark/budget.yml), before the KEY VALUE overrides")
     p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
     return p.parse_args(argv)
 
@@ -41,6 +49,10 @@ def make_cfg(args):
     # random init (no download), a classifier; the user's opts come last and win
     fixed = ["MODEL.BACKBONE.PRETRAIN", False, "MODEL.BACKBONE.PRETRAIN_PATH", "", "MODEL.WEIGHTS", "",
              "MODEL.HEADS.NUM_CLASSES", args.num_classes]
+    if args.budget:
+        from synthetic_benchmark import budget_overrides  # the sibling script (bench/ is sys.path[0])
+
+        fixed += budget_overrides(args.budget)
     if args.config_file:
         return load_config(args.config_file, fixed + list(args.opts))
     cfg = get_cfg()
@@ -78,11 +90,11 @@ def main(argv=None):
         torch.cuda.reset_peak_memory_stats(device)
     rss_before_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-    times = []
+    times, cpu_times = [], []
     for i in range(args.warmup + args.steps):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         losses = model(batch)
         total = sum(losses.values())
         optimizer.zero_grad(set_to_none=True)
@@ -92,6 +104,7 @@ def main(argv=None):
             torch.cuda.synchronize(device)
         if i >= args.warmup:
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
 
     result = {
         "meta_architecture": cfg.MODEL.META_ARCHITECTURE,
@@ -103,6 +116,8 @@ def main(argv=None):
         "cpu": platform.processor() or platform.machine(),
         "step_s_median": round(statistics.median(times), 3),
         "step_s_all": [round(t, 3) for t in times],
+        "step_cpu_s_median": round(statistics.median(cpu_times), 3),
+        "load_average": round(os.getloadavg()[0], 2),
         "max_rss_mib_after_build": round(rss_before_kib / 1024, 1),
         "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "losses": {k_: round(float(v.detach()), 4) for k_, v in losses.items()},
