@@ -129,6 +129,7 @@ COMPARISONS = {
                    ("paenet_paper_gt", _Z), ("paenet_paper_gt_paper_recipe", _Z)),
         Comparison("PAENet on annotations: gt (leakage) vs zero input", ("paenet_reference_gt", _Z),
                    ("paenet_reference_gt", _GT)),
+        Comparison("PAENet on annotations, zero input, vs baseline", ("baseline", ""), ("paenet_reference_gt", _Z)),
     ],
     "plugin": [
         Comparison("AGW + PAE/AAL label-free vs AGW", ("agw", ""), ("agw_paenet_labelfree", _LF)),
