@@ -142,12 +142,13 @@ def tiny_cfg(tmp_path, **overrides):
     return cfg
 
 
-def tiny_cli_yml(tmp_path, plugin: str, out: str, name: str = "", **sections) -> str:
-    """A tools/train_net.py YAML of the tiny plugin (one epoch, no periodic evaluation), written to
+def tiny_cli_yml(tmp_path, plugin: str | None, out: str, name: str = "", **sections) -> str:
+    """A tools/train_net.py YAML of the tiny plugin (one epoch, no periodic evaluation; no IMPORTS when
+    ``plugin`` is None), written to
     ``tmp_path/name`` (default: ``<basename of out>.yml``). Each of ``sections`` updates the top-level
     key of that name: a dict is merged into that section, any other value replaces it."""
     cfg = {
-        "OUTPUT_DIR": out, "SEED": 5, "IMPORTS": [plugin],
+        "OUTPUT_DIR": out, "SEED": 5, **({"IMPORTS": [plugin]} if plugin else {}),
         "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
         "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
                      "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first

@@ -9,39 +9,22 @@ import pytest
 import torch
 import yaml
 
-from engine_testkit import copy_plugin
+from engine_testkit import cli_env, copy_plugin, tiny_cli_yml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TRAIN_NET = os.path.join(REPO, "tools", "train_net.py")
 pytestmark = pytest.mark.slow
 
 
-def _yml(tmp_path, plugin: str | None, out: str, **extra) -> str:
-    cfg = {
-        "OUTPUT_DIR": out,
-        "SEED": 5,
-        "MODEL": {"META_ARCHITECTURE": "TinyReIDNet", "DEVICE": "cpu"},
-        "DATASETS": {"NAMES": ["TinyData"], "TESTS": ["TinyData"], "ROOT": str(tmp_path / "data"),
-                     "SYNTHETIC": {"PRESET": "default"}},  # the CLI writes TinyData first
-        "DATALOADER": {"NUM_WORKERS": 1, "IDS_PER_BATCH": 2, "NUM_INSTANCES": 2},
-        "INPUT": {"SIZE_TRAIN": [16, 8], "SIZE_TEST": [16, 8], "PADDING": 0},
-        "SOLVER": {"BASE_LR": 0.05, "MAX_EPOCH": 3, "WARMUP_EPOCHS": 1, "STEPS": [2], "CHECKPOINT_PERIOD": 1,
-                   "LOG_PERIOD": 1},
-        "TEST": {"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0, "SELECT_ON_TEST": True},
-    }
-    if plugin:
-        cfg["IMPORTS"] = [plugin]
-    for k, v in extra.items():
-        cfg[k] = {**cfg.get(k, {}), **v} if isinstance(v, dict) else v
-    path = tmp_path / f"cfg_{len(os.listdir(tmp_path))}.yml"
-    path.write_text(yaml.safe_dump(cfg))
-    return str(path)
+def _yml(tmp_path, plugin: str | None, out: str) -> str:
+    """The tiny plugin's YAML for three epochs, evaluated after each (a new file per call)."""
+    return tiny_cli_yml(tmp_path, plugin, out, name=f"cfg_{len(os.listdir(tmp_path))}.yml",
+                        DATALOADER={"NUM_WORKERS": 1}, SOLVER={"MAX_EPOCH": 3},
+                        TEST={"EVAL_PERIOD": 1, "EVAL_START_EPOCH": 0})
 
 
 def _run(tmp_path, *args, expect_rc=0, timeout=240):
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    p = subprocess.run([sys.executable, TRAIN_NET, *map(str, args)], cwd=tmp_path, env=env, capture_output=True,
+    p = subprocess.run([sys.executable, TRAIN_NET, *map(str, args)], cwd=tmp_path, env=cli_env(), capture_output=True,
                        text=True, timeout=timeout)
     assert p.returncode == expect_rc, f"rc={p.returncode}\nstdout:\n{p.stdout[-4000:]}\nstderr:\n{p.stderr[-4000:]}"
     return p
