@@ -90,18 +90,32 @@ def reuse_decision(out: str, record: dict, force: bool, reuse_anyway: bool) -> t
     return "reuse", diffs
 
 
-def run_one(row: Row, seed: int, out: str, opts: list[str], record: dict) -> None:
-    """Train one run in a subprocess and write its run.json (record + wall and CPU seconds)."""
+def run_one(row: Row, seed: int, out: str, opts: list[str], record: dict, force: bool = False) -> bool:
+    """Train one run in a subprocess and write its run.json (record + wall and CPU seconds); ``force``
+    retrains a run that has results. False when another invocation finished the run meanwhile."""
+    from fastreid_ext.engine.run_folder import RunFolderBusyError, hold_run_folder
     from fastreid_ext.utils.run_provenance import write_record
 
-    for name in ("metrics.json", "results.json", "run.json"):  # the JSON writer appends; no stale record
-        if os.path.isfile(os.path.join(out, name)):
-            os.remove(os.path.join(out, name))
+    os.makedirs(out, exist_ok=True)
+    # Clear the stale record only while holding the folder's run lock: a live training (of a second
+    # invocation on the same --out) holds it, so its files are never deleted under it. The child takes
+    # the lock itself once this one is released; if another invocation's child wins that race, this
+    # child stops with one line naming the holder and nothing is mixed.
+    try:
+        lock = hold_run_folder(out)
+    except RunFolderBusyError as e:
+        raise SystemExit(f"{row.key} seed {seed}: {e}") from None
+    with lock:
+        if not force and os.path.isfile(os.path.join(out, "results.json")):
+            print(f"skipping {row.key} seed {seed}: another invocation finished it meanwhile", flush=True)
+            return False
+        for name in ("metrics.json", "results.json", "run.json"):  # the JSON writer appends; no stale record
+            if os.path.isfile(os.path.join(out, name)):
+                os.remove(os.path.join(out, name))
     cmd = [sys.executable, os.path.join(REPO, "tools", "train_net.py"), "--config-file", os.path.join(REPO, row.config),
            *opts]
     threads = str(record["threads"])
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-    os.makedirs(out, exist_ok=True)
     print(f"running {row.key} seed {seed} ({threads} thread(s)): {' '.join(cmd)}", flush=True)
     start = time.time()
     with open(os.path.join(out, "bench_stdout.log"), "w") as log:
@@ -113,6 +127,7 @@ def run_one(row: Row, seed: int, out: str, opts: list[str], record: dict) -> Non
     write_record(os.path.join(out, "run.json"), {**record, "command": cmd[1:], "wall_s": round(time.time() - start, 1),
                                                  "cpu_s": round(usage.ru_utime + usage.ru_stime, 1)})
     print(f"finished {row.key} seed {seed}", flush=True)
+    return True
 
 
 def plot_curves(rows, summaries: dict, path: str) -> None:
@@ -267,7 +282,7 @@ def main(argv=None) -> int:
         print(f"reusing {job[2]}", flush=True)
         summary(job)
     with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as pool:
-        list(pool.map(lambda j: (run_one(j[0], j[1], j[2], j[3], j[4]), summary(j)), [j for j in jobs if j[5] == "train"]))
+        list(pool.map(lambda j: run_one(*j[:5], a.force) and summary(j), [j for j in jobs if j[5] == "train"]))
     return report(a, suites, rows)
 
 

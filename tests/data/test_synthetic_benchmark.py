@@ -58,7 +58,7 @@ def test_rows_shared_by_suites_are_the_same_model(bench):
 
 
 def _fake_run(d, rank1s, maps, source=""):
-    os.makedirs(d)
+    os.makedirs(d, exist_ok=True)
     pre = f"{source}/" if source else ""
     with open(os.path.join(d, "metrics.json"), "w") as f:
         for it, (r, m) in enumerate(zip(rank1s, maps)):
@@ -158,6 +158,26 @@ def test_refused_reuse_stops_with_one_line_per_run(bench, tmp_path, capsys):
     assert rc == 2 and not (tmp_path / "data").exists() and not (tmp_path / "results").exists()
     assert len([line for line in err if line.startswith("error:")]) == 1
     assert "baseline/seed0: not reused, its run differs: no run record" in err[-1] and "--reuse-anyway" in err[-1]
+
+
+def test_a_live_run_folder_is_never_cleared(bench, tmp_path, monkeypatch):
+    """A second invocation on the same --out must not delete a training's files under it: the stale record
+    is cleared only under the folder's run lock, and a run another invocation finished meanwhile is skipped."""
+    from fastreid_ext.engine.run_folder import hold_run_folder
+
+    row = bench.rows_mod.SUITES["paenet"][0]
+    out = str(tmp_path / "run")
+    record = {"threads": 1}
+    monkeypatch.setattr(bench.subprocess, "Popen", lambda *a, **k: pytest.fail("nothing may be trained"))
+    with hold_run_folder(out):  # a live training of another invocation
+        with open(os.path.join(out, "metrics.json"), "w") as f:
+            f.write('{"iteration": 1}\n')
+        with pytest.raises(SystemExit, match=r"baseline seed 0: OUTPUT_DIR .* is in use by a live run"):
+            bench.run_one(row, 0, out, [], record)
+        assert os.path.isfile(os.path.join(out, "metrics.json"))
+    _fake_run(out, [10], [5])  # the other invocation finished it
+    assert bench.run_one(row, 0, out, [], record) is False
+    assert os.path.isfile(os.path.join(out, "results.json")) and os.path.isfile(os.path.join(out, "metrics.json"))
 
 
 def test_readme_block_round_trip(bench, tmp_path):
