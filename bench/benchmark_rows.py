@@ -138,5 +138,10 @@ COMPARISONS = {
         Comparison("DDAG + PAE/AAL label-free vs DDAG", ("ddag", ""), ("ddag_paenet_labelfree", _LF)),
         Comparison("MPANet + PAE/AAL label-free vs MPANet", ("mpanet", ""), ("mpanet_paenet_labelfree", _LF)),
         Comparison("HCT (PCB) + PAE/AAL label-free vs HCT (PCB)", ("hct_pcb", ""), ("hct_pcb_paenet_labelfree", _LF)),
+        # does PAE's input matter on this base? (the same runs, the recognizer's predictions vs no input)
+        *(Comparison(f"{name} + PAE/AAL label-free: predicted vs zero input", (key, _Z), (key, _LF))
+          for name, key in (("AGW", "agw_paenet_labelfree"), ("HCT (global)", "hct_paenet_labelfree"),
+                            ("MMD", "paenet_reference_labelfree"), ("DDAG", "ddag_paenet_labelfree"),
+                            ("MPANet", "mpanet_paenet_labelfree"), ("HCT (PCB)", "hct_pcb_paenet_labelfree"))),
     ],
 }
