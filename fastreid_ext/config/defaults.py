@@ -291,6 +291,11 @@ _C.TEST.RANKING.QUERY_CHUNK = 1024
 # beside busy processes. 0 = auto: the faster of the run's threads and one, tried on the first blocks
 # of each evaluation (utils.threads.ThreadProbe); n > 0: n threads.
 _C.TEST.RANKING.KERNEL_THREADS = 0
+# Trials of a protocol (SYSU: 4 tasks x 10 galleries on one distance matrix) scored at once on CPU, each
+# on one intra-op thread with its own buffers: no barrier between them, so a busy core slows one trial
+# instead of stalling every pass, and one trial's serial passes overlap another's. 0 = the run's
+# intra-op threads (NUM_THREADS); 1 = one after another (the kernel then on KERNEL_THREADS). Same numbers.
+_C.TEST.RANKING.TRIAL_WORKERS = 0
 # Test-time options, fast-reid's keys and defaults. Results computed with them name them in the
 # feature label (e.g. "FC+flip+aqe+rerank"), in results.json ("test_time") and in the tables.
 _C.TEST.FLIP = CN()

@@ -58,14 +58,19 @@ def prepare_features(query: torch.Tensor, gallery: torch.Tensor, options: Rankin
     return q, g.to(q.device)
 
 
-def distance_block(q: torch.Tensor, g: torch.Tensor, distance: str, g_sqnorm: torch.Tensor | None = None) -> torch.Tensor:
-    """(len(q), len(g)) distances, on the features' device; inputs from :func:`normalize_features`."""
+def distance_block(q: torch.Tensor, g: torch.Tensor, distance: str, g_sqnorm: torch.Tensor | None = None,
+                   out: torch.Tensor | None = None, negated: bool = False) -> torch.Tensor:
+    """(len(q), len(g)) distances, on the features' device; inputs from :func:`normalize_features`.
+    ``out``: a contiguous (len(q), len(g)) float tensor written in place (no block-sized temporary);
+    ``negated``: for cosine, ``q`` is already ``-q`` (then the product is the distance, no negation
+    pass; exact, since IEEE rounding is symmetric in sign)."""
     check_distance(distance)
     if distance == "cosine":
-        return torch.mm(q, g.t()).neg_()
+        d = torch.mm(q, g.t(), out=out)
+        return d if negated else d.neg_()
     if g_sqnorm is None:
         g_sqnorm = g.pow(2).sum(1)
-    d = torch.addmm(g_sqnorm.unsqueeze(0), q, g.t(), beta=1.0, alpha=-2.0)
+    d = torch.addmm(g_sqnorm.unsqueeze(0), q, g.t(), beta=1.0, alpha=-2.0, out=out)
     return d.add_(q.pow(2).sum(1, keepdim=True))
 
 
@@ -136,9 +141,10 @@ class DistanceMatrix:
         gc = g.index_select(0, torch.as_tensor(self.columns, device=g.device)).to(q.device)
         g_sq = gc.pow(2).sum(1) if distance == "euclidean" else None
         self.d = torch.empty(q.shape[0], gc.shape[0], dtype=torch.float32, device=q.device)
+        qn, negated = (q.neg(), True) if distance == "cosine" else (q, False)
         rows = rows_per_chunk(gc.shape[0])
-        for i0 in range(0, q.shape[0], rows):
-            self.d[i0 : i0 + rows] = distance_block(q[i0 : i0 + rows], gc, distance, g_sq)
+        for i0 in range(0, q.shape[0], rows):  # each chunk's product written in place: the floor, no extra pass
+            distance_block(qn[i0 : i0 + rows], gc, distance, g_sq, out=self.d[i0 : i0 + rows], negated=negated)
 
     @staticmethod
     def fits(num_query: int, num_columns: int, max_elements: int = MATRIX_MAX_ELEMENTS) -> bool:

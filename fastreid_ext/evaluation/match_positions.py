@@ -185,6 +185,14 @@ def _bucket_ids(d: torch.Tensor, lo: torch.Tensor, s: torch.Tensor, nb: int, wor
     return v.view(torch.int32).sub_(_BIAS_BITS)
 
 
+def _count(ids: torch.Tensor, size: int, name: str, workspace: Workspace) -> torch.Tensor:
+    """int32 histogram of ``ids`` (int32, in [0, size)) in a workspace buffer: ``index_add_`` of a
+    broadcast one, about 1.6x faster than ``bincount`` on CPU (which scans for the min and max first
+    and returns int64)."""
+    out = workspace.buffer(name, size, torch.int32, ids.device).zero_()
+    return out.index_add_(0, ids, torch.ones((), dtype=torch.int32, device=ids.device).expand(ids.numel()))
+
+
 def _concat(parts) -> ChunkStats:
     """Per-query stats of consecutive row pieces of one chunk, joined back."""
     cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])  # noqa: E731
@@ -239,7 +247,7 @@ def bucket_chunk_stats(
         raise ValueError("Distances must be finite (a true match has a NaN or infinite distance).")
     md, order = torch.sort(md, dim=1, stable=True)  # members are in gallery index order: stable ties
     mcols = cols.gather(1, order)
-    midx = layout.perm[mcols]
+    midx = mcols if layout.gallery_order else layout.perm[mcols]
     r = mvalid.sum(1)
     used = ar.unsqueeze(0) < r.unsqueeze(1)  # the valid matches come first after the sort
     lo, s = _bucket_scale(md, r, nb - 2)
@@ -247,9 +255,9 @@ def bucket_chunk_stats(
     b_flat = b.view(-1)
     bt = b.gather(1, mcols)  # bucket of each match: the same map, so the order relation holds
     bt_u = bt[used]  # ascending: rows in order, and within a row the matches by distance
-    thr_count = torch.bincount(bt_u, minlength=c * nb)
+    thr_count = _count(bt_u, c * nb, "thr_count", workspace)
     is_thr = thr_count > 0
-    hist = torch.bincount(b_flat, minlength=c * nb).masked_fill_(is_thr, 0)
+    hist = _count(b_flat, c * nb, "hist", workspace).masked_fill_(is_thr, 0)
     # items outside match buckets in lower buckets of the same row: one flat prefix sum (a per-row
     # cumsum along dim 1 is several times slower on CPU), less the row's value at its first bucket
     below = hist.cumsum(0).sub_(hist).view(c, nb)
@@ -257,7 +265,8 @@ def bucket_chunk_stats(
     # candidates: items in a bucket holding a match; bins = matches ranked before the item
     flat = is_thr.index_select(0, b_flat).nonzero().squeeze(1)
     rows = flat // ng
-    x, o = d.reshape(-1)[flat], layout.perm[flat - rows * ng]
+    o = flat - rows * ng  # block columns, then original ones
+    x, o = d.reshape(-1)[flat], o if layout.gallery_order else layout.perm[o]
     bx = b_flat[flat].long()
     first = torch.searchsorted(bt_u, bx.to(bt_u.dtype))  # index of the bucket's first match in md[used]
     mult = thr_count[bx]

@@ -113,12 +113,13 @@ class RankingOptions:
     max_rows: int = 0
     test_time: TestTimeOptions = field(default_factory=TestTimeOptions)  # flip / AQE / re-ranking
     kernel_threads: int = 0  # intra-op threads of the metric kernel and re-ranking on CPU (0: auto, ThreadProbe)
+    trial_workers: int = 0  # trials scored at once on CPU, one intra-op thread each (0: the run's threads)
 
     @classmethod
     def from_config(cls, cfg) -> "RankingOptions":
         t = cfg.TEST
         return cls(t.RANKING.BACKEND, t.RANKING.DISTANCE, t.MAX_RANK, t.RANKING.QUERY_CHUNK,
-                   TestTimeOptions.from_config(cfg), t.RANKING.KERNEL_THREADS)
+                   TestTimeOptions.from_config(cfg), t.RANKING.KERNEL_THREADS, t.RANKING.TRIAL_WORKERS)
 
 
 @runtime_checkable

@@ -15,11 +15,18 @@ import contextlib
 import logging
 import math
 import os
+import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+S = TypeVar("S")
 
 __all__ = ["ThreadChoice", "affinity_cpus", "cgroup_cpu_limit", "choose_threads", "apply_num_threads", "intra_op_threads",
-           "ThreadProbe"]
+           "ThreadProbe", "per_thread_intra_op", "map_in_order"]
 
 logger = logging.getLogger(__name__)
 
@@ -208,3 +215,49 @@ class ThreadProbe:
         with intra_op_threads(n):
             yield n
         self.record(n, time.perf_counter() - t0, work)
+
+
+def per_thread_intra_op() -> bool:
+    """Whether ``torch.set_num_threads`` in one Python thread leaves the others' threads alone: true
+    with the OpenMP backend (a per-thread setting), which the workers of :func:`map_in_order` need."""
+    import torch
+
+    return "parallel backend: OpenMP" in torch.__config__.parallel_info()
+
+
+def map_in_order(jobs: Iterable[Callable[[S], T]], workers: int, state: Callable[[], S]) -> Iterator[T]:
+    """``job(worker_state)`` for each job, results in the jobs' order. ``workers > 1``: that many
+    Python threads, each on ONE intra-op thread and with its own ``state()`` (work buffers), at most
+    ``workers + 1`` jobs taken from ``jobs`` at a time (a lazy iterable stays lazy: memory is bounded).
+    Independent jobs on single-threaded workers share no barrier, so a busy core slows one job
+    instead of stalling every parallel pass (the collapse ``ThreadProbe`` works around), and the
+    memory-bound serial passes of one job (histograms, prefix sums) overlap with another's.
+    ``workers <= 1`` (or a torch whose thread setting is process-wide): in the calling thread, one
+    ``state()`` for all jobs, exactly the sequential loop."""
+    if workers <= 1 or not per_thread_intra_op():
+        own = state()
+        for job in jobs:
+            yield job(own)
+        return
+    local = threading.local()
+
+    def run(job):
+        if not hasattr(local, "state"):
+            import torch
+
+            torch.set_num_threads(1)  # this worker thread's own setting (OpenMP): the caller's is untouched
+            local.state = state()
+        return job(local.state)
+
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="map_in_order") as pool:
+        try:
+            for job in jobs:
+                pending.append(pool.submit(run, job))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()

@@ -197,3 +197,42 @@ def test_metric_kernel_runs_on_the_kernel_threads_with_the_same_numbers(keep_thr
     assert torch.get_num_threads() == 2
     for m in (two, auto):
         assert (one.mAP, one.mINP, one.cmc.tolist()) == (m.mAP, m.mINP, m.cmc.tolist())
+
+
+def test_map_in_order_keeps_order_and_laziness_on_single_threaded_workers(keep_threads):
+    """TEST.RANKING.TRIAL_WORKERS' pool: results in the jobs' order whatever finishes first, at most
+    workers + 1 jobs taken ahead of the consumer (a lazy source stays lazy), one state per worker
+    thread, each worker on one intra-op thread, the caller's threads untouched, errors re-raised."""
+    import threading
+    import time
+
+    from fastreid_ext.utils.threads import map_in_order, per_thread_intra_op
+
+    if not per_thread_intra_op():
+        pytest.skip("torch's thread setting is process-wide here: map_in_order runs sequentially")
+    torch.set_num_threads(2)
+    taken = []
+
+    def jobs(n):
+        for i in range(n):
+            taken.append(i)
+            yield lambda state, i=i: (time.sleep(0.02 * (i % 3 == 0)), i, id(state), torch.get_num_threads(),
+                                      threading.get_ident())[1:]
+
+    out = []
+    for result in map_in_order(jobs(9), 2, object):
+        out.append(result)
+        assert len(taken) <= len(out) + 2 + 1  # consumed + in flight (workers + 1) + the one being submitted
+    assert [r[0] for r in out] == list(range(9))
+    assert {r[2] for r in out} == {1}
+    states = {r[3]: r[1] for r in out}  # worker thread -> its state
+    assert len(states) == 2 and len(set(states.values())) == 2 and threading.get_ident() not in states
+    assert torch.get_num_threads() == 2
+    sequential = list(map_in_order(jobs(3), 1, object))
+    assert {r[3] for r in sequential} == {threading.get_ident()} and len({r[1] for r in sequential}) == 1
+
+    def failing(state):
+        raise ValueError("trial 3 failed")
+
+    with pytest.raises(ValueError, match="trial 3 failed"):
+        list(map_in_order([lambda s: 1, failing, lambda s: 2], 2, object))

@@ -32,3 +32,36 @@ def test_shared_matrix_equals_per_trial_distances(monkeypatch):
             for ta, tb in zip(a.trials, b.trials):
                 assert ta.keys() == tb.keys()
                 assert all(abs(ta[k] - tb[k]) < 1e-9 for k in ta)
+
+
+def test_trials_scored_at_once_give_the_same_numbers_in_order(monkeypatch):
+    """TEST.RANKING.TRIAL_WORKERS: the 4 protocols x 3 trials on worker threads equal, bit for bit and in
+    trial order (curves too), the trials scored one after another; the key reaches the options."""
+    from fastreid_ext.config import get_cfg
+    from fastreid_ext.evaluation.protocols import trial_workers
+    from fastreid_ext.utils.threads import per_thread_intra_op
+
+    query, gallery = _feature_sets()
+    cfg = get_cfg()
+    assert RankingOptions.from_config(cfg).trial_workers == cfg.TEST.RANKING.TRIAL_WORKERS == 0
+    args = (query, gallery, ["f", "g"], ["all", "indoor"], ["single", "multi"], 3, 4)
+    one = run_sysu(*args, RankingOptions(backend="torch", max_rows=17, trial_workers=1))
+    import threading
+
+    from fastreid_ext.evaluation import match_positions, metrics
+
+    seen, kernel = [], match_positions.bucket_chunk_stats
+    monkeypatch.setattr(metrics, "bucket_chunk_stats",
+                        lambda *a, **k: seen.append((threading.get_ident(), torch.get_num_threads())) or kernel(*a, **k))
+    three = run_sysu(*args, RankingOptions(backend="torch", max_rows=17, trial_workers=3))
+    if per_thread_intra_op():  # else map_in_order runs them one after another
+        assert {n for _, n in seen} == {1} and threading.get_ident() not in {t for t, _ in seen}
+        assert len({t for t, _ in seen}) > 1
+    assert trial_workers(RankingOptions(backend="torch", trial_workers=3), "cpu") == 3
+    assert trial_workers(RankingOptions(backend="faiss-cpu", trial_workers=3), "cpu") == 1
+    assert len(one) == len(three) == 8
+    for a, b in zip(one, three):
+        assert (a.task, a.feature, a.info) == (b.task, b.feature, b.info)
+        assert a.trials == b.trials and a.cmc_curves == b.cmc_curves
+        assert len(a.trials) == 3
+    assert len({str(r.trials) for r in one}) == 8  # the trials differ between protocols: order would show
