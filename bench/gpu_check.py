@@ -93,10 +93,7 @@ def check_gpu_tests(args) -> str:
 
 
 def check_faiss_vs_torch(args) -> str:
-    from fastreid_ext.evaluation.distances import distance_sources, prepare_features
     from fastreid_ext.evaluation.faiss_search import resolve_backend
-    from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics
-    from fastreid_ext.evaluation.types import RankingOptions
 
     try:
         backend = resolve_backend("faiss")
@@ -104,29 +101,40 @@ def check_faiss_vs_torch(args) -> str:
         raise Skip(f"faiss is not installed on this machine ({e.__cause__})") from e
     if backend != "faiss-gpu":
         raise RuntimeError("faiss sees no GPU (faiss-cpu installed instead of faiss-gpu?)")
+    return faiss_vs_torch("cuda", backend)
+
+
+def faiss_vs_torch(device: str, faiss_backend: str, num_query: int = SYSU_QUERY, num_gallery: int = SYSU_GALLERY,
+                   dim: int = 2048) -> str:
+    """SYSU-sized metrics from FAISS rankings and from torch distances on ``device``, which must agree
+    (tests/engine/test_gpu_check_cpu.py runs it with faiss-cpu at a small size)."""
+    from fastreid_ext.evaluation.distances import distance_sources, prepare_features
+    from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics
+    from fastreid_ext.evaluation.types import RankingOptions
+
     g = torch.Generator().manual_seed(0)
-    dim = 2048
     centers = torch.randn(SYSU_TEST_IDS, dim, generator=g)
-    q_pids = torch.randint(0, SYSU_TEST_IDS, (SYSU_QUERY,), generator=g)
+    q_pids = torch.randint(0, SYSU_TEST_IDS, (num_query,), generator=g)
     g_pids = torch.cat([torch.arange(SYSU_TEST_IDS),
-                        torch.randint(0, SYSU_TEST_IDS, (SYSU_GALLERY - SYSU_TEST_IDS,), generator=g)])
-    signal = 0.22  # identity signal vs unit noise: Rank-1 about 70 %, mAP about 30 %, so rankings are not trivial
-    qf = (signal * centers[q_pids] + torch.randn(SYSU_QUERY, dim, generator=g)).cuda()
-    gf = (signal * centers[g_pids] + torch.randn(SYSU_GALLERY, dim, generator=g)).cuda()
-    q_cams = torch.tensor([3, 6])[torch.randint(0, 2, (SYSU_QUERY,), generator=g)].numpy()
-    g_cams = torch.tensor([1, 2, 4, 5])[torch.randint(0, 4, (SYSU_GALLERY,), generator=g)].numpy()
+                        torch.randint(0, SYSU_TEST_IDS, (num_gallery - SYSU_TEST_IDS,), generator=g)])
+    signal = 0.22 * (2048 / dim) ** 0.25  # identity vs unit noise: Rank-1 about 70 %, mAP about 30 % at any dim
+    qf = (signal * centers[q_pids] + torch.randn(num_query, dim, generator=g)).to(device)
+    gf = (signal * centers[g_pids] + torch.randn(num_gallery, dim, generator=g)).to(device)
+    q_cams = torch.tensor([3, 6])[torch.randint(0, 2, (num_query,), generator=g)].numpy()
+    g_cams = torch.tensor([1, 2, 4, 5])[torch.randint(0, 4, (num_gallery,), generator=g)].numpy()
     out, times = {}, {}
-    for backend in ("faiss", "torch"):
-        opts = RankingOptions(backend=resolve_backend(backend), distance="cosine", max_rank=20, sysu_cmc="identity")
+    for name, backend in (("faiss", faiss_backend), ("torch", "torch")):
+        opts = RankingOptions(backend=backend, distance="cosine", max_rank=20)
         t0 = time.perf_counter()
         source = next(distance_sources(*prepare_features(qf, gf, opts), None, opts))
-        out[backend] = compute_metrics(source, q_pids.numpy(), g_pids.numpy(), q_cams, g_cams, SYSU_REMOVAL, 20, True)
-        torch.cuda.synchronize()
-        times[backend] = time.perf_counter() - t0
+        out[name] = compute_metrics(source, q_pids.numpy(), g_pids.numpy(), q_cams, g_cams, SYSU_REMOVAL, 20, True)
+        if torch.device(device).type == "cuda":
+            torch.cuda.synchronize()
+        times[name] = time.perf_counter() - t0
     a, b = out["faiss"], out["torch"]
     diff = max(float(abs(torch.as_tensor(a.cmc) - torch.as_tensor(b.cmc)).max()), abs(a.mAP - b.mAP), abs(a.mINP - b.mINP))
-    line = (f"{SYSU_QUERY}x{SYSU_GALLERY}x{dim}: Rank-1 {100 * a.cmc[0]:.2f} / {100 * b.cmc[0]:.2f}, mAP "
-            f"{100 * a.mAP:.2f} / {100 * b.mAP:.2f} (faiss-gpu / torch), max diff {diff:.1e}; "
+    line = (f"{num_query}x{num_gallery}x{dim}: Rank-1 {100 * a.cmc[0]:.2f} / {100 * b.cmc[0]:.2f}, mAP "
+            f"{100 * a.mAP:.2f} / {100 * b.mAP:.2f} ({faiss_backend} / torch), max diff {diff:.1e}; "
             f"{times['faiss']:.2f}s / {times['torch']:.2f}s")
     if diff > 1e-4:
         raise AssertionError(f"metrics differ: {line}")

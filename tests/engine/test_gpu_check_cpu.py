@@ -80,3 +80,14 @@ def test_engine_amp_step_on_gpu():
                       amp_dtype="float16", device=torch.device("cuda"))
     t.train(0, 3)
     assert t.grad_scaler is not None and torch.isfinite(model[0].weight).all()
+
+
+def test_faiss_against_torch_check_runs_on_cpu():
+    """The faiss-vs-torch check's body on the CPU with faiss-cpu (on a GPU machine it runs with
+    faiss-gpu on CUDA tensors): both metrics agree and the line names the backend."""
+    pytest.importorskip("faiss")
+    module = _load()
+    line = module.faiss_vs_torch("cpu", "faiss-cpu", num_query=300, num_gallery=900, dim=64)
+    assert line.startswith("300x900x64: Rank-1 ") and "(faiss-cpu / torch), max diff " in line
+    rank1 = [float(x) for x in line.split("Rank-1 ")[1].split(", mAP")[0].split(" / ")]
+    assert rank1[0] == rank1[1] and 5 < rank1[0] < 100  # a ranking that is neither trivial nor random
