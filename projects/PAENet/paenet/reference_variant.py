@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .token_attention import token_attention
+
 __all__ = ["SwitchNorm1d", "ChannelTokenCrossAttention", "ChannelTokenCrossTransformer", "ReferenceAttributeGate",
            "ReferencePAE", "ReferenceAttributeHeads", "ReferenceRegionBranch"]
 
@@ -62,7 +64,8 @@ class SwitchNorm1d(nn.Module):
 
 class ChannelTokenCrossAttention(nn.Module):
     """Official ``MultiHeadCrossAttention``; the B×C×(C+n) attention matrix is never materialised
-    (``scaled_dot_product_attention`` with head dim 1 computes the same weighted sum in blocks)."""
+    (``scaled_dot_product_attention`` with head dim 1 computes the same weighted sum in blocks; in
+    training with dropout on CPU, :func:`.token_attention.token_attention` does)."""
 
     def __init__(self, dim: int, context_dim: int, attn_drop: float = 0.1, proj_drop: float = 0.1):
         super().__init__()
@@ -74,12 +77,15 @@ class ChannelTokenCrossAttention(nn.Module):
 
     def forward(self, x0: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         b, d = x0.shape
-        q = self.to_q(x0).view(b, 1, d, 1)
-        kv = self.to_kv(torch.cat([x0, c], dim=1)).view(b, 1, -1, 2)  # interleaved k, v
-        k, v = kv[..., :1], kv[..., 1:]
-        o = F.scaled_dot_product_attention(
-            q, k.contiguous(), v.contiguous(), dropout_p=self.attn_drop if self.training else 0.0, scale=1.0
-        ).view(b, d)
+        q = self.to_q(x0)
+        kv = self.to_kv(torch.cat([x0, c], dim=1)).view(b, -1, 2)  # interleaved k, v
+        k, v = kv[..., 0].contiguous(), kv[..., 1].contiguous()
+        p = self.attn_drop if self.training else 0.0
+        if p > 0 and x0.device.type == "cpu":  # SDPA's math path would keep the B×C×(C+n) matrices
+            o = token_attention(q, k, v, p)
+        else:
+            o = F.scaled_dot_product_attention(q.view(b, 1, d, 1), k.view(b, 1, -1, 1), v.view(b, 1, -1, 1),
+                                               dropout_p=p, scale=1.0).view(b, d)
         return self.proj_drop(self.proj(o + x0))
 
 
