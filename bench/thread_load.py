@@ -3,6 +3,7 @@
 
     python bench/thread_load.py                    # SYSU single-shot metrics (3803 x 301) + re-ranking 800 x 800
     python bench/thread_load.py --repeats 3 --rerank-query 400 --rerank-gallery 400   # quicker
+    python bench/thread_load.py --protocol --trial-workers 1   # + a SYSU multi-shot protocol, trials one by one
 
 For every thread count: each kernel is timed solo (median of --repeats), then again while one
 subprocess spins on one core (``while True: pass``), interleaved kernel by kernel. The ratios printed:
@@ -12,7 +13,10 @@ about 2x at most) and ``busy/1-thread solo`` (issue 25, item 1: at most 2.5x). "
 at run setup). ``--kernel-threads`` is TEST.RANKING.KERNEL_THREADS: the intra-op threads the metric
 kernel and re-ranking run on inside a run with those threads (0, the default: auto, one probe per
 timed kernel call so every repeat probes again; n: n threads; the run's count: the behaviour before
-the key). Numbers depend on everything else the machine runs: report its load with them.
+the key). ``--protocol`` adds the whole SYSU all-search multi-shot protocol (10 trials from features:
+the shared distance matrix, then every trial's metrics) on ranking-hard features; ``--trial-workers``
+is TEST.RANKING.TRIAL_WORKERS for it (0: the run's threads, the default; 1: one trial after another).
+Numbers depend on everything else the machine runs: report its load with them.
 """
 from __future__ import annotations
 
@@ -63,7 +67,23 @@ def kernels(args) -> dict:
             lambda: compute_metrics(MatrixSource(dist), q_pids, g_pids, q_cams, g_cams, SYSU_REMOVAL, 20, True,
                                     kernel_threads=kt),
         f"re-ranking {args.rerank_query}x{args.rerank_gallery}x{args.rerank_dim}": rerank,
+        **(protocol(args) if args.protocol else {}),
     }
+
+
+def protocol(args) -> dict:
+    """The SYSU multi-shot protocol of ``eval_floor.py`` (noise 4: Rank-1 94, mAP 55), whole."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
+    from eval_speed import sysu_feature_sets
+
+    from fastreid_ext.evaluation.protocols import run_sysu
+    from fastreid_ext.evaluation.types import RankingOptions
+
+    query, gallery = sysu_feature_sets(noise=4.0)
+    fields = RankingOptions.__dataclass_fields__  # a checkout before TRIAL_WORKERS has no such field
+    opts = RankingOptions(backend="torch", kernel_threads=args.kernel_threads,
+                          **({"trial_workers": args.trial_workers} if "trial_workers" in fields else {}))
+    return {"SYSU multi-shot protocol, 10 trials": lambda: run_sysu(query, gallery, ["f"], ["all"], ["multi"], 10, 10, opts)}
 
 
 def timed(fn, repeats: int) -> float:
@@ -98,6 +118,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", nargs="+", default=["1", "2", "auto"], help="thread counts; 'auto' = choose_threads()")
     ap.add_argument("--kernel-threads", type=int, default=0,
                     help="TEST.RANKING.KERNEL_THREADS: 0 (auto, the default), 1, or the run's count (as before the key)")
+    ap.add_argument("--protocol", action="store_true", help="also time the whole SYSU multi-shot protocol")
+    ap.add_argument("--trial-workers", type=int, default=0, help="TEST.RANKING.TRIAL_WORKERS for --protocol")
     ap.add_argument("--json", default="", help="also write the rows here")
     a = ap.parse_args(argv)
     auto = choose_threads()
@@ -117,7 +139,8 @@ def main(argv=None) -> int:
             rows.append({"kernel": name, "threads": f"{n} ({label})" if label == "auto" else n,
                          "solo s": round(solo, 4), "busy s": round(busy, 4), "busy/solo": round(busy / solo, 2),
                          "busy/1-thread solo": round(busy / base, 2) if base else "-"})
-    print(f"{os.cpu_count()} CPUs, auto = {auto.threads} ({auto.reason}), kernel threads {a.kernel_threads}, torch {torch.__version__}, "
+    print(f"{os.cpu_count()} CPUs, auto = {auto.threads} ({auto.reason}), kernel threads {a.kernel_threads}, "
+          f"trial workers {a.trial_workers}, torch {torch.__version__}, "
           f"load average before: {', '.join(f'{x:.2f}' for x in load) if load else 'n/a'}, median of {a.repeats}")
     print(tabulate(rows, headers="keys", tablefmt="pipe"))
     if a.json:
