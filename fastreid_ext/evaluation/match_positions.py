@@ -28,7 +28,8 @@ import torch
 
 from ..utils.threads import ThreadProbe
 
-__all__ = ["GalleryLayout", "Workspace", "ChunkStats", "bucket_chunk_stats", "stats_from_positions", "default_buckets"]
+__all__ = ["GalleryLayout", "Workspace", "ChunkStats", "bucket_chunk_stats", "stats_from_positions", "default_buckets",
+           "COMPACT_LIMIT"]
 
 
 @dataclass
@@ -186,11 +187,80 @@ def _bucket_ids(d: torch.Tensor, lo: torch.Tensor, s: torch.Tensor, nb: int, wor
 
 
 def _count(ids: torch.Tensor, size: int, name: str, workspace: Workspace) -> torch.Tensor:
-    """int32 histogram of ``ids`` (int32, in [0, size)) in a workspace buffer: ``index_add_`` of a
+    """int32 histogram of ``ids`` (integers in [0, size)) in a workspace buffer: ``index_add_`` of a
     broadcast one, about 1.6x faster than ``bincount`` on CPU (which scans for the min and max first
     and returns int64)."""
     out = workspace.buffer(name, size, torch.int32, ids.device).zero_()
     return out.index_add_(0, ids, torch.ones((), dtype=torch.int32, device=ids.device).expand(ids.numel()))
+
+
+def _at(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``x[idx]`` for a 1-D ``x`` and integer ``idx``, by ``index_select``: several times faster on
+    CPU than advanced indexing, which dominated the kernel's candidate passes."""
+    return x.index_select(0, idx)
+
+
+# share of a block at or before its rows' last matches up to which only those items are bucketed:
+# compacting costs a comparison, a nonzero and gathers, which a share above about a tenth outweighs
+COMPACT_LIMIT = 0.1
+_SAMPLE_ROWS = 8  # every 8th row estimates the share first (contiguous rows: an eighth of the traffic)
+
+
+def _kept(d: torch.Tensor, hi: torch.Tensor, limit: float, workspace: Workspace) -> torch.Tensor | None:
+    """Flat indices of the items ranked at or before their row's last match (``d <= hi``: NaN, +inf
+    and removed items never), or None when they exceed ``limit`` of the block (estimated on every
+    8th row first, then counted). The others rank after every match of their row: they change no
+    position and no identity rank."""
+    if limit <= 0:
+        return None
+    if limit < 1 and d.shape[0] >= 4 * _SAMPLE_ROWS:
+        sample = d[::_SAMPLE_ROWS]
+        if int(torch.count_nonzero(sample <= hi[::_SAMPLE_ROWS])) > 1.5 * limit * sample.numel():
+            return None
+    keep = workspace.buffer("kept", d.numel(), torch.bool, d.device).view(d.shape)
+    torch.le(d, hi, out=keep)
+    if int(torch.count_nonzero(keep)) > limit * d.numel():
+        return None
+    return keep.view(-1).nonzero().squeeze(1)
+
+
+def _all_items(d, md, mcols, r, used, nb: int, workspace: Workspace):
+    """Bucket every item of the block (:func:`_bucket_ids`: in place, float bits, int32 ids)."""
+    c, ng = d.shape
+    lo, s = _bucket_scale(md, r, nb - 2)
+    b = _bucket_ids(d, lo, s, nb, workspace)
+    b_flat = b.view(-1)
+    bt = b.gather(1, mcols)  # bucket of each match: the same map, so the order relation holds
+    bt_u = bt[used]  # ascending: rows in order, and within a row the matches by distance
+    thr_count = _count(bt_u, c * nb, "thr_count", workspace)
+    hist = _count(b_flat, c * nb, "hist", workspace).masked_fill_(thr_count > 0, 0)
+    flat = (thr_count > 0).index_select(0, b_flat).nonzero().squeeze(1)
+    rows = flat // ng
+    return nb, bt, bt_u, thr_count, hist, rows, _at(d.reshape(-1), flat), flat - rows * ng, _at(b_flat, flat).long()
+
+
+def _kept_items(d, flat, md, r, used, buckets: int, workspace: Workspace):
+    """Bucket only the kept items ``flat`` (about four per bucket per row). Matches and items go
+    through the same separate subtract, multiply, floor and clamp (no fused step whose rounding
+    could differ between the two), so equal distances share a bucket and the map is monotone."""
+    c, ng = d.shape
+    nb = buckets or default_buckets(max(flat.numel() // max(c, 1), 1))
+    lo, s = _bucket_scale(md, r, nb)
+
+    def bucket(v, lo, s):
+        return v.sub(lo).mul_(s).floor_().clamp_(0, nb - 1).long()
+
+    rows = flat // ng
+    x = _at(d.reshape(-1), flat)
+    offset = torch.arange(c, device=d.device).unsqueeze(1) * nb
+    bt = bucket(md, lo, s).add_(offset)  # unused entries (md = inf) land in the last bucket; never read
+    bt_u = bt[used]
+    bk = bucket(x, _at(lo.squeeze(1), rows), _at(s.squeeze(1), rows)).add_(rows * nb)
+    thr_count = _count(bt_u, c * nb, "thr_count", workspace)
+    hist = _count(bk, c * nb, "hist", workspace).masked_fill_(thr_count > 0, 0)
+    cand = _at(thr_count > 0, bk).nonzero().squeeze(1)
+    rows_c, flat_c = _at(rows, cand), _at(flat, cand)
+    return nb, bt, bt_u, thr_count, hist, rows_c, _at(x, cand), flat_c - rows_c * ng, _at(bk, cand)
 
 
 def _concat(parts) -> ChunkStats:
@@ -208,10 +278,14 @@ def bucket_chunk_stats(
     buckets: int = 0,
     workspace: Workspace | None = None,
     q_cams: torch.Tensor | None = None,
+    compact_limit: float = COMPACT_LIMIT,
 ) -> ChunkStats:
     """Stats for a (c, ng) distance block in the layout's column order (exact, stable ties).
     ``d`` is overwritten (removed items set to +inf): pass a block the caller owns. ``q_cams``
-    (with ``layout.match_cams``): a query's true matches in its own camera are removed."""
+    (with ``layout.match_cams``): a query's true matches in its own camera are removed.
+    ``compact_limit``: when at most this share of the block ranks at or before its row's last match
+    (a trained model: most of the gallery ranks after it), only those items are bucketed
+    (:func:`_kept_items`); else every item is (:func:`_all_items`). Same result either way."""
     workspace = workspace if workspace is not None else Workspace()
     c, ng = d.shape
     nb = (buckets or default_buckets(ng)) + 2
@@ -219,7 +293,8 @@ def bucket_chunk_stats(
     if c > step:
         parts = [
             bucket_chunk_stats(d[i : i + step], q_index[i : i + step], None if q_restricted is None else q_restricted[i : i + step],
-                               layout, with_id_rank, buckets, workspace, None if q_cams is None else q_cams[i : i + step])
+                               layout, with_id_rank, buckets, workspace, None if q_cams is None else q_cams[i : i + step],
+                               compact_limit)
             for i in range(0, c, step)
         ]
         return _concat(parts)
@@ -250,38 +325,32 @@ def bucket_chunk_stats(
     midx = mcols if layout.gallery_order else layout.perm[mcols]
     r = mvalid.sum(1)
     used = ar.unsqueeze(0) < r.unsqueeze(1)  # the valid matches come first after the sort
-    lo, s = _bucket_scale(md, r, nb - 2)
-    b = _bucket_ids(d, lo, s, nb, workspace)
-    b_flat = b.view(-1)
-    bt = b.gather(1, mcols)  # bucket of each match: the same map, so the order relation holds
-    bt_u = bt[used]  # ascending: rows in order, and within a row the matches by distance
-    thr_count = _count(bt_u, c * nb, "thr_count", workspace)
-    is_thr = thr_count > 0
-    hist = _count(b_flat, c * nb, "hist", workspace).masked_fill_(is_thr, 0)
+    hi = md.gather(1, (r - 1).clamp(min=0).unsqueeze(1)).masked_fill_((r == 0).unsqueeze(1), -inf)  # last match
+    flat = _kept(d, hi, compact_limit, workspace)
+    if flat is None:
+        nb, bt, bt_u, thr_count, hist, rows, x, o, bx = _all_items(d, md, mcols, r, used, nb, workspace)
+    else:
+        nb, bt, bt_u, thr_count, hist, rows, x, o, bx = _kept_items(d, flat, md, r, used, buckets, workspace)
+    o = o if layout.gallery_order else _at(layout.perm, o)  # block columns -> original ones
     # items outside match buckets in lower buckets of the same row: one flat prefix sum (a per-row
     # cumsum along dim 1 is several times slower on CPU), less the row's value at its first bucket
     below = hist.cumsum(0).sub_(hist).view(c, nb)
     below -= below[:, :1].clone()
-    # candidates: items in a bucket holding a match; bins = matches ranked before the item
-    flat = is_thr.index_select(0, b_flat).nonzero().squeeze(1)
-    rows = flat // ng
-    o = flat - rows * ng  # block columns, then original ones
-    x, o = d.reshape(-1)[flat], o if layout.gallery_order else layout.perm[o]
-    bx = b_flat[flat].long()
+    # candidates (rows, x, o, bx): items in a bucket holding a match; bins = matches ranked before the item
     first = torch.searchsorted(bt_u, bx.to(bt_u.dtype))  # index of the bucket's first match in md[used]
-    mult = thr_count[bx]
-    bins = first - (r.cumsum(0) - r)[rows]
+    mult = _at(thr_count, bx)
+    bins = first - _at(r.cumsum(0) - r, rows)
     md_u, midx_u = md[used], midx[used]
-    active = torch.arange(flat.numel(), device=dev)
+    active = torch.arange(rows.numel(), device=dev)
     m = 0
     while active.numel():
-        k = first[active] + m
-        mv, mi, xa = md_u[k], midx_u[k], x[active]
-        bins.index_add_(0, active, ((mv < xa) | ((mv == xa) & (mi < o[active]))).to(bins.dtype))
+        k = _at(first, active) + m
+        mv, mi, xa = _at(md_u, k), _at(midx_u, k), _at(x, active)
+        bins.index_add_(0, active, ((mv < xa) | ((mv == xa) & (mi < _at(o, active)))).to(bins.dtype))
         m += 1
-        active = active[mult[active] > m]
+        active = active[_at(mult, active) > m]
     cand = torch.bincount(rows * (rmax + 1) + bins, minlength=c * (rmax + 1)).view(c, rmax + 1)
-    pos = below.gather(1, (bt - torch.arange(c, device=dev, dtype=torch.int32).unsqueeze(1) * nb).long())
+    pos = below.gather(1, (bt - torch.arange(c, device=dev, dtype=bt.dtype).unsqueeze(1) * nb).long())
     pos += cand.cumsum(1)[:, :rmax]
     id_rank = _identity_rank(rows, o, bins, x, q_index, layout, c) if with_id_rank else None
     return stats_from_positions(pos, r, pos[:, 0], id_rank)

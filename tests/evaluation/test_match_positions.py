@@ -22,10 +22,12 @@ def _stats(kernel, d, qp, gp, qc, gc, regroup, **kw):
 
 def both_kernels(d, qp, gp, qc, gc, buckets):
     """(bucket stats, searchsorted stats), restricted rows included: the bucket kernel on blocks in
-    gallery order (the default) and regrouped by identity (equal stats), the reference on the
-    regrouped block it needs."""
-    a = _stats(bucket_chunk_stats, d, qp, gp, qc, gc, False, buckets=buckets)
-    assert_same(a, _stats(bucket_chunk_stats, d, qp, gp, qc, gc, True, buckets=buckets))
+    gallery order (the default) and regrouped by identity, bucketing every item and only the items
+    at or before each row's last match (equal stats), the reference on the regrouped block it needs."""
+    a = _stats(bucket_chunk_stats, d, qp, gp, qc, gc, False, buckets=buckets, compact_limit=0.0)
+    for regroup in (False, True):
+        assert_same(a, _stats(bucket_chunk_stats, d, qp, gp, qc, gc, regroup, buckets=buckets, compact_limit=1.0))
+    assert_same(a, _stats(bucket_chunk_stats, d, qp, gp, qc, gc, True, buckets=buckets, compact_limit=0.0))
     return a, _stats(fast_chunk_stats, d, qp, gp, qc, gc, True)
 
 
@@ -124,3 +126,24 @@ def test_two_equal_match_distances_brute_force():
     ref = reference_eval(d, qp[822:823], gp, qc[822:823], gc, sysu=True)
     assert int(a.first_pos[0]) == 10 and ref[1][9] == 1 and ref[1][8] == 0
     assert float(a.ap[0]) == pytest.approx(ref[2], abs=1e-12)
+
+
+def test_a_trained_ranking_buckets_only_the_items_before_the_last_match(monkeypatch):
+    """Matches near the top of every row (as a trained model ranks them): the kernel buckets only the
+    items at or before each row's last match (the default limit), with the stats of bucketing all."""
+    from fastreid_ext.evaluation import match_positions
+
+    rng = np.random.default_rng(8)
+    nq, ng = 50, 400
+    qp, gp = rng.integers(0, 25, nq), rng.integers(0, 25, ng)  # about 16 matches per row of 400
+    qc, gc = rng.choice([3, 6], nq), rng.choice([1, 2, 4, 5], ng)
+    d = rng.random((nq, ng)) + 2.0 * (qp[:, None] != gp[None, :])  # every match before every non-match
+    d[::7, :5] = 0.1  # a few non-matches ranked among them
+    seen = []
+    kept_items = match_positions._kept_items
+    monkeypatch.setattr(match_positions, "_kept_items", lambda d, flat, *a: seen.append(flat.numel()) or kept_items(d, flat, *a))
+    default = _stats(bucket_chunk_stats, d, qp, gp, qc, gc, False)
+    assert len(seen) == 1 and 0 < seen[0] < match_positions.COMPACT_LIMIT * d.size
+    full = _stats(bucket_chunk_stats, d, qp, gp, qc, gc, False, compact_limit=0.0)
+    assert_same(default, full)
+    assert_same(default, _stats(fast_chunk_stats, d, qp, gp, qc, gc, True))
