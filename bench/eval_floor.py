@@ -24,12 +24,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
-from eval_speed import features, maxrss_gib, sysu_feature_sets  # noqa: E402
+from eval_speed import features, maxrss_gib, sysu_feature_sets, torch_ranking_options  # noqa: E402
 
 from fastreid_ext.evaluation.distances import FeatureSource, rows_per_chunk  # noqa: E402
 from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics  # noqa: E402
 from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images, run_sysu  # noqa: E402
-from fastreid_ext.evaluation.types import RankingOptions  # noqa: E402
 
 
 def sysu_multi(kernel_threads: int = 0, trial_workers: int = 0, noise: float = 1.5):
@@ -37,7 +36,7 @@ def sysu_multi(kernel_threads: int = 0, trial_workers: int = 0, noise: float = 1
     qf, gf = query.features["f"], gallery.features["f"]
     groups = group_gallery_images(gallery.pids, gallery.camids, gallery.paths)
     cols = torch.as_tensor(np.unique(np.concatenate([draw_sysu_gallery(groups, "all", "multi", t, 10) for t in range(10)])))
-    opts = _options(kernel_threads, trial_workers)
+    opts = torch_ranking_options(kernel_threads, trial_workers)
 
     def floor():
         torch.mm(qf, gf.index_select(0, cols).t())
@@ -47,13 +46,6 @@ def sysu_multi(kernel_threads: int = 0, trial_workers: int = 0, noise: float = 1
         return sum(t["mAP"] + t["Rank-1"] for t in run.trials)
 
     return f"SYSU all-search multi-shot, 10 trials: {len(qf)} x {len(cols)} drawn columns", floor, evaluate
-
-
-def _options(kernel_threads: int, trial_workers: int) -> RankingOptions:
-    """The evaluator's options; ``trial_workers`` only where the checkout has them (a "before" side may not)."""
-    fields = RankingOptions.__dataclass_fields__
-    extra = {"trial_workers": trial_workers} if "trial_workers" in fields else {}
-    return RankingOptions(backend="torch", kernel_threads=kernel_threads, **extra)
 
 
 def large(kernel_threads: int = 0, trial_workers: int = 0, noise: float = 3.0, nq=2500, ng=100000, dim=2048, nid=2000):

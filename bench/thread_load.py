@@ -74,15 +74,12 @@ def kernels(args) -> dict:
 def protocol(args) -> dict:
     """The SYSU multi-shot protocol of ``eval_floor.py`` (noise 4: Rank-1 94, mAP 55), whole."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
-    from eval_speed import sysu_feature_sets
+    from eval_speed import sysu_feature_sets, torch_ranking_options
 
     from fastreid_ext.evaluation.protocols import run_sysu
-    from fastreid_ext.evaluation.types import RankingOptions
 
     query, gallery = sysu_feature_sets(noise=4.0)
-    fields = RankingOptions.__dataclass_fields__  # a checkout before TRIAL_WORKERS has no such field
-    opts = RankingOptions(backend="torch", kernel_threads=args.kernel_threads,
-                          **({"trial_workers": args.trial_workers} if "trial_workers" in fields else {}))
+    opts = torch_ranking_options(args.kernel_threads, args.trial_workers)
     return {"SYSU multi-shot protocol, 10 trials": lambda: run_sysu(query, gallery, ["f"], ["all"], ["multi"], 10, 10, opts)}
 
 

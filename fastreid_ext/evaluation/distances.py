@@ -124,10 +124,10 @@ class FeatureSource:
             self._g_rg_sq = self._g_rg.pow(2).sum(1)
 
     def regrouped(self, i0: int, i1: int, workspace: Workspace) -> torch.Tensor:
-        if self.distance == "cosine":
-            out = workspace.buffer("block", (i1 - i0) * self.num_gallery, self.q.dtype, self.device)
-            return torch.mm(self._q_neg[i0:i1], self._g_rg.t(), out=out.view(i1 - i0, self.num_gallery))
-        return distance_block(self.q[i0:i1], self._g_rg, self.distance, self._g_rg_sq)
+        out = workspace.buffer("block", (i1 - i0) * self.num_gallery, self.q.dtype, self.device)
+        cosine = self.distance == "cosine"
+        return distance_block((self._q_neg if cosine else self.q)[i0:i1], self._g_rg, self.distance, self._g_rg_sq,
+                              out=out.view(i1 - i0, self.num_gallery), negated=cosine)
 
 
 class DistanceMatrix:

@@ -233,8 +233,9 @@ def _all_items(d, md, mcols, r, used, nb: int, workspace: Workspace):
     bt = b.gather(1, mcols)  # bucket of each match: the same map, so the order relation holds
     bt_u = bt[used]  # ascending: rows in order, and within a row the matches by distance
     thr_count = _count(bt_u, c * nb, "thr_count", workspace)
-    hist = _count(b_flat, c * nb, "hist", workspace).masked_fill_(thr_count > 0, 0)
-    flat = (thr_count > 0).index_select(0, b_flat).nonzero().squeeze(1)
+    is_thr = thr_count > 0
+    hist = _count(b_flat, c * nb, "hist", workspace).masked_fill_(is_thr, 0)
+    flat = is_thr.index_select(0, b_flat).nonzero().squeeze(1)
     rows = flat // ng
     return nb, bt, bt_u, thr_count, hist, rows, _at(d.reshape(-1), flat), flat - rows * ng, _at(b_flat, flat).long()
 
@@ -257,8 +258,9 @@ def _kept_items(d, flat, md, r, used, buckets: int, workspace: Workspace):
     bt_u = bt[used]
     bk = bucket(x, _at(lo.squeeze(1), rows), _at(s.squeeze(1), rows)).add_(rows * nb)
     thr_count = _count(bt_u, c * nb, "thr_count", workspace)
-    hist = _count(bk, c * nb, "hist", workspace).masked_fill_(thr_count > 0, 0)
-    cand = _at(thr_count > 0, bk).nonzero().squeeze(1)
+    is_thr = thr_count > 0
+    hist = _count(bk, c * nb, "hist", workspace).masked_fill_(is_thr, 0)
+    cand = _at(is_thr, bk).nonzero().squeeze(1)
     rows_c, flat_c = _at(rows, cand), _at(flat, cand)
     return nb, bt, bt_u, thr_count, hist, rows_c, _at(x, cand), flat_c - rows_c * ng, _at(bk, cand)
 

@@ -87,13 +87,14 @@ def _scored(src, q_pids, g_pids, q_camids, g_camids, task: Task, opts: RankingOp
     return trial_metrics(src, q_pids, g_pids, q_camids, g_camids, task, opts, workspace, curve), curve[0]
 
 
-def _group_trials(group: list[Task], name: str, q, g, opts: RankingOptions, workspace, source: str, roc: bool,
-                  breakdown: bool, attribute_names, runs: dict):
+def _group_trials(group: list[Task], name: str, q, g, opts: RankingOptions, workers: int, workspace, source: str,
+                  roc: bool, breakdown: bool, attribute_names, runs: dict):
     """(run, job) per trial of a group of tasks on one (query set, gallery set), in order, lazily (a
     trial's distance source is made when its job is taken). The first-trial analyses run here, in the
-    calling thread; ``runs`` gets each task's run."""
+    calling thread; ``runs`` gets each task's run. With several ``workers`` a job's kernel runs on
+    its worker's one thread."""
     query, gallery = group[0].query, group[0].gallery
-    job_opts = opts if trial_workers(opts, q.device) <= 1 else replace(opts, kernel_threads=1)
+    job_opts = opts if workers <= 1 else replace(opts, kernel_threads=1)
     pick = (lambda a, i: a if i is None else a[i])  # noqa: E731
     if group[0].queries is not None:  # the queries change per trial: one source per trial
         for task in group:
@@ -148,9 +149,10 @@ def run_tasks(tasks: list[Task], feature_names, opts: RankingOptions, source: st
         for group in groups.values():
             q, g = prepare_features(group[0].query.features[name], group[0].gallery.features[name], opts)
             order: list[ProtocolRun] = []  # the run of each job taken so far
-            trials = _group_trials(group, name, q, g, opts, Workspace(), source, roc, breakdown, attribute_names, runs)
-            for i, (metrics, curve) in enumerate(map_in_order(_taken(trials, order), trial_workers(opts, q.device),
-                                                              Workspace)):
+            workers = trial_workers(opts, q.device)
+            trials = _group_trials(group, name, q, g, opts, workers, Workspace(), source, roc, breakdown,
+                                   attribute_names, runs)
+            for i, (metrics, curve) in enumerate(map_in_order(_taken(trials, order), workers, Workspace)):
                 order[i].trials.append(metrics)
                 order[i].cmc_curves.append(curve)
     return [runs[(id(task), name)] for task in tasks for name in feature_names]
