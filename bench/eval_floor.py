@@ -17,18 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
-from eval_speed import features, maxrss_gib, sysu_feature_sets, torch_ranking_options  # noqa: E402
+from eval_speed import features, maxrss_gib, sysu_feature_sets, torch_ranking_options
 
-from fastreid_ext.evaluation.distances import FeatureSource, rows_per_chunk  # noqa: E402
-from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics  # noqa: E402
-from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images, run_sysu  # noqa: E402
+from fastreid_ext.evaluation.distances import FeatureSource, rows_per_chunk
+from fastreid_ext.evaluation.metrics import SYSU_REMOVAL, compute_metrics
+from fastreid_ext.evaluation.protocols import draw_sysu_gallery, group_gallery_images, run_sysu
 
 
 def sysu_multi(kernel_threads: int = 0, trial_workers: int = 0, noise: float = 1.5):

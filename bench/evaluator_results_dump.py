@@ -9,19 +9,26 @@ each evaluated plain, with re-ranking and with AQE: every task, feature, metric,
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
 
 import torch
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "evaluation"))  # the deterministic test model, run as a script
-from eval_testkit import PooledPixelModel, tiny_cfg  # noqa: E402
+from fastreid_ext.data.datasets.build import build_dataset
+from fastreid_ext.data.synthetic import generate_regdb, generate_sysu
+from fastreid_ext.evaluation import build_evaluator
 
-from fastreid_ext.data.datasets.build import build_dataset  # noqa: E402
-from fastreid_ext.data.synthetic import generate_regdb, generate_sysu  # noqa: E402
-from fastreid_ext.evaluation import build_evaluator  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _testkit():
+    """The tests' deterministic pixel model, loaded from its file (the tests folder is not a package)."""
+    spec = importlib.util.spec_from_file_location("eval_testkit", os.path.join(REPO, "tests", "evaluation", "eval_testkit.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main(out: str, root: str = "/tmp/evaluator_results_dump_data") -> None:
@@ -29,15 +36,16 @@ def main(out: str, root: str = "/tmp/evaluator_results_dump_data") -> None:
         generate_sysu(f"{root}/SYSU-MM01", seed=0, num_ids=20, images_per_camera=3, height=64, width=32, progress=False)
         generate_regdb(f"{root}/RegDB", seed=0, num_ids=20, images_per_id=4, height=64, width=32, progress=False)
     torch.set_num_threads(1)
+    kit = _testkit()
     results = {}
     for name in ("SYSU_MM01", "RegDB"):
         for opts in ([], ["TEST.RERANK.ENABLED", True], ["TEST.AQE.ENABLED", True]):
-            cfg = tiny_cfg(root, "", name)
+            cfg = kit.tiny_cfg(root, "", name)
             cfg.DATASETS.ATTRIBUTES.ENABLED = False
             cfg.merge_from_list(opts)
             evaluator = build_evaluator(cfg, build_dataset(cfg, name), "")
             evaluator.progress = False
-            results[f"{name}{opts}"] = evaluator.evaluate(PooledPixelModel())
+            results[f"{name}{opts}"] = evaluator.evaluate(kit.PooledPixelModel())
     with open(out, "w") as f:
         json.dump(results, f, sort_keys=True)
     print(f"{sum(len(m) for r in results.values() for m in r.values())} numbers of {len(results)} evaluations -> {out}")

@@ -11,18 +11,15 @@ so the two sides can be seen to compute the same thing.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
-from eval_speed import sysu_feature_sets  # noqa: E402
+from eval_speed import sysu_feature_sets
 
-from fastreid_ext.evaluation.protocols import run_sysu  # noqa: E402
-from fastreid_ext.evaluation.types import RankingOptions  # noqa: E402
+from fastreid_ext.evaluation.protocols import run_sysu
+from fastreid_ext.evaluation.types import RankingOptions
 
 
 def main() -> None:

@@ -11,18 +11,15 @@ process CPU time (one thread: robust to other processes sharing the machine) and
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
-from eval_speed import sysu_feature_sets  # noqa: E402
+from eval_speed import sysu_feature_sets
 
-from fastreid_ext.evaluation.protocols import run_tasks, sysu_tasks  # noqa: E402
-from fastreid_ext.evaluation.types import RankingOptions  # noqa: E402
+from fastreid_ext.evaluation.protocols import run_tasks, sysu_tasks
+from fastreid_ext.evaluation.types import RankingOptions
 
 
 def main() -> None:

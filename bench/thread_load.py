@@ -73,7 +73,6 @@ def kernels(args) -> dict:
 
 def protocol(args) -> dict:
     """The SYSU multi-shot protocol of ``eval_floor.py`` (noise 4: Rank-1 94, mAP 55), whole."""
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the sibling bench module, run as a script
     from eval_speed import sysu_feature_sets, torch_ranking_options
 
     from fastreid_ext.evaluation.protocols import run_sysu
