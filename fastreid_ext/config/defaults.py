@@ -288,8 +288,10 @@ _C.TEST.RANKING.DISTANCE = "cosine"  # cosine (inner product of L2-normalised) |
 _C.TEST.RANKING.QUERY_CHUNK = 1024
 # Intra-op threads of the metric kernel and of re-ranking on CPU (the matrix products keep
 # NUM_THREADS'): memory-bound passes that gain from a second thread on an idle machine and collapse
-# beside busy processes. 0 = auto: the faster of the run's threads and one, tried on the first blocks
-# of each evaluation (utils.threads.ThreadProbe); n > 0: n threads.
+# beside busy processes. 0 = auto: the kernel scores each block's row pieces on as many single-threaded
+# row workers as the run has threads (no barrier between them; same numbers), and re-ranking (or the
+# kernel where workers cannot run) takes the faster of the run's threads and one, tried on the first
+# blocks of each evaluation (utils.threads.ThreadProbe); n > 0: n threads.
 _C.TEST.RANKING.KERNEL_THREADS = 0
 # Trials of a protocol (SYSU: 4 tasks x 10 galleries on one distance matrix) scored at once on CPU, each
 # on one intra-op thread with its own buffers: no barrier between them, so a busy core slows one trial

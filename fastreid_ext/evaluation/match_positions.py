@@ -89,6 +89,14 @@ class Workspace:
     def __init__(self) -> None:
         self._buffers: dict[tuple, torch.Tensor] = {}
         self._probes: dict[int, ThreadProbe] = {}
+        self._children: list[Workspace] = []
+
+    def children(self, n: int) -> list[Workspace]:
+        """``n`` workspaces of their own for row workers (one per worker thread), kept across this
+        workspace's calls like its buffers."""
+        while len(self._children) < n:
+            self._children.append(Workspace())
+        return self._children[:n]
 
     def thread_probe(self, setting: int) -> ThreadProbe:
         """The kernel's thread choice for this workspace's run (TEST.RANKING.KERNEL_THREADS)."""
@@ -114,6 +122,12 @@ class ChunkStats:
     inp: torch.Tensor
     first_pos: torch.Tensor
     id_rank: torch.Tensor | None
+
+    @classmethod
+    def concat(cls, parts: list[ChunkStats]) -> ChunkStats:
+        """Per-query stats of consecutive row pieces of one block, joined back."""
+        cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])  # noqa: E731
+        return cls(cat("num_matches"), cat("ap"), cat("inp"), cat("first_pos"), cat("id_rank"))
 
 
 def stats_from_positions(pos: torch.Tensor, num_matches: torch.Tensor, first_pos, id_rank) -> ChunkStats:
@@ -265,12 +279,6 @@ def _kept_items(d, flat, md, r, used, buckets: int, workspace: Workspace):
     return nb, bt, bt_u, thr_count, hist, rows_c, _at(x, cand), flat_c - rows_c * ng, _at(bk, cand)
 
 
-def _concat(parts) -> ChunkStats:
-    """Per-query stats of consecutive row pieces of one chunk, joined back."""
-    cat = lambda name: None if getattr(parts[0], name) is None else torch.cat([getattr(p, name) for p in parts])  # noqa: E731
-    return ChunkStats(cat("num_matches"), cat("ap"), cat("inp"), cat("first_pos"), cat("id_rank"))
-
-
 def bucket_chunk_stats(
     d: torch.Tensor,
     q_index: torch.Tensor,
@@ -299,7 +307,7 @@ def bucket_chunk_stats(
                                compact_limit)
             for i in range(0, c, step)
         ]
-        return _concat(parts)
+        return ChunkStats.concat(parts)
     dev = d.device
     inf = float("inf")
     has = q_index >= 0

@@ -16,16 +16,20 @@ rows (bounded memory), on the device of the inputs. Deliberate differences, all 
 """
 from __future__ import annotations
 
+import math
+import queue
 from contextlib import nullcontext
+from functools import partial
 
 import numpy as np
 import torch
 
 from .camera_rules import as_camera_rule
 from .distances import MatrixSource, rows_per_chunk
-from .match_positions import GalleryLayout, Workspace, bucket_chunk_stats
+from .match_positions import ChunkStats, GalleryLayout, Workspace, bucket_chunk_stats
 from .sysu_protocol import SYSU_REMOVAL
 from .types import DistanceSource, RetrievalMetrics
+from ..utils.threads import map_in_order, per_thread_intra_op
 
 __all__ = ["RetrievalMetrics", "eval_sysu", "eval_regdb", "compute_metrics", "chance_rank1", "SYSU_REMOVAL"]
 
@@ -50,6 +54,61 @@ def _match_cameras(q_camids, g_camids, removal):
     return (None, None) if rule is None else rule.match_cameras(q_camids, g_camids)
 
 
+# The kernel scores a block in row pieces of at most about PIECE_ELEMENTS (16 MiB of float32) and at
+# least MIN_PIECE_ELEMENTS (smaller pieces cost more in per-pass overhead than they save). Measured on
+# the 2-core machine, SYSU camera rule, medians of 9 (docs/benchmarks.md, "Threads under load"): two
+# row workers scored a 3803 x 3010 block in 100 ms and a 335 x 100,000 one in 193 ms, against 164 ms and
+# 373 ms whole on two OpenMP threads; pieces of 2^20 / 2^16 gave 98 / 258 ms.
+PIECE_ELEMENTS = 1 << 22
+MIN_PIECE_ELEMENTS = 1 << 18
+
+
+def _row_workers(setting: int, device: torch.device) -> int:
+    """Row workers for the kernel of one block: under auto (``kernel_threads`` 0) on CPU, the caller's
+    intra-op threads where torch's thread setting is per thread (OpenMP); else 1 (the pieces one after
+    another on the probed or explicit threads)."""
+    if setting != 0 or device.type != "cpu":
+        return 1
+    n = torch.get_num_threads()
+    return n if n > 1 and per_thread_intra_op() else 1
+
+
+def _num_pieces(rows: int, cols: int, workers: int, device: torch.device) -> int:
+    """Row pieces of one block: enough for the cache (``PIECE_ELEMENTS``) and, with several workers, four
+    per worker (a piece slowed by a busy core then delays little); one on a GPU (one launch per pass)."""
+    if device.type != "cpu":
+        return 1
+    want = max(math.ceil(rows * cols / PIECE_ELEMENTS), 4 * workers if workers > 1 else 1)
+    return max(1, min(want, rows // math.ceil(MIN_PIECE_ELEMENTS / max(cols, 1))))
+
+
+def _piece_stats(i0: int, i1: int, block, q_index, q_res, q_cams, layout, identity_cmc, workspace):
+    cut = lambda t: None if t is None else t[i0:i1]  # noqa: E731
+    return bucket_chunk_stats(block[i0:i1], q_index[i0:i1], cut(q_res), layout, identity_cmc, workspace=workspace,
+                              q_cams=cut(q_cams))
+
+
+def _block_stats(block, q_index, q_res, q_cams, layout, identity_cmc, pieces: int, workers: int,
+                 workspace: Workspace):
+    """The block's stats from ``pieces`` row pieces. ``workers > 1``: scored by that many threads, each on
+    one intra-op thread with a workspace of its own (``map_in_order``); no barrier between the threads,
+    so a core taken by another process slows the pieces on it instead of every pass of the block, and one
+    piece's serial passes overlap another's. Per-row results do not depend on the pieces
+    (``bucket_chunk_stats`` splits long blocks the same way): the same numbers."""
+    c = block.shape[0]
+    step = math.ceil(c / pieces)
+    args = (block, q_index, q_res, q_cams, layout, identity_cmc)
+    if pieces == 1:
+        return bucket_chunk_stats(block, q_index, q_res, layout, identity_cmc, workspace=workspace, q_cams=q_cams)
+    if workers <= 1:
+        return ChunkStats.concat([_piece_stats(i, min(c, i + step), *args, workspace) for i in range(0, c, step)])
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for w in workspace.children(workers):
+        free.put(w)
+    jobs = (partial(_piece_stats, i, min(c, i + step), *args) for i in range(0, c, step))
+    return ChunkStats.concat(list(map_in_order(jobs, workers, free.get)))
+
+
 def compute_metrics(
     source: DistanceSource,
     q_pids,
@@ -67,8 +126,10 @@ def compute_metrics(
     :class:`~.camera_rules.CameraRule` (or a ``(qcam, gcam)`` pair: queries of camera qcam ignore
     gallery items of camera gcam, SYSU's ``SYSU_REMOVAL``). The work
     buffers belong to this call, or to the caller's ``workspace`` (reused across a run's trials).
-    ``kernel_threads``: torch intra-op threads of the kernel on CPU (0: the faster of the caller's and
-    one, probed on the first blocks of the workspace's run: :class:`~fastreid_ext.utils.threads.ThreadProbe`);
+    ``kernel_threads``: torch intra-op threads of the kernel on CPU (0: a block's row pieces scored by
+    as many single-threaded row workers as the caller has intra-op threads, :func:`_block_stats`;
+    where that cannot run, the faster of the caller's threads and one, probed on the first blocks of
+    the workspace's run: :class:`~fastreid_ext.utils.threads.ThreadProbe`; n > 0: n intra-op threads);
     the distance blocks keep the caller's."""
     nq, ng = source.num_query, source.num_gallery
     _check_sizes(nq, ng, {"q_pids": (q_pids, nq), "g_pids": (g_pids, ng), "q_camids": (q_camids, nq), "g_camids": (g_camids, ng)})
@@ -90,14 +151,19 @@ def compute_metrics(
     ap = inp = 0.0
     num_valid = 0
     rows = rows_per_chunk(ng, max_rows)
+    workers = _row_workers(kernel_threads, torch.device(dev))
     for i0 in range(0, nq, rows):
         i1 = min(nq, i0 + rows)
         qr = None if q_res_t is None else q_res_t[i0:i1]
         block = source.regrouped(i0, i1, workspace)
-        threads = workspace.thread_probe(kernel_threads).run(block.numel()) if block.device.type == "cpu" else nullcontext()
-        with threads:
-            s = bucket_chunk_stats(block, q_index[i0:i1], qr, layout, identity_cmc, workspace=workspace,
-                                   q_cams=None if q_cam_t is None else q_cam_t[i0:i1])
+        qc = None if q_cam_t is None else q_cam_t[i0:i1]
+        pieces = _num_pieces(i1 - i0, ng, workers, block.device)
+        if workers > 1 and pieces > 1:  # the workers' own threads: no probe
+            s = _block_stats(block, q_index[i0:i1], qr, qc, layout, identity_cmc, pieces, workers, workspace)
+        else:
+            threads = workspace.thread_probe(kernel_threads).run(block.numel()) if block.device.type == "cpu" else nullcontext()
+            with threads:
+                s = _block_stats(block, q_index[i0:i1], qr, qc, layout, identity_cmc, pieces, 1, workspace)
         valid = s.num_matches > 0
         num_valid += int(valid.sum())
         ap += float(s.ap[valid].sum())

@@ -112,7 +112,7 @@ class RankingOptions:
     max_rank: int = 20
     max_rows: int = 0
     test_time: TestTimeOptions = field(default_factory=TestTimeOptions)  # flip / AQE / re-ranking
-    kernel_threads: int = 0  # intra-op threads of the metric kernel and re-ranking on CPU (0: auto, ThreadProbe)
+    kernel_threads: int = 0  # intra-op threads of the metric kernel and re-ranking on CPU (0: auto, row workers / ThreadProbe)
     trial_workers: int = 0  # trials scored at once on CPU, one intra-op thread each (0: the run's threads)
 
     @classmethod

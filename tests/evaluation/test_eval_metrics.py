@@ -1,4 +1,6 @@
 """eval_sysu / eval_regdb: golden values (docs/protocols.md, "Evaluation metrics") and the community algorithm on random cases."""
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -162,3 +164,72 @@ def test_ties_are_broken_by_gallery_index():
     assert mAP == pytest.approx(((1 / 2 + 2 / 5) / 2 + 1 / 4) / 2)
     assert mINP == pytest.approx((2 / 5 + 1 / 4) / 2)
     np.testing.assert_allclose(cmc, [0, 0.5, 0.5, 1, 1])
+
+
+@pytest.mark.parametrize("removal,max_rows", [(SYSU_REMOVAL, 0), (None, 700)])
+def test_row_workers_give_the_one_thread_numbers(monkeypatch, removal, max_rows):
+    """KERNEL_THREADS 0 on CPU: a block's rows are scored in pieces by single-threaded row workers (one per
+    intra-op thread of the caller); the metrics equal the block scored whole on one thread, bit for bit,
+    with ties (rounded distances), a camera rule, and query chunks."""
+    from fastreid_ext.evaluation import match_positions, metrics
+    from fastreid_ext.utils.threads import intra_op_threads, per_thread_intra_op
+
+    rng = np.random.default_rng(3)
+    nq, ng = 1500, 300
+    q, g = rng.integers(0, 40, nq), rng.integers(0, 40, ng)
+    qc, gc = rng.choice([3, 6], nq), rng.choice([1, 2, 4, 5], ng)
+    d = torch.from_numpy(np.round(rng.random((nq, ng)), 2).astype(np.float32))
+    args = (q, g, qc, gc, removal, 20, True, max_rows)
+    with intra_op_threads(1):
+        ref = compute_metrics(MatrixSource(d.clone()), *args, kernel_threads=1)
+    seen, kernel = [], match_positions.bucket_chunk_stats
+    monkeypatch.setattr(metrics, "MIN_PIECE_ELEMENTS", 1 << 16)  # pieces of at least 219 rows here
+    monkeypatch.setattr(metrics, "bucket_chunk_stats",
+                        lambda b, *a, **k: seen.append((threading.get_ident(), torch.get_num_threads(), len(b)))
+                        or kernel(b, *a, **k))
+    with intra_op_threads(3):
+        got = compute_metrics(MatrixSource(d.clone()), *args, kernel_threads=0)
+        assert torch.get_num_threads() == 3  # the workers' one-thread setting stays in the workers
+    np.testing.assert_array_equal(got.cmc, ref.cmc)
+    np.testing.assert_array_equal(got.cmc_standard, ref.cmc_standard)
+    assert (got.mAP, got.mINP, got.num_valid) == (ref.mAP, ref.mINP, ref.num_valid)
+    assert sum(n for _, _, n in seen) == nq
+    if per_thread_intra_op():  # else the block runs whole on the probed threads
+        pieces = [(n, rows) for t, n, rows in seen if t != threading.get_ident()]
+        # min(4 per worker, rows // ceil(2^16 / 300 columns)) pieces: 1500 rows -> 6; chunks 700, 700,
+        # 100 -> 3 + 3, and the last too short to split (scored whole in the caller)
+        assert len(pieces) == (6 if max_rows == 0 else 6) and {n for n, _ in pieces} == {1}
+        assert len(seen) - len(pieces) == (0 if max_rows == 0 else 1)
+
+
+def test_one_thread_scores_a_large_block_in_cache_sized_pieces(monkeypatch):
+    """On one thread a block above PIECE_ELEMENTS is scored piece after piece in the caller (same numbers
+    as whole); a GPU block would stay whole (one launch per pass)."""
+    from fastreid_ext.evaluation import match_positions, metrics
+
+    rng = np.random.default_rng(4)
+    nq, ng = 900, 200
+    q, g = rng.integers(0, 30, nq), rng.integers(0, 30, ng)
+    qc, gc = rng.choice([3, 6], nq), rng.choice([1, 2, 4, 5], ng)
+    d = torch.from_numpy(np.round(rng.random((nq, ng)), 2))
+    args = (q, g, qc, gc, SYSU_REMOVAL, 20, True)
+    whole = compute_metrics(MatrixSource(d.clone()), *args, kernel_threads=1)
+    seen, kernel = [], match_positions.bucket_chunk_stats
+    monkeypatch.setattr(metrics, "bucket_chunk_stats",
+                        lambda b, *a, **k: seen.append((threading.get_ident(), len(b))) or kernel(b, *a, **k))
+    monkeypatch.setattr(metrics, "PIECE_ELEMENTS", 200 * 200)  # 900 rows -> ceil(4.5) = 5 pieces of 180
+    monkeypatch.setattr(metrics, "MIN_PIECE_ELEMENTS", 100 * 200)
+    pieces = compute_metrics(MatrixSource(d.clone()), *args, kernel_threads=1)
+    assert [n for _, n in seen] == [180] * 5 and {t for t, _ in seen} == {threading.get_ident()}
+    np.testing.assert_array_equal(pieces.cmc, whole.cmc)
+    assert (pieces.mAP, pieces.mINP) == (whole.mAP, whole.mINP)
+    monkeypatch.undo()
+    assert metrics._num_pieces(3803, 3010, 2, torch.device("cpu")) == 8  # four per worker
+    assert metrics._num_pieces(3803, 3010, 1, torch.device("cpu")) == 3  # ceil(11.4M / 2^22)
+    assert metrics._num_pieces(3803, 301, 2, torch.device("cpu")) == 4  # pieces of at least 2^18 elements
+    monkeypatch.setattr(metrics, "PIECE_ELEMENTS", 200 * 200)
+    monkeypatch.setattr(metrics, "MIN_PIECE_ELEMENTS", 100 * 200)
+    assert metrics._num_pieces(900, 200, 1, torch.device("cuda")) == 1
+    assert metrics._num_pieces(900, 200, 1, torch.device("cpu")) == 5
+    assert metrics._num_pieces(900, 200, 2, torch.device("cpu")) == 8  # four per worker
+    assert metrics._num_pieces(900, 200, 16, torch.device("cpu")) == 9  # pieces of at least MIN_PIECE_ELEMENTS
