@@ -19,4 +19,4 @@ demo: $(STAMP)
 	$(BIN)/python tools/train_net.py --config-file configs/PAENet/demo.yml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q --durations=15 $(PYTEST_ARGS)

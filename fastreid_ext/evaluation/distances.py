@@ -28,8 +28,9 @@ __all__ = [
 
 DISTANCES = ("cosine", "euclidean")
 
-# Elements of a query-chunk × gallery block; about 20 bytes of temporaries per element in the
-# metric code, so ~0.7 GB at the default. Bounds memory whatever the gallery size.
+# Elements of a query-chunk × gallery block (4 bytes each; the metric kernel's temporaries, about 20
+# bytes per element, follow its row pieces of at most metrics.PIECE_ELEMENTS). Bounds memory whatever
+# the gallery size.
 DEFAULT_BLOCK_ELEMENTS = 1 << 25
 # 2^29 float32 = 2 GiB: the SYSU query set (3,803) × every drawn gallery column (~14,000) is ~0.2 GiB.
 MATRIX_MAX_ELEMENTS = 1 << 29
