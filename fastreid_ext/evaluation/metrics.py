@@ -56,7 +56,7 @@ def _match_cameras(q_camids, g_camids, removal):
 
 # The kernel scores a block in row pieces of at most about PIECE_ELEMENTS (16 MiB of float32) and at
 # least MIN_PIECE_ELEMENTS (smaller pieces cost more in per-pass overhead than they save). Measured on
-# the 2-core machine, SYSU camera rule, medians of 9 (docs/benchmarks.md, "Threads under load"): two
+# the 2-core machine, SYSU camera rule, medians of 9 (docs/benchmarks.md, "Third pass"): two
 # row workers scored a 3803 x 3010 block in 100 ms and a 335 x 100,000 one in 193 ms, against 164 ms and
 # 373 ms whole on two OpenMP threads; pieces of 2^20 / 2^16 gave 98 / 258 ms.
 PIECE_ELEMENTS = 1 << 22
