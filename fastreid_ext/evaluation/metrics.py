@@ -100,10 +100,8 @@ def _block_stats(block, q_index, q_res, q_cams, layout, identity_cmc, pieces: in
     args = (block, q_index, q_res, q_cams, layout, identity_cmc)
     if pieces == 1:
         return bucket_chunk_stats(block, q_index, q_res, layout, identity_cmc, workspace=workspace, q_cams=q_cams)
-    if workers <= 1:
-        return ChunkStats.concat([_piece_stats(i, min(c, i + step), *args, workspace) for i in range(0, c, step)])
-    free: queue.SimpleQueue = queue.SimpleQueue()
-    for w in workspace.children(workers):
+    free: queue.SimpleQueue = queue.SimpleQueue()  # one workspace per worker; the caller's when it is alone
+    for w in workspace.children(workers) if workers > 1 else [workspace]:
         free.put(w)
     jobs = (partial(_piece_stats, i, min(c, i + step), *args) for i in range(0, c, step))
     return ChunkStats.concat(list(map_in_order(jobs, workers, free.get)))
