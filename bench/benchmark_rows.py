@@ -144,7 +144,8 @@ COMPARISONS = {
                             ("MMD", "paenet_reference_labelfree"), ("DDAG", "ddag_paenet_labelfree"),
                             ("MPANet", "mpanet_paenet_labelfree"), ("HCT (PCB)", "hct_pcb_paenet_labelfree"))),
         # trained on annotations as the paper does: what the test annotations add, and the model without them
-        *(c for name, base, key in (("AGW", "agw", "agw_paenet_gt"), ("DDAG", "ddag", "ddag_paenet_gt"),
+        *(c for name, base, key in (("AGW", "agw", "agw_paenet_gt"), ("HCT (global)", "hct", "hct_paenet_gt"),
+                                    ("DDAG", "ddag", "ddag_paenet_gt"),
                                     ("MPANet", "mpanet", "mpanet_paenet_gt"), ("HCT (PCB)", "hct_pcb", "hct_pcb_paenet_gt"))
           for c in (Comparison(f"{name} + PAE/AAL on annotations: gt (leakage) vs zero input", (key, _Z), (key, _GT)),
                     Comparison(f"{name} + PAE/AAL on annotations, zero input, vs {name}", (base, ""), (key, _Z)))),
